@@ -1,0 +1,3 @@
+from da_cli.cli import main
+
+main()
