@@ -1,0 +1,31 @@
+"""Model backends behind one protocol (`base.Model`) and the resolver from a `--model` string."""
+
+from pathlib import Path
+
+from da_cli.errors import ModelError
+from da_cli.models.base import Generation, Model
+from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, Progress, assemble
+
+__all__ = ["DEFAULT_MODEL", "Generation", "Model", "load_model"]
+
+
+def load_model(spec: str | None, *, progress: Progress | None = None) -> Model:
+    """`spec` is an embedded model name, a path to a .gguf file, or `replay:PATH`."""
+    spec = spec or DEFAULT_MODEL
+    if spec.startswith("replay:"):
+        from da_cli.models.replay import ReplayModel
+
+        return ReplayModel(Path(spec[len("replay:") :]).expanduser())
+    if spec in EMBEDDED:
+        from da_cli.models.llamacpp import LlamaCppModel
+
+        return LlamaCppModel(assemble(EMBEDDED[spec], progress), name=spec)
+    path = Path(spec).expanduser()
+    if path.suffix.lower() == ".gguf" or path.exists():
+        from da_cli.models.llamacpp import LlamaCppModel
+
+        return LlamaCppModel(path)
+    raise ModelError(
+        f"Unknown model '{spec}'.",
+        hint="Use an embedded name (see `da models list`), a path to a .gguf file, or replay:PATH.",
+    )

@@ -1,0 +1,46 @@
+"""The one narrow interface every model backend implements.
+
+A backend continues a conversation: the chat `messages` plus the assistant turn written so
+far (`continuation`: the agent's Analyze/Code/Execute text, which DeepAnalyze keeps inside
+one assistant turn). It returns the new text, ending with the stop string that ended it, if
+any, so callers never need to know whether a backend strips stops.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int = 0  # prompt tokens actually evaluated (after KV-cache reuse)
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    finish: str = "stop"  # "stop" (stop string, grammar end or end-of-turn) or "length"
+
+
+class Model(Protocol):
+    name: str
+    supports_grammar: bool
+
+    def generate(
+        self,
+        messages: list[dict[str, str]],
+        continuation: str,
+        *,
+        stop: list[str],
+        grammar: str | None,
+        max_tokens: int,
+    ) -> Generation: ...
+
+    def close(self) -> None: ...
+
+
+def cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
+    """Cut `text` just after the earliest stop string; report whether one was found."""
+    best = None
+    for s in stop:
+        i = text.find(s)
+        if i >= 0 and (best is None or i + len(s) < best):
+            best = i + len(s)
+    return (text[:best], True) if best is not None else (text, False)

@@ -1,0 +1,168 @@
+"""llama.cpp backend (llama-cpp-python) for any GGUF file.
+
+The prompt is the model's own chat template (stored in the GGUF) rendered over the messages,
+with the assistant turn left open and the agent's text so far appended. Because every turn
+only appends to that string, llama.cpp's prefix matching keeps the KV cache of everything
+already evaluated: a turn costs only its new tokens.
+"""
+
+import os
+import time
+from pathlib import Path
+
+from da_cli.errors import ModelError
+from da_cli.models.base import Generation, cut_at_stop
+
+
+def physical_cores() -> int:
+    """Physical cores available to us: decode speed is bound by memory bandwidth, and
+    hyper-threads only add contention."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = set()
+    for cpu in range(os.cpu_count() or 1):
+        topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add(((topo / "physical_package_id").read_text(), (topo / "core_id").read_text()))
+        except OSError:
+            return max(1, usable or 1)
+    return max(1, min(len(cores), usable or 1))
+
+
+class LlamaCppModel:
+    supports_grammar = True
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        name: str | None = None,
+        n_ctx: int = 8192,
+        n_threads: int | None = None,
+        n_gpu_layers: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"Model file {path} does not exist.")
+        with path.open("rb") as f:
+            if f.read(4) != b"GGUF":
+                raise ModelError(f"Model file {path} is not a GGUF file.")
+        import llama_cpp  # heavy import: only when a real model is used
+
+        if n_gpu_layers is None:
+            n_gpu_layers = -1 if llama_cpp.llama_supports_gpu_offload() else 0
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads or physical_cores(),
+                n_gpu_layers=n_gpu_layers,
+                seed=seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as e:
+            raise ModelError(f"llama.cpp could not load {path}; the file may be corrupt.") from e
+        self.name = name or path.stem
+        self.path = path
+        self.n_ctx = n_ctx
+        self._grammars: dict[str, object] = {}
+        self._formatter = self._chat_formatter()
+
+    def _chat_formatter(self):
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        meta = self._llm.metadata
+        template = meta.get("tokenizer.chat_template")
+        if not template:
+            raise ModelError(f"Model {self.path} has no chat template in its GGUF metadata.")
+
+        def token(key: str) -> str:
+            tid = meta.get(key)
+            if tid is None:
+                return ""
+            return self._llm.detokenize([int(tid)], special=True).decode("utf-8", "replace")
+
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=token("tokenizer.ggml.eos_token_id"),
+            bos_token=token("tokenizer.ggml.bos_token_id"),
+            add_generation_prompt=True,
+        )
+
+    def render(self, messages: list[dict[str, str]], continuation: str) -> str:
+        return self._formatter(messages=messages).prompt + continuation
+
+    def _grammar(self, gbnf: str):
+        if gbnf not in self._grammars:
+            from llama_cpp import LlamaGrammar
+
+            self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)
+        return self._grammars[gbnf]
+
+    def generate(
+        self,
+        messages: list[dict[str, str]],
+        continuation: str,
+        *,
+        stop: list[str],
+        grammar: str | None,
+        max_tokens: int,
+    ) -> Generation:
+        llm = self._llm
+        prompt = llm.tokenize(self.render(messages, continuation).encode("utf-8"), special=True)
+        room = self.n_ctx - len(prompt)
+        if room < 16:
+            raise ModelError(
+                f"The transcript ({len(prompt)} tokens) has filled the model's context "
+                f"({self.n_ctx} tokens)."
+            )
+        cached = _common_prefix(llm._input_ids[: llm.n_tokens].tolist(), prompt)
+        start = time.perf_counter()
+        out = llm.create_completion(
+            prompt,
+            max_tokens=min(max_tokens, room),
+            stop=stop,
+            grammar=self._grammar(grammar) if grammar else None,
+            temperature=0.0,
+            repeat_penalty=1.1,
+        )
+        seconds = time.perf_counter() - start
+        choice = out["choices"][0]
+        text = choice["text"]
+        finish = choice.get("finish_reason") or "stop"
+        if finish == "stop":
+            # llama-cpp-python drops the matched stop string; put it back (see base.py).
+            tail = llm.detokenize(llm._input_ids[len(prompt) : llm.n_tokens].tolist())
+            text = _restore_stop(text, tail.decode("utf-8", "replace"), stop)
+        return Generation(
+            text=text,
+            prompt_tokens=len(prompt) - min(cached, len(prompt) - 1),
+            completion_tokens=out["usage"]["completion_tokens"],
+            seconds=seconds,
+            finish=finish,
+        )
+
+    def close(self) -> None:
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            llm.close()
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _restore_stop(text: str, generated: str, stop: list[str]) -> str:
+    """Append the stop string llama.cpp matched (visible in the raw generated tokens)."""
+    raw, found = cut_at_stop(generated, stop)
+    if found and raw.startswith(text):
+        return raw
+    for s in stop:
+        if generated[len(text) :].startswith(s):
+            return text + s
+    return text

@@ -1,0 +1,56 @@
+"""Replay backend: plays scripted model outputs, for tests and demos of the pipeline.
+
+`replay:PATH` names a JSON Lines file; line i is `{"text": "..."}`, the output of the i-th
+generation call. It runs through the same loop, sandbox and rendering as a real model;
+`history` records every call so tests can check what the model was shown.
+"""
+
+import json
+from pathlib import Path
+
+from da_cli.errors import ModelError
+from da_cli.models.base import Generation, cut_at_stop
+
+
+class ReplayModel:
+    supports_grammar = False
+
+    def __init__(self, path: Path) -> None:
+        self.name = f"replay:{path}"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            raise ModelError(f"Cannot read replay script {path}: {e.strerror}.") from e
+        self._outputs: list[str] = []
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                self._outputs.append(json.loads(line)["text"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise ModelError(
+                    f'Replay script {path} line {n} is not a JSON object with a "text" field.'
+                ) from e
+        self.history: list[dict] = []
+
+    def generate(
+        self,
+        messages: list[dict[str, str]],
+        continuation: str,
+        *,
+        stop: list[str],
+        grammar: str | None,
+        max_tokens: int,
+    ) -> Generation:
+        i = len(self.history)
+        self.history.append({"messages": messages, "continuation": continuation, "stop": stop})
+        if i >= len(self._outputs):
+            raise ModelError(
+                f"Replay script {self.name[7:]} has only {len(self._outputs)} outputs; "
+                f"the loop asked for output {i + 1}."
+            )
+        text, _ = cut_at_stop(self._outputs[i], stop)
+        return Generation(text=text, completion_tokens=len(text.split()), finish="stop")
+
+    def close(self) -> None:
+        pass
