@@ -1,0 +1,5 @@
+"""Runs generated code in a persistent, resource-limited worker process."""
+
+from da_cli.sandbox.session import ExecutionResult, Limits, Sandbox
+
+__all__ = ["ExecutionResult", "Limits", "Sandbox"]

@@ -1,0 +1,278 @@
+"""Parent side of the sandbox: one persistent worker process per analysis session.
+
+What is isolated: the worker is a separate process in its own process group and session,
+started in a fresh workspace directory (its cwd and HOME), with an environment scrubbed of
+secrets, rlimits on address space, CPU time, file size and open files, a wall-clock timeout
+per cell (interrupt, then kill and restart), and it dies with its parent (PDEATHSIG).
+Small sources are copied read-only into the workspace, so relative paths work and a write
+hits the copy, never the original.
+
+What is not (yet): network access and reads of other files the user can read are not
+blocked on this path, and a cell can signal other processes of the same user. Namespace
+isolation (bubblewrap/unshare) is the next layer.
+"""
+
+import contextlib
+import ctypes
+import os
+import re
+import resource
+import select
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from da_cli.data.catalog import Catalog
+from da_cli.errors import SandboxError
+from da_cli.sandbox import wire
+
+COPY_LIMIT = 256 << 20  # sources up to this size are copied into the workspace
+_SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
+
+
+@dataclass
+class ExecutionResult:
+    """What one cell did. `observation()` is the text the model sees in <Execute>."""
+
+    output: str = ""
+    value: str | None = None
+    error: str | None = None
+    figures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    timed_out: bool = False
+    restarted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def observation(self) -> str:
+        parts = [self.output.rstrip("\n")] if self.output.strip() else []
+        if self.value is not None:
+            parts.append(self.value)
+        parts += [f"[figure saved: {name}]" for name in self.figures]
+        if self.error:
+            parts.append(self.error)
+        return "\n".join(parts) if parts else "(no output)"
+
+
+@dataclass
+class Limits:
+    timeout_s: float = 60.0
+    memory_mb: int = 8192
+    cpu_s: int = 3600
+    file_mb: int = 1024
+    open_files: int = 512
+    output_chars: int = 4000
+
+
+def scrubbed_env(workspace: Path, scratch: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not _SECRET.search(k)}
+    env.update(
+        MPLBACKEND="Agg",
+        MPLCONFIGDIR=str(scratch / "mpl"),
+        HOME=str(workspace),
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
+    return env
+
+
+def _preexec(limits: Limits):
+    def setup() -> None:
+        mb = 1 << 20
+        for res, value in (
+            (resource.RLIMIT_AS, limits.memory_mb * mb),
+            (resource.RLIMIT_CPU, limits.cpu_s),
+            (resource.RLIMIT_FSIZE, limits.file_mb * mb),
+            (resource.RLIMIT_NOFILE, limits.open_files),
+        ):
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(res, (value, value))
+        if sys.platform.startswith("linux"):
+            with contextlib.suppress(OSError):
+                ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+    return setup
+
+
+class Sandbox:
+    def __init__(self, catalog: Catalog, workspace: Path, limits: Limits | None = None) -> None:
+        self.catalog = catalog
+        self.workspace = Path(workspace)
+        self.limits = limits or Limits()
+        self._proc: subprocess.Popen | None = None
+        self._to_worker = self._from_worker = -1
+        self._dead = False
+        self.scratch = self.workspace.parent / ".sandbox"
+
+    def __enter__(self) -> "Sandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        self._copy_sources()
+        self._spawn()
+
+    def _copy_sources(self) -> None:
+        for src in map(Path, self.catalog.sources):
+            dst = self.workspace / src.name
+            if dst.exists() or src.stat().st_size > COPY_LIMIT:
+                continue
+            shutil.copyfile(src, dst)
+            dst.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+
+    def _spawn(self) -> None:
+        c_read, p_write = os.pipe()
+        p_read, c_write = os.pipe()
+        log = (self.scratch / "worker.log").open("ab")
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "da_cli.sandbox.worker", str(c_read), str(c_write)],
+                pass_fds=(c_read, c_write),
+                cwd=self.workspace,
+                env=scrubbed_env(self.workspace, self.scratch),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=_preexec(self.limits),
+            )
+        except OSError as e:
+            raise SandboxError(f"The code worker could not start: {e.strerror}.") from e
+        finally:
+            os.close(c_read)
+            os.close(c_write)
+            log.close()
+        self._to_worker, self._from_worker = p_write, p_read
+        wire.send(
+            self._to_worker,
+            {
+                "workspace": str(self.workspace),
+                "capture": str(self.scratch / "cell-output"),
+                "catalog": self.catalog.to_dict(),
+            },
+        )
+        reply = self._wait(timeout=120)
+        if reply is None or "error" in reply:
+            detail = reply["error"] if reply else self._log_tail()
+            self._kill()
+            raise SandboxError(f"The code worker failed to start: {detail}")
+
+    def _log_tail(self) -> str:
+        try:
+            text = (self.scratch / "worker.log").read_text(errors="replace").strip()
+        except OSError:
+            return "it exited without a message."
+        return text.splitlines()[-1] if text else "it exited without a message."
+
+    def _wait(self, timeout: float) -> dict | None:
+        """The worker's next frame, or None if it died (`self._dead`) or the timeout passed."""
+        self._dead = False
+        ready, _, _ = select.select([self._from_worker], [], [], timeout)
+        if not ready:
+            return None
+        try:
+            return wire.recv(self._from_worker)
+        except (EOFError, OSError, ValueError):
+            self._dead = True
+            return None
+
+    def run(self, code: str) -> ExecutionResult:
+        if self._proc is None:
+            raise SandboxError("The sandbox is not running.")
+        start = time.perf_counter()
+        try:
+            wire.send(
+                self._to_worker, {"op": "run", "code": code, "limit": self.limits.output_chars}
+            )
+        except OSError:
+            reply, self._dead = None, True
+        else:
+            reply = self._wait(self.limits.timeout_s)
+        if reply is not None:
+            return ExecutionResult(
+                output=reply["output"],
+                value=_clip(reply.get("value"), self.limits.output_chars),
+                error=reply.get("error"),
+                figures=reply.get("figures", []),
+                seconds=time.perf_counter() - start,
+            )
+        timed_out = not self._dead
+        if timed_out:
+            # Interrupt first: a cell that stops on KeyboardInterrupt keeps the session.
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.send_signal(signal.SIGINT)
+            reply = self._wait(3)
+            if reply is not None:
+                return ExecutionResult(
+                    output=reply["output"],
+                    error=f"TimeoutError: the cell ran longer than {self.limits.timeout_s:g} s "
+                    "and was interrupted.",
+                    seconds=time.perf_counter() - start,
+                    timed_out=True,
+                )
+        if self._dead:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=2)
+        code_desc = self._describe_exit()
+        self._kill()
+        self._spawn()
+        why = (
+            f"the cell ran longer than {self.limits.timeout_s:g} s and would not stop"
+            if timed_out
+            else f"the worker process died ({code_desc})"
+        )
+        return ExecutionResult(
+            error=f"RuntimeError: {why}; it was restarted and all variables were lost.",
+            seconds=time.perf_counter() - start,
+            timed_out=timed_out,
+            restarted=True,
+        )
+
+    def _describe_exit(self) -> str:
+        rc = self._proc.poll() if self._proc else None
+        if rc is None:
+            return "still running"
+        if rc < 0:
+            return f"killed by {signal.Signals(-rc).name}"
+        return f"exit code {rc}"
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        for fd in (self._to_worker, self._from_worker):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._to_worker = self._from_worker = -1
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(OSError):
+                wire.send(self._to_worker, {"op": "shutdown"})
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=2)
+        self._kill()
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n… [{len(text) - limit:,} characters cut] …\n{text[-half:]}"

@@ -1,0 +1,161 @@
+"""The worker process: a notebook kernel without Jupyter. It keeps one namespace across
+cells, runs each cell with its stdout/stderr captured at the file-descriptor level (so
+subprocess output is caught too), saves matplotlib figures to the workspace, and answers
+each request with one frame. Started by `sandbox.session`; never imported by the CLI."""
+
+import ast
+import linecache
+import os
+import sys
+import time
+import traceback
+
+from da_cli.sandbox import wire
+
+
+def _setup_namespace(catalog: dict) -> dict:
+    import duckdb  # noqa: F401  (imported here so each cell does not pay for it)
+    import numpy as np
+    import pandas as pd
+
+    from da_cli.data.catalog import Catalog
+
+    pd.set_option("display.max_rows", 30)
+    pd.set_option("display.max_columns", 20)
+    pd.set_option("display.width", 120)
+    con = Catalog.from_dict(catalog).connect()
+    tables = [v["name"] for v in catalog["views"]]
+
+    def sql(query: str) -> pd.DataFrame:
+        """Run DuckDB SQL over the data's tables and return a DataFrame."""
+        return con.sql(query).df()
+
+    def load(table: str, limit: int | None = None) -> pd.DataFrame:
+        """Load a table (a DuckDB view) into pandas, optionally only the first `limit` rows."""
+        if table not in tables:
+            raise KeyError(f"no table {table!r}; the tables are {tables}")
+        q = f'SELECT * FROM "{table}"' + (f" LIMIT {int(limit)}" if limit else "")
+        return con.sql(q).df()
+
+    return {
+        "__name__": "__main__",
+        "pd": pd,
+        "np": np,
+        "sql": sql,
+        "load": load,
+        "TABLES": tables,
+    }
+
+
+def _cell_traceback(exc: BaseException, filename: str) -> str:
+    """Keep what helps a model fix its code: the cell's own frames and the error."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    lines = []
+    for f in frames[-3:]:
+        lines.append(f"  line {f.lineno}: {f.line}")
+    head = "Traceback (most recent call last):\n" if lines else ""
+    err = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return head + "\n".join(lines) + ("\n" if lines else "") + err
+
+
+def _run_cell(code: str, ns: dict, n: int, workspace: str) -> dict:
+    filename = f"<cell {n}>"
+    value = None
+    error = None
+    # Registered so tracebacks can quote the cell's lines back to the model.
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    try:
+        tree = ast.parse(code, filename=filename)
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+        exec(compile(tree, filename, "exec"), ns)
+        if last is not None:
+            result = eval(compile(last, filename, "eval"), ns)
+            if result is not None:
+                value = repr(result)
+    except KeyboardInterrupt:
+        error = "KeyboardInterrupt: the cell was interrupted"
+    except SyntaxError as e:
+        error = f"SyntaxError: {e.msg} (line {e.lineno})\n  {(e.text or '').rstrip()}"
+    except BaseException as e:  # noqa: BLE001  (anything the cell raises is the model's)
+        if isinstance(e, SystemExit):
+            error = f"SystemExit: {e.code}"
+        else:
+            error = _cell_traceback(e, filename)
+    figures = _save_figures(workspace, n)
+    return {"value": value, "error": error, "figures": figures}
+
+
+def _save_figures(workspace: str, n: int) -> list[str]:
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:
+        return []
+    saved = []
+    for i, num in enumerate(plt.get_fignums(), 1):
+        name = f"figure-{n}-{i}.png"
+        try:
+            plt.figure(num).savefig(os.path.join(workspace, name), dpi=110, bbox_inches="tight")
+            saved.append(name)
+        except Exception:  # noqa: BLE001  (a figure that cannot render is skipped)
+            pass
+    plt.close("all")
+    return saved
+
+
+def _read_capture(path: str, limit: int) -> str:
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        if size <= limit:
+            data = f.read()
+            return data.decode("utf-8", "replace")
+        head = f.read(limit // 2)
+        f.seek(size - limit // 2)
+        tail = f.read()
+    cut = size - len(head) - len(tail)
+    return (
+        head.decode("utf-8", "replace")
+        + f"\n… [{cut:,} bytes of output cut] …\n"
+        + tail.decode("utf-8", "replace")
+    )
+
+
+def main(fd_in: int, fd_out: int) -> None:
+    init = wire.recv(fd_in)
+    workspace = init["workspace"]
+    capture = init["capture"]
+    try:
+        ns = _setup_namespace(init["catalog"])
+    except Exception as e:  # noqa: BLE001
+        wire.send(fd_out, {"error": f"{type(e).__name__}: {e}"})
+        return
+    wire.send(fd_out, {"ok": True})
+    n = 0
+    while True:
+        try:
+            msg = wire.recv(fd_in)
+        except EOFError:
+            return
+        if msg.get("op") == "shutdown":
+            return
+        n += 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        out_fd = os.open(capture, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        os.close(out_fd)
+        start = time.perf_counter()
+        result = _run_cell(msg["code"], ns, n, workspace)
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:
+            pass
+        result["seconds"] = time.perf_counter() - start
+        result["output"] = _read_capture(capture, int(msg.get("limit", 4000)))
+        wire.send(fd_out, result)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]))

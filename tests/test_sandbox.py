@@ -1,0 +1,78 @@
+import pytest
+from conftest import SALES, sha256
+
+from da_cli.data.catalog import build_catalog
+from da_cli.sandbox import Limits, Sandbox
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    with Sandbox(build_catalog([str(SALES)]), tmp_path / "ws", Limits(timeout_s=5)) as sb:
+        yield sb
+
+
+def test_variables_persist_across_cells(sandbox):
+    assert sandbox.run("x = 41").ok
+    assert sandbox.run("x + 1").observation() == "42"
+
+
+def test_sql_and_load_see_the_sources(sandbox):
+    out = sandbox.run('print(sql("SELECT count(*) AS n FROM orders").n[0])\nload("regions").shape')
+    assert out.observation() == "5319\n(4, 3)"
+
+
+def test_relative_paths_read_a_copy_so_writes_never_reach_the_source(sandbox):
+    before = sha256(SALES)
+    r = sandbox.run("import pandas as pd\nlen(pd.read_excel('sales.xlsx'))")
+    assert r.observation() == "5319"
+    sandbox.run("open('sales.xlsx', 'wb').write(b'x')")  # refused, or root writes the copy
+    assert sha256(SALES) == before
+
+
+def test_errors_come_back_short_with_the_failing_line(sandbox):
+    r = sandbox.run("a = 1\nb = a / 0")
+    assert not r.ok
+    assert "ZeroDivisionError" in r.error and "b = a / 0" in r.error
+    assert "da_cli" not in r.error  # the worker's own frames are not shown
+
+
+def test_subprocess_output_is_captured(sandbox):
+    assert "from-shell" in sandbox.run("import os; os.system('echo from-shell')").output
+
+
+def test_long_output_is_cut_head_and_tail(sandbox):
+    r = sandbox.run("print('A' * 50000 + 'END')")
+    assert len(r.output) < 5000 and r.output.rstrip().endswith("END") and "cut" in r.output
+
+
+def test_a_cell_past_the_timeout_is_interrupted_and_state_kept(sandbox):
+    sandbox.run("kept = 7")
+    r = sandbox.run("while True: pass")
+    assert r.timed_out and "TimeoutError" in r.error
+    assert sandbox.run("kept").observation() == "7"
+
+
+def test_a_dead_worker_is_restarted(sandbox):
+    r = sandbox.run("import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    assert r.restarted and "died" in r.error
+    assert sandbox.run("1 + 1").observation() == "2"
+
+
+def test_figures_are_saved_in_the_workspace(sandbox):
+    r = sandbox.run("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])")
+    assert r.figures and (sandbox.workspace / r.figures[0]).is_file()
+    assert "[figure saved:" in r.observation()
+
+
+def test_secrets_are_scrubbed_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_API_KEY", "hunter2")
+    monkeypatch.setenv("GITHUB_TOKEN", "hunter3")
+    with Sandbox(build_catalog([str(SALES)]), tmp_path / "ws") as sb:
+        r = sb.run("import os; sorted(k for k in os.environ if 'KEY' in k or 'TOKEN' in k)")
+    assert r.observation() == "[]"
+
+
+def test_memory_limit_applies(tmp_path):
+    with Sandbox(build_catalog([str(SALES)]), tmp_path / "ws", Limits(memory_mb=2048)) as sb:
+        r = sb.run("b = bytearray(4 * 1024**3)")
+    assert "MemoryError" in r.error
