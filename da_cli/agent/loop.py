@@ -1,0 +1,204 @@
+"""The agent loop: a plain function over a transcript.
+
+`step` asks the model for one protocol step, runs its code in the sandbox and appends the
+output, and returns the steps it added; `run` repeats it until an Answer or a budget ends
+the analysis. When a budget runs out the model must still write an Answer (grammar-forced
+when the backend supports it), marked partial, instead of stopping with nothing.
+"""
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from da_cli.agent import grounding, prompts, protocol
+from da_cli.agent.transcript import Step, Transcript
+from da_cli.models.base import Model
+from da_cli.sandbox import Sandbox
+
+MAX_REJECTED_ANSWERS = 1
+UNGROUNDED_HINT = (
+    "The answer quotes {numbers}, which no output shows. Write code that computes the "
+    "numbers you need, then answer from its output."
+)
+REPEAT_HINT = (
+    "This code already ran; its output is above. Do not run it again. If the output answers "
+    "the question, write the <Answer> now; otherwise try different code."
+)
+
+
+@dataclass
+class Budget:
+    max_turns: int = 10  # model generations, the forced answer excluded
+    max_tokens: int = 6000  # completion tokens over the whole analysis
+    timeout_s: float | None = None  # wall clock for the whole analysis
+    turn_tokens: int = 768  # completion tokens for one step
+
+
+def new_transcript(question: str, files: list[Path], profile: str, tables: list[str]) -> Transcript:
+    """The opening prompt: the protocol in a system message, then the DeepAnalyze-layout
+    user message (instruction, files sorted by name) followed by the data profile."""
+    system = prompts.render("system.j2", tables=tables)
+    user = prompts.render(
+        "user.j2",
+        question=question.strip(),
+        files=[prompts.file_entry(p) for p in sorted(files, key=lambda p: p.name)],
+        profile=profile,
+    )
+    return Transcript(
+        question=question,
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+    )
+
+
+def _exhausted(t: Transcript, budget: Budget, started: float) -> str | None:
+    u = t.usage
+    if u.generations >= budget.max_turns:
+        return f"max turns ({budget.max_turns})"
+    if u.completion_tokens >= budget.max_tokens:
+        return f"max tokens ({budget.max_tokens})"
+    if budget.timeout_s is not None and time.monotonic() - started >= budget.timeout_s:
+        return f"timeout ({budget.timeout_s:g} s)"
+    return None
+
+
+def _evidence(t: Transcript) -> list[str]:
+    return [t.question, t.messages[-1]["content"]] + [
+        s.text for s in t.steps if s.kind == "execute"
+    ]
+
+
+def _close_truncated(t: Transcript, text: str) -> str:
+    """A step cut by the token limit: close the open block so the transcript stays
+    well-formed. A cut Analyze lets the next step go straight to code or an answer."""
+    t.usage.format_failures += 1
+    opened = [
+        tag
+        for tag in ("Analyze", "Understand", "Code", "Answer")
+        if f"<{tag}>" in text and f"</{tag}>" not in text
+    ]
+    if not opened:
+        return text
+    tag = opened[-1]
+    if tag == "Code":
+        fence = "" if text.count("```") % 2 == 0 else "\n```"
+        return text + fence + "\n</Code>"
+    return text + f"\n</{tag}>\n"
+
+
+def _generate(t: Transcript, model: Model, grammar: str, max_tokens: int) -> tuple[str, str]:
+    gen = model.generate(
+        t.messages,
+        t.continuation,
+        stop=protocol.STOP,
+        grammar=grammar if model.supports_grammar else None,
+        max_tokens=max_tokens,
+    )
+    u = t.usage
+    u.generations += 1
+    u.prompt_tokens += gen.prompt_tokens
+    u.completion_tokens += gen.completion_tokens
+    u.model_seconds += gen.seconds
+    return gen.text, gen.finish
+
+
+def step(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> list[Step]:
+    """One model step (and the execution of its code). Returns the steps it added."""
+    room = min(budget.turn_tokens, max(budget.max_tokens - t.usage.completion_tokens, 64))
+    ran = any(s.kind == "execute" and not s.error for s in t.steps)
+    if t.analysis_open:
+        grammar = protocol.AFTER_ANALYZE_GRAMMAR if ran else protocol.AFTER_ANALYZE_CODE_GRAMMAR
+    else:
+        grammar = protocol.STEP_GRAMMAR if ran else protocol.CODE_GRAMMAR
+    text, finish = _generate(t, model, grammar, room)
+    if finish == "length":
+        text = _close_truncated(t, text)
+    t.analysis_open = False
+    parsed = protocol.parse_step(text)
+    added: list[Step] = []
+    if parsed.analyze:
+        added.append(Step("analyze", parsed.analyze))
+    if parsed.understand:
+        added.append(Step("understand", parsed.understand))
+
+    if parsed.answer is not None and parsed.code is None:
+        t.continuation += text
+        missing = grounding.ungrounded(parsed.answer, _evidence(t))
+        if missing and t.rejected_answers < MAX_REJECTED_ANSWERS:
+            t.rejected_answers += 1
+            hint = UNGROUNDED_HINT.format(numbers=", ".join(missing[:5]))
+            t.continuation += protocol.execute_block(hint)
+            added.append(Step("notice", f"Answer rejected: {hint}"))
+        else:
+            t.answer = parsed.answer
+            added.append(Step("answer", parsed.answer))
+    elif parsed.code is not None:
+        # Keep only the text up to the end of the code block: anything a model writes after
+        # it (a guessed <Execute>, say) must not reach the transcript.
+        end = text.find("</Code>")
+        t.continuation += text[: end + len("</Code>")] if end >= 0 else text + "\n</Code>"
+        added.append(Step("code", parsed.code))
+        added.append(_execute(t, parsed.code, sandbox))
+    else:
+        # No code and no answer: the step ran out of tokens inside Analyze, or a backend
+        # without grammar stopped early. Continue from here, with Analyze closed.
+        t.usage.format_failures += 1
+        t.continuation += text
+        t.analysis_open = "</Analyze>" in text or "<Analyze>" not in text
+        added.append(Step("notice", "The model's step had neither code nor an answer."))
+    t.steps += added
+    return added
+
+
+def _execute(t: Transcript, code: str, sandbox: Sandbox) -> Step:
+    earlier = [protocol.normalize_code(s.text) for s in t.steps if s.kind == "code"]
+    if protocol.normalize_code(code) in earlier:
+        observation, result = REPEAT_HINT, None
+    else:
+        result = sandbox.run(code)
+        observation = result.observation()
+        t.usage.sandbox_seconds += result.seconds
+    t.continuation += protocol.execute_block(observation)
+    return Step(
+        "execute",
+        observation,
+        error=result is None or not result.ok,
+        figures=result.figures if result else [],
+        seconds=result.seconds if result else 0.0,
+    )
+
+
+def force_answer(t: Transcript, model: Model, budget: Budget, reason: str) -> Step:
+    """The budget ran out: the model writes its Answer now from what it found."""
+    text, finish = _generate(t, model, protocol.ANSWER_GRAMMAR, max(budget.turn_tokens, 256))
+    if finish == "length":
+        text = _close_truncated(t, text)
+    answer = protocol.parse_step(text).answer
+    if answer is None:
+        t.usage.format_failures += 1
+        answer = text.strip() or "(no answer: the model wrote nothing usable)"
+    t.continuation += text
+    t.answer, t.partial, t.stop_reason = answer, True, reason
+    s = Step("answer", answer, partial=True)
+    t.steps.append(s)
+    return s
+
+
+def run(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> Iterator[Step]:
+    """Steps until an Answer; a spent budget ends with a forced, partial Answer."""
+    started = time.monotonic()
+    repeats = 0
+    while not t.done:
+        reason = _exhausted(t, budget, started)
+        if reason is None and repeats >= 2:
+            reason = "repeated code"
+        if reason is not None:
+            notice = Step("notice", f"Budget reached: {reason}; asking for a final answer.")
+            t.steps.append(notice)
+            yield notice
+            yield force_answer(t, model, budget, reason)
+            return
+        added = step(t, model, sandbox, budget)
+        if any(s.kind == "execute" and s.text == REPEAT_HINT for s in added):
+            repeats += 1
+        yield from added

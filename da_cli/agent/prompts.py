@@ -1,0 +1,31 @@
+"""Prompt templates (Jinja2 files beside this module, rendered with StrictUndefined so a
+missing variable is an error, not an empty string)."""
+
+import json
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+_DIR = Path(__file__).parent / "prompts"
+
+
+@cache
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_DIR),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+
+
+def render(name: str, **values: object) -> str:
+    return _env().get_template(name).render(**values).strip() + "\n"
+
+
+def file_entry(path: Path) -> str:
+    """DeepAnalyze's description of one input file: its name and human size, as JSON."""
+    size = path.stat().st_size
+    human = f"{size / 1024:.1f}KB" if size < 1 << 20 else f"{size / (1 << 20):.1f}MB"
+    return json.dumps({"name": path.name, "size": human}, indent=4)

@@ -1,0 +1,80 @@
+"""The DeepAnalyze protocol: tags, the grammar that keeps small models inside it, and the
+parser that turns model text into steps.
+
+One assistant turn holds the whole analysis: `<Analyze>` (and optionally `<Understand>`)
+then either `<Code>` with one Python block — the loop runs it and appends
+`<Execute>…</Execute>` to the same turn — or the final `<Answer>`.
+"""
+
+import re
+from dataclasses import dataclass
+
+TAGS = ("Analyze", "Understand", "Code", "Execute", "Answer")
+TAG_TOKENS = tuple(t for tag in TAGS for t in (f"<{tag}>", f"</{tag}>"))
+
+# Generation ends when a code block closes (the loop must run it) or the answer closes.
+STOP = ["</Code>", "</Answer>"]
+
+# GBNF for generic instruct models. A step is Analyze (+ Understand) and then exactly one
+# of Code or Answer; the model can never write <Execute> itself, never stop after Analyze,
+# and its code is always one fenced Python block.
+_COMMON = r"""
+analyze ::= "<Analyze>\n" text "</Analyze>\n"
+understand ::= "<Understand>\n" text "</Understand>\n"
+code ::= "<Code>\n```python\n" body "```\n</Code>"
+answer ::= "<Answer>\n" text "</Answer>"
+text ::= ([^<] | "<" [^/])*
+body ::= ([^`] | "`" [^`] | "``" [^`])*
+"""
+STEP_GRAMMAR = "root ::= analyze understand? (code | answer)\n" + _COMMON
+# Until some code has run without error there is nothing to ground an answer in, so a
+# small model may not answer from its imagination: it must write code first.
+CODE_GRAMMAR = "root ::= analyze understand? code\n" + _COMMON
+ANSWER_GRAMMAR = "root ::= answer\n" + _COMMON
+# After an Analyze block that the token limit cut (and the loop closed).
+AFTER_ANALYZE_GRAMMAR = "root ::= understand? (code | answer)\n" + _COMMON
+AFTER_ANALYZE_CODE_GRAMMAR = "root ::= understand? code\n" + _COMMON
+
+_BLOCK = {tag: re.compile(rf"<{tag}>(.*?)(?:</{tag}>|\Z)", re.DOTALL) for tag in TAGS}
+_FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+@dataclass
+class ParsedStep:
+    analyze: str | None = None
+    understand: str | None = None
+    code: str | None = None
+    answer: str | None = None
+
+
+def parse_step(text: str) -> ParsedStep:
+    """Read one model step. An unclosed final block still counts (the budget may cut it)."""
+    step = ParsedStep()
+    for tag, field in (("Analyze", "analyze"), ("Understand", "understand"), ("Answer", "answer")):
+        m = _BLOCK[tag].search(text)
+        if m:
+            setattr(step, field, m.group(1).strip())
+    m = _BLOCK["Code"].search(text)
+    if m:
+        step.code = extract_code(m.group(1))
+    return step
+
+
+def extract_code(block: str) -> str:
+    """The code inside a <Code> block: its first ```python fence if there is one."""
+    m = _FENCE.search(block)
+    return (m.group(1) if m else block).strip("\n")
+
+
+def execute_block(observation: str) -> str:
+    return f"\n<Execute>\n{observation}\n</Execute>\n"
+
+
+def normalize_code(code: str) -> str:
+    """Code compared for repetition: whitespace and comments do not make code new."""
+    lines = []
+    for line in code.splitlines():
+        line = line.split("#", 1)[0].strip() if "#" in line and "'" not in line else line.strip()
+        if line:
+            lines.append(" ".join(line.split()))
+    return "\n".join(lines)

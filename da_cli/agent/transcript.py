@@ -1,0 +1,56 @@
+"""The transcript of one analysis and the typed steps the loop yields.
+
+The terminal display, the saved JSON Lines file, `--json` and reports all read these same
+steps, so what a user sees live is what gets recorded.
+"""
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+StepKind = Literal["analyze", "understand", "code", "execute", "answer", "notice"]
+
+
+@dataclass
+class Step:
+    kind: StepKind
+    text: str
+    # execute: whether the cell failed, and the figures it saved
+    error: bool = False
+    figures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    partial: bool = False  # answer: written because a budget ran out
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v not in (False, [], 0.0)}
+
+
+@dataclass
+class Usage:
+    generations: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model_seconds: float = 0.0
+    sandbox_seconds: float = 0.0
+    format_failures: int = 0
+
+
+@dataclass
+class Transcript:
+    question: str
+    messages: list[dict[str, str]]  # system/user messages before the assistant turn
+    continuation: str = ""  # the assistant turn so far: the model's text plus Execute blocks
+    steps: list[Step] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    answer: str | None = None
+    partial: bool = False
+    stop_reason: str | None = None
+    analysis_open: bool = False  # the last step's Analyze was closed but not yet acted on
+    rejected_answers: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.answer is not None
+
+    @property
+    def code(self) -> list[str]:
+        return [s.text for s in self.steps if s.kind == "code"]
