@@ -1,0 +1,60 @@
+# One command sets everything up: `make demo` or `make test` on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXTRAS ?= model,dev,train
+# Debian packages for the sandbox (bubblewrap), reports (Pango for WeasyPrint, poppler).
+SYSTEM_PACKAGES := bubblewrap poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-all bench lint system-deps clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@$(MAKE) --no-print-directory system-deps
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel setuptools
+	# llama-cpp-python builds from source (about 6.5 min on 2 cores; pip caches the wheel).
+	# With an NVIDIA GPU it is built with CUDA, bypassing a cached CPU-only wheel.
+	if nvidia-smi -L >/dev/null 2>&1; then \
+	  CMAKE_ARGS="-DGGML_CUDA=on" $(BIN)/pip install --no-cache-dir -e ".[$(EXTRAS)]"; \
+	else \
+	  $(BIN)/pip install -e ".[$(EXTRAS)]"; \
+	fi
+	$(BIN)/da models install
+	touch $(STAMP)
+
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing \
+	    || echo "warning: could not install $$missing; sandbox namespaces and PDF reports may be unavailable"; \
+	else \
+	  echo "note: install these system packages for full isolation and PDF reports: $$missing"; \
+	  echo "      (Debian/Ubuntu: sudo apt-get install $$missing; macOS: brew install pango poppler)"; \
+	fi
+
+demo: install
+	$(BIN)/da analyze examples/sales.xlsx "why did Q3 drop?"
+
+# The suite with a small, meaningful subset of the slow real-model tests.
+test: install
+	$(BIN)/ruff check da_cli tests bench examples
+	$(BIN)/pytest -m "not slow or smoke" $(PYTEST_ARGS)
+
+# Every test, the slow real-model ones included.
+test-all: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lint: install
+	$(BIN)/ruff check da_cli tests bench examples
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,55 @@
+"""The `da` command line: a thin shell over the library. Every subcommand goes through
+`guarded`, the one place where errors become one sentence and an exit code."""
+
+import functools
+from collections.abc import Callable
+
+import typer
+
+from da_cli import __version__
+from da_cli.cli.console import state
+from da_cli.errors import EXIT_INTERRUPTED, DaError
+
+
+def guarded(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DaError as e:
+            state.error(e)
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            state.console.print("Interrupted.", style="red")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper
+
+
+from da_cli.cli import analyze, models  # noqa: E402  (they import `guarded`)
+
+app = typer.Typer(
+    name="da",
+    help="A command-line data analyst that runs a small local language model, offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("analyze", no_args_is_help=True)(guarded(analyze.analyze))
+app.add_typer(models.app, name="models")
+
+
+@app.callback(invoke_without_command=True)
+def _global(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and details."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        print(f"da {__version__}")
+        raise typer.Exit(0)
+    state.verbose, state.quiet = verbose, quiet
+
+
+def main() -> None:
+    app(prog_name="da")

@@ -1,0 +1,162 @@
+"""`da analyze SOURCE... QUESTION`: answer a question from the data."""
+
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import typer
+
+from da_cli import paths
+from da_cli.agent import loop
+from da_cli.agent.transcript import Transcript
+from da_cli.cli.console import state
+from da_cli.data.catalog import Catalog, build_catalog
+from da_cli.data.profile import profile, render
+from da_cli.errors import BudgetExhausted, UsageError
+from da_cli.models import DEFAULT_MODEL, load_model
+from da_cli.sandbox import Limits, Sandbox
+
+SCHEMA = "da.analyze/1"
+
+
+def analyze(
+    args: list[str] = typer.Argument(
+        ...,
+        metavar="SOURCE... QUESTION",
+        help="Data files (CSV, XLSX, SQLite, Parquet, …), then the question ('-' reads stdin).",
+    ),
+    model: str = typer.Option(
+        None,
+        "--model",
+        "-m",
+        envvar="DA_MODEL",
+        help=f"Embedded model name, a .gguf path, or replay:PATH. [default: {DEFAULT_MODEL}]",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    max_turns: int = typer.Option(10, "--max-turns", min=1, help="Most model steps."),
+    max_tokens: int = typer.Option(6000, "--max-tokens", min=64, help="Most generated tokens."),
+    timeout: float = typer.Option(None, "--timeout", min=1, help="Most seconds in all."),
+    cell_timeout: float = typer.Option(60, "--cell-timeout", min=1, help="Most seconds a cell."),
+    memory: int = typer.Option(
+        8192, "--memory", min=16, help="Address-space limit of the code worker, in MB."
+    ),
+) -> None:
+    """Answer QUESTION from the data: the Answer goes to stdout, progress to stderr.
+
+    Exit codes: 0 answered, 2 usage, 3 data, 4 model, 5 sandbox, 6 budget spent (a partial
+    answer is still printed), 130 interrupted.
+    """
+    started = time.perf_counter()
+    if len(args) < 2:
+        raise UsageError("Give at least one data source and a question.")
+    *sources, question = args
+    if question == "-":
+        question = sys.stdin.read()
+    if not question.strip():
+        raise UsageError("The question is empty.")
+
+    t0 = time.perf_counter()
+    catalog = build_catalog(sources)
+    con = catalog.connect()
+    prof = render(profile(catalog, con))
+    con.close()
+    profile_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    bar = state.bytes_progress("Assembling the embedded model")
+    with state.console.status("Loading the model…") if not state.quiet else _null():
+        backend = load_model(model, progress=bar)
+    bar.close()
+    load_s = time.perf_counter() - t0
+
+    run_dir = new_run_dir()
+    transcript = loop.new_transcript(
+        question, [Path(s) for s in catalog.sources], prof, [v.name for v in catalog.views]
+    )
+    budget = loop.Budget(max_turns=max_turns, max_tokens=max_tokens, timeout_s=timeout)
+    try:
+        with Sandbox(
+            catalog, run_dir / "workspace", Limits(timeout_s=cell_timeout, memory_mb=memory)
+        ) as sandbox:
+            for step in loop.run(transcript, backend, sandbox, budget):
+                state.show_step(step)
+    finally:
+        backend.close()
+    total_s = time.perf_counter() - started
+    record = result_record(
+        transcript,
+        catalog,
+        backend.name,
+        run_dir,
+        {"total_s": total_s, "profile_s": profile_s, "load_s": load_s},
+    )
+    save_transcript(run_dir, record)
+    if as_json:
+        print(json.dumps(record, indent=2, ensure_ascii=False))
+    else:
+        print(transcript.answer)
+    if transcript.partial:
+        raise BudgetExhausted(
+            f"The budget ran out ({transcript.stop_reason}); the answer above is partial.",
+            hint="Raise --max-turns, --max-tokens or --timeout for a complete answer.",
+        )
+
+
+def new_run_dir() -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = paths.data_dir() / "runs" / f"{stamp}-{uuid.uuid4().hex[:6]}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def result_record(
+    t: Transcript, catalog: Catalog, model_name: str, run_dir: Path, timings: dict
+) -> dict:
+    u = t.usage
+    workspace = run_dir / "workspace"
+    figures = [str(workspace / f) for s in t.steps for f in s.figures]
+    return {
+        "schema": SCHEMA,
+        "question": t.question,
+        "sources": catalog.sources,
+        "model": model_name,
+        "answer": t.answer,
+        "partial": t.partial,
+        "stop_reason": t.stop_reason,
+        "turns": [s.to_dict() for s in t.steps],
+        "code": t.code,
+        "figures": figures,
+        "workspace": str(workspace),
+        "usage": {
+            "generations": u.generations,
+            "prompt_tokens": u.prompt_tokens,
+            "completion_tokens": u.completion_tokens,
+            "format_failures": u.format_failures,
+        },
+        "timings": {
+            **{k: round(v, 3) for k, v in timings.items()},
+            "model_s": round(u.model_seconds, 3),
+            "sandbox_s": round(u.sandbox_seconds, 3),
+        },
+    }
+
+
+def save_transcript(run_dir: Path, record: dict) -> None:
+    """The run as JSON Lines: a header object, then one line per step."""
+    header = {k: v for k, v in record.items() if k != "turns"}
+    with (run_dir / "transcript.jsonl").open("w", encoding="utf-8") as f:
+        f.write(json.dumps(header, ensure_ascii=False) + "\n")
+        for turn in record["turns"]:
+            f.write(json.dumps(turn, ensure_ascii=False) + "\n")
+    os.chmod(run_dir / "transcript.jsonl", 0o600)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -1,0 +1,99 @@
+"""Terminal output: progress and errors on stderr (rich honours NO_COLOR), results on stdout."""
+
+import traceback
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.syntax import Syntax
+
+from da_cli.agent.transcript import Step
+from da_cli.errors import DaError
+
+_SHOWN_OUTPUT_LINES = 12
+
+
+@dataclass
+class State:
+    verbose: bool = False
+    quiet: bool = False
+    console: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(message)
+
+    def error(self, err: DaError) -> None:
+        if self.verbose:
+            self.console.print("".join(traceback.format_exception(err)), markup=False)
+        self.console.print(f"[bold red]Error:[/bold red] {escape(str(err))}", soft_wrap=True)
+        if err.hint:
+            self.console.print(err.hint, markup=False, soft_wrap=True)
+
+    def show_step(self, s: Step) -> None:
+        if self.quiet:
+            return
+        c = self.console
+        if s.kind in ("analyze", "understand"):
+            c.print(
+                f"[bold cyan]{s.kind.title()}[/bold cyan] [dim]{escape(_oneline(s.text))}[/dim]"
+            )
+        elif s.kind == "code":
+            c.print("[bold yellow]Code[/bold yellow]")
+            c.print(Syntax(s.text, "python", theme="ansi_dark", background_color="default"))
+        elif s.kind == "execute":
+            lines = s.text.splitlines()
+            head = "\n".join(lines[:_SHOWN_OUTPUT_LINES])
+            more = len(lines) - _SHOWN_OUTPUT_LINES
+            style = "red" if s.error else "dim"
+            c.print(f"[bold magenta]Execute[/bold magenta] [dim]({s.seconds:.2f} s)[/dim]")
+            c.print(
+                head + (f"\n… {more} more lines" if more > 0 else ""),
+                style=style,
+                markup=False,
+                highlight=False,
+            )
+        elif s.kind == "notice":
+            c.print(s.text, style="yellow", markup=False)
+        elif s.kind == "answer":
+            label = "Answer (partial)" if s.partial else "Answer"
+            c.print(f"[bold green]{label}[/bold green]")
+
+    def bytes_progress(self, description: str) -> "ByteProgress":
+        return ByteProgress(self, description)
+
+
+class ByteProgress:
+    """A progress bar for long byte work (assembling a model), usable as a callback."""
+
+    def __init__(self, state: State, description: str) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=state.console,
+            disable=state.quiet,
+            transient=True,
+        )
+        self._description = description
+        self._task = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._task is None:
+            self._progress.start()
+            self._task = self._progress.add_task(self._description, total=total)
+        self._progress.update(self._task, completed=done)
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._progress.stop()
+
+
+def _oneline(text: str, limit: int = 240) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+state = State()

@@ -1,0 +1,127 @@
+"""`da analyze` end to end through the real CLI, sandbox and DuckDB, with the replay model."""
+
+import json
+
+from conftest import SALES, answer_step, code_step, run_da
+
+COUNT = 'print(sql("SELECT count(*) AS n FROM orders").n[0])'
+
+
+def test_answer_goes_to_stdout_and_progress_to_stderr(replay):
+    model = replay(code_step(COUNT), answer_step("There are 5319 orders."))
+    r = run_da("analyze", str(SALES), "how many orders?", "--model", model)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "There are 5319 orders."
+    assert "5319" in r.stderr and "Execute" in r.stderr
+
+
+def test_json_output_from_stdin_question(replay):
+    model = replay(code_step(COUNT), answer_step("There are 5319 orders."))
+    r = run_da(
+        "analyze", str(SALES), "-", "--json", "--model", model, stdin="how many orders are there?\n"
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["schema"] == "da.analyze/1"
+    assert out["question"].strip() == "how many orders are there?"
+    assert out["answer"] == "There are 5319 orders."
+    assert out["code"] == [COUNT]
+    assert [t["kind"] for t in out["turns"]] == ["analyze", "code", "execute", "analyze", "answer"]
+    assert out["turns"][2]["text"] == "5319"
+    assert out["partial"] is False
+    assert set(out["timings"]) >= {"total_s", "model_s", "sandbox_s", "load_s"}
+
+
+def test_the_model_sees_the_execute_output_and_the_data_profile(replay, tmp_path):
+    model = replay(code_step(COUNT), answer_step("There are 5319 orders."))
+    r = run_da("analyze", str(SALES), "how many orders?", "--model", model, "--json")
+    transcript = json.loads(r.stdout)
+    run_dir = tmp_path / "da-home" / "data" / "runs"
+    (saved,) = list(run_dir.glob("*/transcript.jsonl"))
+    lines = [json.loads(x) for x in saved.read_text().splitlines()]
+    assert lines[0]["answer"] == transcript["answer"]
+    assert len(lines) == 1 + len(transcript["turns"])
+
+
+def test_errors_go_back_to_the_model_and_the_session_goes_on(replay):
+    model = replay(
+        code_step('print(sql("SELECT count(*) FROM no_such_table"))'),
+        code_step(COUNT),
+        answer_step("5319 orders."),
+    )
+    r = run_da("analyze", str(SALES), "how many?", "--model", model, "--json")
+    turns = json.loads(r.stdout)["turns"]
+    executes = [t for t in turns if t["kind"] == "execute"]
+    assert executes[0]["error"] and "no_such_table" in executes[0]["text"]
+    assert executes[1]["text"] == "5319"
+
+
+def test_an_answer_before_any_output_is_not_accepted_unchecked(replay):
+    # The model answers with numbers no output shows: it is told so once, then must compute.
+    model = replay(
+        code_step(COUNT),
+        answer_step("There are 1234 orders."),
+        answer_step("There are 5319 orders."),
+    )
+    r = run_da("analyze", str(SALES), "how many?", "--model", model, "--json")
+    out = json.loads(r.stdout)
+    assert out["answer"] == "There are 5319 orders."
+    assert any(t["kind"] == "notice" and "1234" in t["text"] for t in out["turns"])
+
+
+def test_repeated_code_is_not_run_again(replay):
+    model = replay(code_step(COUNT), code_step(COUNT), answer_step("5319."))
+    r = run_da("analyze", str(SALES), "how many?", "--model", model, "--json")
+    executes = [t for t in json.loads(r.stdout)["turns"] if t["kind"] == "execute"]
+    assert "already ran" in executes[1]["text"]
+
+
+def test_spent_budget_gives_a_partial_answer_and_exit_6(replay):
+    model = replay(code_step("print(1)"), code_step("print(2)"), answer_step("Partial: 1 and 2."))
+    r = run_da("analyze", str(SALES), "q", "--model", model, "--max-turns", "2", "--json")
+    assert r.returncode == 6
+    out = json.loads(r.stdout)
+    assert out["partial"] is True and out["answer"] == "Partial: 1 and 2."
+    assert "partial" in r.stderr
+
+
+def one_sentence_error(r, code: int) -> None:
+    assert r.returncode == code, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert r.stderr.startswith("Error: ")
+    assert len(r.stderr.strip().splitlines()) <= 2  # the sentence, and at most a hint
+
+
+def test_missing_source_is_a_data_error():
+    one_sentence_error(run_da("analyze", "no-such-file.csv", "x"), 3)
+
+
+def test_unknown_file_type_is_a_data_error(tmp_path):
+    (tmp_path / "notes.docx").write_text("hello")
+    one_sentence_error(run_da("analyze", str(tmp_path / "notes.docx"), "x"), 3)
+
+
+def test_missing_model_is_a_model_error(tmp_path):
+    r = run_da("analyze", str(SALES), "x", "--model", str(tmp_path / "nope.gguf"))
+    one_sentence_error(r, 4)
+
+
+def test_sandbox_that_cannot_start_is_a_sandbox_error(replay):
+    r = run_da("analyze", str(SALES), "x", "--model", replay(answer_step("x")), "--memory", "64")
+    one_sentence_error(r, 5)
+
+
+def test_usage_errors_exit_2():
+    r = run_da("analyze", str(SALES))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_verbose_shows_the_traceback():
+    r = run_da("-v", "analyze", "no-such-file.csv", "x")
+    assert r.returncode == 3 and "Traceback" in r.stderr
+
+
+def test_models_list_shows_the_default_and_where_it_lives():
+    r = run_da("models", "list")
+    assert r.returncode == 0
+    assert "qwen2.5-coder-0.5b" in r.stdout and "(default)" in r.stdout
