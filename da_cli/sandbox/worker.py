@@ -13,11 +13,31 @@ import traceback
 from da_cli.sandbox import wire
 
 
+class _Namespace(dict):
+    """Cell globals where a table's name, used as a variable before it is assigned, loads
+    that table: small models often write `orders.groupby(...)` without loading it first."""
+
+    def __init__(self, tables: list[str], load) -> None:
+        super().__init__()
+        self._tables, self._load = set(tables), load
+
+    def __missing__(self, name: str):
+        if name in self._tables:
+            self[name] = value = self._load(name)
+            return value
+        raise KeyError(name)
+
+    def __or__(self, other: dict) -> "_Namespace":
+        self.update(other)
+        return self
+
+
 def _setup_namespace(catalog: dict) -> dict:
     import duckdb  # noqa: F401  (imported here so each cell does not pay for it)
     import numpy as np
     import pandas as pd
 
+    from da_cli.data import drivers
     from da_cli.data.catalog import Catalog
 
     pd.set_option("display.max_rows", 30)
@@ -37,12 +57,17 @@ def _setup_namespace(catalog: dict) -> dict:
         q = f'SELECT * FROM "{table}"' + (f" LIMIT {int(limit)}" if limit else "")
         return con.sql(q).df()
 
-    return {
+    def explain_change(table: str, measure: str, period: str, **options) -> pd.DataFrame:
+        """Which groups moved `measure` between `period` (e.g. '2025-Q3') and the one before."""
+        return drivers.explain_change(con, table, measure, period, **options)
+
+    return _Namespace(tables, load) | {
         "__name__": "__main__",
         "pd": pd,
         "np": np,
         "sql": sql,
         "load": load,
+        "explain_change": explain_change,
         "TABLES": tables,
     }
 
