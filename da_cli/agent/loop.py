@@ -17,6 +17,8 @@ from da_cli.models.base import Model
 from da_cli.sandbox import Sandbox
 
 MAX_REJECTED_ANSWERS = 1
+RUT_TEMPERATURE = 0.8
+RUT_TEMPERATURE = 0.8
 UNGROUNDED_HINT = (
     "The answer quotes {numbers}, which no output shows. Write code that computes the "
     "numbers you need, then answer from its output."
@@ -24,6 +26,10 @@ UNGROUNDED_HINT = (
 REPEAT_HINT = (
     "This code already ran; its output is above. Do not run it again. If the output answers "
     "the question, write the <Answer> now; otherwise try different code."
+)
+REPEAT_ERROR_HINT = (
+    "This code already ran and failed with: {error}\nDo not run it again: change the code as "
+    "the error says."
 )
 
 
@@ -87,12 +93,16 @@ def _close_truncated(t: Transcript, text: str) -> str:
 
 
 def _generate(t: Transcript, model: Model, grammar: str, max_tokens: int) -> tuple[str, str]:
+    # Decoding is greedy, so a model that just repeated itself would repeat again: after a
+    # repeat, sample instead to get it out of the rut.
+    stuck = bool(t.steps) and t.steps[-1].repeated
     gen = model.generate(
         t.messages,
         t.continuation,
         stop=protocol.STOP,
         grammar=grammar if model.supports_grammar else None,
         max_tokens=max_tokens,
+        temperature=RUT_TEMPERATURE if stuck else 0.0,
     )
     u = t.usage
     u.generations += 1
@@ -151,9 +161,13 @@ def step(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> list[
 
 
 def _execute(t: Transcript, code: str, sandbox: Sandbox) -> Step:
-    earlier = [protocol.normalize_code(s.text) for s in t.steps if s.kind == "code"]
-    if protocol.normalize_code(code) in earlier:
-        observation, result = REPEAT_HINT, None
+    earlier = _earlier_run(t, code)
+    if earlier is not None:
+        result = None
+        if earlier.error:
+            observation = REPEAT_ERROR_HINT.format(error=earlier.text.strip().splitlines()[-1])
+        else:
+            observation = REPEAT_HINT
     else:
         result = sandbox.run(code)
         observation = result.observation()
@@ -162,10 +176,21 @@ def _execute(t: Transcript, code: str, sandbox: Sandbox) -> Step:
     return Step(
         "execute",
         observation,
+        repeated=result is None,
         error=result is None or not result.ok,
         figures=result.figures if result else [],
         seconds=result.seconds if result else 0.0,
     )
+
+
+def _earlier_run(t: Transcript, code: str) -> Step | None:
+    """The Execute step of an earlier run of the same code, if there was one."""
+    key = protocol.normalize_code(code)
+    steps = t.steps
+    for i, s in enumerate(steps[:-1]):
+        if s.kind == "code" and protocol.normalize_code(s.text) == key:
+            return steps[i + 1]
+    return None
 
 
 def force_answer(t: Transcript, model: Model, budget: Budget, reason: str) -> Step:
@@ -199,6 +224,6 @@ def run(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> Iterat
             yield force_answer(t, model, budget, reason)
             return
         added = step(t, model, sandbox, budget)
-        if any(s.kind == "execute" and s.text == REPEAT_HINT for s in added):
+        if any(s.kind == "execute" and s.repeated for s in added):
             repeats += 1
         yield from added

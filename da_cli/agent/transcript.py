@@ -19,6 +19,7 @@ class Step:
     figures: list[str] = field(default_factory=list)
     seconds: float = 0.0
     partial: bool = False  # answer: written because a budget ran out
+    repeated: bool = False  # execute: the code had run before, so it was not run again
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v not in (False, [], 0.0)}

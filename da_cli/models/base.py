@@ -31,6 +31,7 @@ class Model(Protocol):
         stop: list[str],
         grammar: str | None,
         max_tokens: int,
+        temperature: float = 0.0,
     ) -> Generation: ...
 
     def close(self) -> None: ...

@@ -107,6 +107,7 @@ class LlamaCppModel:
         stop: list[str],
         grammar: str | None,
         max_tokens: int,
+        temperature: float = 0.0,
     ) -> Generation:
         llm = self._llm
         prompt = llm.tokenize(self.render(messages, continuation).encode("utf-8"), special=True)
@@ -123,7 +124,7 @@ class LlamaCppModel:
             max_tokens=min(max_tokens, room),
             stop=stop,
             grammar=self._grammar(grammar) if grammar else None,
-            temperature=0.0,
+            temperature=temperature,
             repeat_penalty=1.1,
         )
         seconds = time.perf_counter() - start

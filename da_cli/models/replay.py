@@ -41,9 +41,17 @@ class ReplayModel:
         stop: list[str],
         grammar: str | None,
         max_tokens: int,
+        temperature: float = 0.0,
     ) -> Generation:
         i = len(self.history)
-        self.history.append({"messages": messages, "continuation": continuation, "stop": stop})
+        self.history.append(
+            {
+                "messages": messages,
+                "continuation": continuation,
+                "stop": stop,
+                "temperature": temperature,
+            }
+        )
         if i >= len(self._outputs):
             raise ModelError(
                 f"Replay script {self.name[7:]} has only {len(self._outputs)} outputs; "
