@@ -5,6 +5,7 @@ import os
 import sys
 import time
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -67,7 +68,7 @@ def analyze(
 
     t0 = time.perf_counter()
     bar = state.bytes_progress("Assembling the embedded model")
-    with state.console.status("Loading the model…") if not state.quiet else _null():
+    with state.console.status("Loading the model…") if not state.quiet else nullcontext():
         backend = load_model(model, progress=bar)
     bar.close()
     load_s = time.perf_counter() - t0
@@ -152,11 +153,3 @@ def save_transcript(run_dir: Path, record: dict) -> None:
         for turn in record["turns"]:
             f.write(json.dumps(turn, ensure_ascii=False) + "\n")
     os.chmod(run_dir / "transcript.jsonl", 0o600)
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
