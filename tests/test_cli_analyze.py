@@ -69,11 +69,14 @@ def test_an_answer_before_any_output_is_not_accepted_unchecked(replay):
     assert any(t["kind"] == "notice" and "1234" in t["text"] for t in out["turns"])
 
 
-def test_repeated_code_is_not_run_again(replay):
+def test_repeated_code_is_not_run_again_nor_kept(replay):
     model = replay(code_step(COUNT), code_step(COUNT), answer_step("5319."))
     r = run_da("analyze", str(SALES), "how many?", "--model", model, "--json")
-    executes = [t for t in json.loads(r.stdout)["turns"] if t["kind"] == "execute"]
-    assert "already ran" in executes[1]["text"]
+    out = json.loads(r.stdout)
+    kinds = [t["kind"] for t in out["turns"]]
+    assert kinds.count("execute") == 1 and out["code"] == [COUNT]
+    assert any(t["kind"] == "notice" and "repeated" in t["text"] for t in out["turns"])
+    assert out["answer"] == "5319."
 
 
 def test_spent_budget_gives_a_partial_answer_and_exit_6(replay):

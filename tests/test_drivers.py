@@ -22,35 +22,58 @@ def test_periods_are_read_in_the_usual_spellings():
 
 
 def test_breakdown_totals_match_a_direct_query(con):
-    df = explain_change(con, "orders", "revenue", "2025-Q3")
-    total = df.iloc[0]
+    report = explain_change(con, "orders", "2025-Q3", measure="revenue")
     direct = con.execute(
         "SELECT sum(revenue) FILTER (WHERE quarter(order_date) = 2), "
         "sum(revenue) FILTER (WHERE quarter(order_date) = 3) "
         "FROM orders WHERE year(order_date) = 2025"
     ).fetchone()
-    assert total["group"] == "all"
-    assert total["2025-Q2"] == pytest.approx(direct[0], abs=0.01)
-    assert total["2025-Q3"] == pytest.approx(direct[1], abs=0.01)
-    assert total["share_of_total_change_pct"] == 100.0
+    assert (report.before_label, report.after_label) == ("2025-Q2", "2025-Q3")
+    assert report.total.before == pytest.approx(direct[0], abs=0.01)
+    assert report.total.after == pytest.approx(direct[1], abs=0.01)
+    total = report.table.iloc[0]
+    assert total["group"] == "total" and total["share_of_total_change_pct"] == 100.0
 
 
-def test_groups_are_ranked_by_their_share_of_the_change(con):
-    df = explain_change(con, "orders", "revenue", "Q3").iloc[1:]
-    assert list(df["change"]) == sorted(df["change"])  # the total fell: biggest falls first
-    pair = df[df["breakdown"] == "region x channel"].iloc[0]
-    # Each row is a plain group sum: recompute the top pair's figures directly.
-    region, channel = pair["group"].split(" / ")
-    after = con.execute(
-        "SELECT sum(revenue) FROM orders WHERE year(order_date) = 2025 AND "
-        "quarter(order_date) = 3 AND region = ? AND channel = ?",
-        [region, channel],
-    ).fetchone()[0]
-    assert pair["2025-Q3"] == pytest.approx(after, abs=0.01)
+def test_groups_are_ranked_and_each_row_is_a_plain_group_sum(con):
+    report = explain_change(con, "orders", "Q3", measure="revenue")
+    changes = [c.change for c in report.changes]
+    assert changes == sorted(changes)  # the total fell: biggest falls first
+    for c in report.changes[:3]:
+        where = " AND ".join(f"{part.split('=')[0]} = ?" for part in c.group.split(", "))
+        values = [part.split("=", 1)[1] for part in c.group.split(", ")]
+        after = con.execute(
+            "SELECT sum(revenue) FROM orders WHERE year(order_date) = 2025 AND "
+            f"quarter(order_date) = 3 AND {where}",
+            values,
+        ).fetchone()[0]
+        assert c.after == pytest.approx(after, abs=0.01)
+
+
+def test_a_pair_that_carries_its_single_group_replaces_it():
+    from da_cli.data.drivers import Change, _drop_superseded
+
+    west = Change("region=West", 100, 10, ("region",))
+    pair = Change("region=West, channel=Retail", 90, 2, ("region", "channel"))
+    small = Change("region=West, channel=Online", 10, 8, ("region", "channel"))
+    kept = [c.group for c in _drop_superseded([west, pair, small])]
+    assert kept == ["region=West, channel=Retail", "region=West, channel=Online"]
+
+
+def test_the_printed_report_is_sentences_with_the_figures(con):
+    text = str(explain_change(con, "orders", "2025-Q3", measure="units"))
+    assert text.startswith("Total units fell from ")
+    assert "in 2025-Q2 to" in text and "% of the total change" in text
 
 
 def test_errors_name_the_valid_choices(con):
-    with pytest.raises(ValueError, match="revenue"):
-        explain_change(con, "orders", "order_date", "2025-Q3")
+    with pytest.raises(ValueError, match="numeric columns are units, unit_price, revenue") as err:
+        explain_change(con, "orders", "2025-Q3", measure="order_date")
+    assert "order_id" not in str(err.value)  # identifiers are not measures
     with pytest.raises(ValueError, match="order_date"):
-        explain_change(con, "orders", "revenue", "2025-Q3", date_column="region")
+        explain_change(con, "orders", "2025-Q3", date_column="region")
+
+
+def test_without_a_measure_the_largest_numeric_column_is_used(con):
+    report = explain_change(con, "orders", "2025-Q3")
+    assert report.measure == "revenue"

@@ -47,9 +47,22 @@ def test_each_generation_continues_the_same_assistant_turn(session):
     )
 
 
-def test_after_a_repeat_the_next_step_is_sampled_not_greedy(session):
+def test_a_repeat_is_dropped_and_the_next_step_sampled_in_a_changed_context(session):
     _, _, model = session(code_step("print(1)"), code_step("print(1)"), answer_step("1"))
     assert [h["temperature"] for h in model.history] == [0.0, 0.0, loop.RUT_TEMPERATURE]
+    third = model.history[2]["continuation"]
+    assert third.count("<Code>") == 1  # the repeated step is not in the transcript
+    assert third.endswith(loop.REPEAT_NOTE + "\n</Execute>\n")
+
+
+def test_repeats_without_end_force_a_partial_answer(session):
+    t, _, _ = session(*[code_step("print(1)")] * 5, answer_step("1"))
+    assert t.partial and t.stop_reason == "repeated code"
+
+
+def test_a_forced_answer_with_invented_numbers_is_flagged(session):
+    t, _, _ = session(code_step("print(1)"), answer_step("It is 4321."), max_turns=1)
+    assert t.partial and t.unverified == ["4321"]
 
 
 def test_max_turns_forces_a_partial_answer(session):

@@ -18,18 +18,11 @@ from da_cli.sandbox import Sandbox
 
 MAX_REJECTED_ANSWERS = 1
 RUT_TEMPERATURE = 0.8
-RUT_TEMPERATURE = 0.8
+MAX_REPEATS = 3
+REPEAT_NOTE = "Do not run the same code again: change it as this output says."
 UNGROUNDED_HINT = (
     "The answer quotes {numbers}, which no output shows. Write code that computes the "
     "numbers you need, then answer from its output."
-)
-REPEAT_HINT = (
-    "This code already ran; its output is above. Do not run it again. If the output answers "
-    "the question, write the <Answer> now; otherwise try different code."
-)
-REPEAT_ERROR_HINT = (
-    "This code already ran and failed with: {error}\nDo not run it again: change the code as "
-    "the error says."
 )
 
 
@@ -44,7 +37,9 @@ class Budget:
 def new_transcript(question: str, files: list[Path], profile: str, tables: list[str]) -> Transcript:
     """The opening prompt: the protocol in a system message, then the DeepAnalyze-layout
     user message (instruction, files sorted by name) followed by the data profile."""
-    system = prompts.render("system.j2", tables=tables)
+    change = prompts.is_change_question(question)
+    example = "examples/change.j2" if change else "examples/aggregate.j2"
+    system = prompts.render("system.j2", tables=tables, example=example, change=change)
     user = prompts.render(
         "user.j2",
         question=question.strip(),
@@ -118,6 +113,8 @@ def step(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> list[
     ran = any(s.kind == "execute" and not s.error for s in t.steps)
     if t.analysis_open:
         grammar = protocol.AFTER_ANALYZE_GRAMMAR if ran else protocol.AFTER_ANALYZE_CODE_GRAMMAR
+    elif not t.continuation:
+        grammar = protocol.FIRST_GRAMMAR
     else:
         grammar = protocol.STEP_GRAMMAR if ran else protocol.CODE_GRAMMAR
     text, finish = _generate(t, model, grammar, room)
@@ -142,6 +139,11 @@ def step(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> list[
         else:
             t.answer = parsed.answer
             added.append(Step("answer", parsed.answer))
+    elif parsed.code is not None and _earlier_run(t, parsed.code) is not None:
+        # Small models copy their own previous step, so a repeat left in the transcript begets
+        # more repeats: drop it (the transcript is as before) and sample the next try.
+        _amend_last_execute(t)
+        return [_note(t, "The model repeated code that already ran; trying again.", True)]
     elif parsed.code is not None:
         # Keep only the text up to the end of the code block: anything a model writes after
         # it (a guessed <Execute>, say) must not reach the transcript.
@@ -161,26 +163,33 @@ def step(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> list[
 
 
 def _execute(t: Transcript, code: str, sandbox: Sandbox) -> Step:
-    earlier = _earlier_run(t, code)
-    if earlier is not None:
-        result = None
-        if earlier.error:
-            observation = REPEAT_ERROR_HINT.format(error=earlier.text.strip().splitlines()[-1])
-        else:
-            observation = REPEAT_HINT
-    else:
-        result = sandbox.run(code)
-        observation = result.observation()
-        t.usage.sandbox_seconds += result.seconds
+    result = sandbox.run(code)
+    observation = result.observation()
+    t.usage.sandbox_seconds += result.seconds
     t.continuation += protocol.execute_block(observation)
     return Step(
         "execute",
         observation,
-        repeated=result is None,
-        error=result is None or not result.ok,
-        figures=result.figures if result else [],
-        seconds=result.seconds if result else 0.0,
+        error=not result.ok,
+        figures=result.figures,
+        seconds=result.seconds,
     )
+
+
+def _amend_last_execute(t: Transcript) -> None:
+    """Add a don't-repeat line to the last Execute block, once: the context must change, or
+    the model would write the same step again."""
+    closing = protocol.execute_block("")[len("\n<Execute>\n\n") - 1 :]  # "\n</Execute>\n"
+    if t.continuation.endswith(closing) and not t.continuation[: -len(closing)].endswith(
+        REPEAT_NOTE
+    ):
+        t.continuation = t.continuation[: -len(closing)] + "\n" + REPEAT_NOTE + closing
+
+
+def _note(t: Transcript, text: str, repeated: bool = False) -> Step:
+    s = Step("notice", text, repeated=repeated)
+    t.steps.append(s)
+    return s
 
 
 def _earlier_run(t: Transcript, code: str) -> Step | None:
@@ -204,6 +213,8 @@ def force_answer(t: Transcript, model: Model, budget: Budget, reason: str) -> St
         answer = text.strip() or "(no answer: the model wrote nothing usable)"
     t.continuation += text
     t.answer, t.partial, t.stop_reason = answer, True, reason
+    # There is no turn left to send an ungrounded answer back: say so instead.
+    t.unverified = grounding.ungrounded(answer, _evidence(t))
     s = Step("answer", answer, partial=True)
     t.steps.append(s)
     return s
@@ -215,15 +226,13 @@ def run(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> Iterat
     repeats = 0
     while not t.done:
         reason = _exhausted(t, budget, started)
-        if reason is None and repeats >= 2:
+        if reason is None and repeats >= MAX_REPEATS:
             reason = "repeated code"
         if reason is not None:
-            notice = Step("notice", f"Budget reached: {reason}; asking for a final answer.")
-            t.steps.append(notice)
-            yield notice
+            yield _note(t, f"Budget reached: {reason}; asking for a final answer.")
             yield force_answer(t, model, budget, reason)
             return
         added = step(t, model, sandbox, budget)
-        if any(s.kind == "execute" and s.repeated for s in added):
+        if any(s.repeated for s in added):
             repeats += 1
         yield from added

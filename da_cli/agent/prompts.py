@@ -2,6 +2,7 @@
 missing variable is an error, not an empty string)."""
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 
@@ -29,3 +30,19 @@ def file_entry(path: Path) -> str:
     size = path.stat().st_size
     human = f"{size / 1024:.1f}KB" if size < 1 << 20 else f"{size / (1 << 20):.1f}MB"
     return json.dumps({"name": path.name, "size": human}, indent=4)
+
+
+# Small models imitate the one worked example they are shown, so it should show the kind of
+# analysis the question asks for. Questions about a change over time get the breakdown
+# example; everything else the plain aggregate one.
+_CHANGE = re.compile(
+    r"\b(why|drop(ped|s)?|f[ae]ll|falls|declin\w*|decreas\w*|increas\w*|ris(e|es|en)|rose|"
+    r"gr[eo]w\w*|chang\w*|spik\w*|dip\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def is_change_question(question: str) -> bool:
+    """Whether the question asks about a change over time (so explain_change is offered and
+    its example shown), rather than a plain aggregate."""
+    return bool(_CHANGE.search(question))

@@ -31,6 +31,12 @@ STEP_GRAMMAR = "root ::= analyze understand? (code | answer)\n" + _COMMON
 # small model may not answer from its imagination: it must write code first.
 CODE_GRAMMAR = "root ::= analyze understand? code\n" + _COMMON
 ANSWER_GRAMMAR = "root ::= answer\n" + _COMMON
+# The first step opens with a plan, so a small model does not jump to a conclusion before
+# it has seen any data.
+FIRST_GRAMMAR = (
+    'root ::= plan understand? code\nplan ::= "<Analyze>\\nTo answer this, I will " text '
+    '"</Analyze>\\n"\n' + _COMMON
+)
 # After an Analyze block that the token limit cut (and the loop closed).
 AFTER_ANALYZE_GRAMMAR = "root ::= understand? (code | answer)\n" + _COMMON
 AFTER_ANALYZE_CODE_GRAMMAR = "root ::= understand? code\n" + _COMMON

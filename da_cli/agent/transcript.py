@@ -47,6 +47,9 @@ class Transcript:
     stop_reason: str | None = None
     analysis_open: bool = False  # the last step's Analyze was closed but not yet acted on
     rejected_answers: int = 0
+    unverified: list[str] = field(
+        default_factory=list
+    )  # numbers of a partial answer no output shows
 
     @property
     def done(self) -> bool:

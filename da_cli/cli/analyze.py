@@ -99,6 +99,13 @@ def analyze(
         print(json.dumps(record, indent=2, ensure_ascii=False))
     else:
         print(transcript.answer)
+    if transcript.unverified:
+        state.console.print(
+            "Warning: the partial answer quotes numbers that no output showed: "
+            + ", ".join(transcript.unverified[:8]),
+            style="yellow",
+            markup=False,
+        )
     if transcript.partial:
         raise BudgetExhausted(
             f"The budget ran out ({transcript.stop_reason}); the answer above is partial.",
@@ -127,6 +134,7 @@ def result_record(
         "answer": t.answer,
         "partial": t.partial,
         "stop_reason": t.stop_reason,
+        "unverified_numbers": t.unverified,
         "turns": [s.to_dict() for s in t.steps],
         "code": t.code,
         "figures": figures,

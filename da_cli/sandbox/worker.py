@@ -57,9 +57,10 @@ def _setup_namespace(catalog: dict) -> dict:
         q = f'SELECT * FROM "{table}"' + (f" LIMIT {int(limit)}" if limit else "")
         return con.sql(q).df()
 
-    def explain_change(table: str, measure: str, period: str, **options) -> pd.DataFrame:
-        """Which groups moved `measure` between `period` (e.g. '2025-Q3') and the one before."""
-        return drivers.explain_change(con, table, measure, period, **options)
+    def explain_change(table: str, period: str, **options) -> drivers.ChangeReport:
+        """Which groups moved the table's main number between `period` ('2025-Q3', 'Q3',
+        '2025-07', '2025') and the one before; options: measure=, date_column=, by=."""
+        return drivers.explain_change(con, table, period, **options)
 
     return _Namespace(tables, load) | {
         "__name__": "__main__",
