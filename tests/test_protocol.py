@@ -65,3 +65,15 @@ def test_grammars_compile_in_llama_cpp(grammar):
 def test_tag_tokens_are_the_ten_protocol_strings():
     assert len(protocol.TAG_TOKENS) == 10
     assert "<Execute>" in protocol.TAG_TOKENS and "</Answer>" in protocol.TAG_TOKENS
+
+
+def test_change_questions_get_the_change_example_and_helper():
+    from da_cli.agent import loop
+
+    def system(question: str) -> str:
+        return loop.new_transcript(question, [], "profile", ["t"]).messages[0]["content"]
+
+    assert "explain_change(" in system("Why did sales drop in March?")
+    assert "explain_change(" in system("how did revenue change in 2025?")
+    assert "explain_change(" not in system("How many orders are there?")
+    assert "shop_sales" in system("which city sold the most?")
