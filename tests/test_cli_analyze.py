@@ -1,6 +1,12 @@
 """`da analyze` end to end through the real CLI, sandbox and DuckDB, with the replay model."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 from conftest import SALES, answer_step, code_step, run_da
 
@@ -128,3 +134,32 @@ def test_models_list_shows_the_default_and_where_it_lives():
     r = run_da("models", "list")
     assert r.returncode == 0
     assert "qwen2.5-coder-0.5b" in r.stdout and "(default)" in r.stdout
+
+
+def test_ctrl_c_stops_the_worker_and_exits_130(replay, da_home):
+    model = replay(code_step("import time\ntime.sleep(60)"), answer_step("never"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "da_cli", "analyze", str(SALES), "q", "--model", model],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(da_home.glob("data/runs/*/.sandbox")):
+        time.sleep(0.2)
+    time.sleep(2)  # the worker is now inside the sleeping cell
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+
+    def cwd(pid: str) -> str:
+        try:
+            return os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            return ""
+
+    time.sleep(0.5)
+    left = [p for p in os.listdir("/proc") if p.isdigit() and cwd(p).startswith(str(da_home))]
+    assert left == [], "a worker process outlived the CLI"
+    assert Path(SALES).is_file()
