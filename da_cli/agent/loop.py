@@ -139,7 +139,7 @@ def step(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> list[
         else:
             t.answer = parsed.answer
             added.append(Step("answer", parsed.answer))
-    elif parsed.code is not None and _earlier_run(t, parsed.code) is not None:
+    elif parsed.code is not None and _ran_before(t, parsed.code):
         # Small models copy their own previous step, so a repeat left in the transcript begets
         # more repeats: drop it (the transcript is as before) and sample the next try.
         _amend_last_execute(t)
@@ -179,11 +179,10 @@ def _execute(t: Transcript, code: str, sandbox: Sandbox) -> Step:
 def _amend_last_execute(t: Transcript) -> None:
     """Add a don't-repeat line to the last Execute block, once: the context must change, or
     the model would write the same step again."""
-    closing = protocol.execute_block("")[len("\n<Execute>\n\n") - 1 :]  # "\n</Execute>\n"
-    if t.continuation.endswith(closing) and not t.continuation[: -len(closing)].endswith(
-        REPEAT_NOTE
-    ):
-        t.continuation = t.continuation[: -len(closing)] + "\n" + REPEAT_NOTE + closing
+    closing = "\n</Execute>\n"
+    body = t.continuation.removesuffix(closing)
+    if body != t.continuation and not body.endswith(REPEAT_NOTE):
+        t.continuation = body + "\n" + REPEAT_NOTE + closing
 
 
 def _note(t: Transcript, text: str, repeated: bool = False) -> Step:
@@ -192,14 +191,9 @@ def _note(t: Transcript, text: str, repeated: bool = False) -> Step:
     return s
 
 
-def _earlier_run(t: Transcript, code: str) -> Step | None:
-    """The Execute step of an earlier run of the same code, if there was one."""
+def _ran_before(t: Transcript, code: str) -> bool:
     key = protocol.normalize_code(code)
-    steps = t.steps
-    for i, s in enumerate(steps[:-1]):
-        if s.kind == "code" and protocol.normalize_code(s.text) == key:
-            return steps[i + 1]
-    return None
+    return any(s.kind == "code" and protocol.normalize_code(s.text) == key for s in t.steps)
 
 
 def force_answer(t: Transcript, model: Model, budget: Budget, reason: str) -> Step:
@@ -223,16 +217,12 @@ def force_answer(t: Transcript, model: Model, budget: Budget, reason: str) -> St
 def run(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> Iterator[Step]:
     """Steps until an Answer; a spent budget ends with a forced, partial Answer."""
     started = time.monotonic()
-    repeats = 0
     while not t.done:
         reason = _exhausted(t, budget, started)
-        if reason is None and repeats >= MAX_REPEATS:
+        if reason is None and sum(s.repeated for s in t.steps) >= MAX_REPEATS:
             reason = "repeated code"
         if reason is not None:
             yield _note(t, f"Budget reached: {reason}; asking for a final answer.")
             yield force_answer(t, model, budget, reason)
             return
-        added = step(t, model, sandbox, budget)
-        if any(s.repeated for s in added):
-            repeats += 1
-        yield from added
+        yield from step(t, model, sandbox, budget)
