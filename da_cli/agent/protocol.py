@@ -17,13 +17,14 @@ STOP = ["</Code>", "</Answer>"]
 
 # GBNF for generic instruct models. A step is Analyze (+ Understand) and then exactly one
 # of Code or Answer; the model can never write <Execute> itself, never stop after Analyze,
-# and its code is always one fenced Python block.
+# its code is always one fenced Python block, and its Answer is prose (no code fence).
 _COMMON = r"""
 analyze ::= "<Analyze>\n" text "</Analyze>\n"
 understand ::= "<Understand>\n" text "</Understand>\n"
 code ::= "<Code>\n```python\n" body "```\n</Code>"
-answer ::= "<Answer>\n" text "</Answer>"
+answer ::= "<Answer>\n" prose "</Answer>"
 text ::= ([^<] | "<" [^/])*
+prose ::= ([^<`] | "<" [^/] | "`" [^`] | "``" [^`])*
 body ::= ([^`] | "`" [^`] | "``" [^`])*
 """
 STEP_GRAMMAR = "root ::= analyze understand? (code | answer)\n" + _COMMON
