@@ -92,6 +92,9 @@ class LlamaCppModel:
     def render(self, messages: list[dict[str, str]], continuation: str) -> str:
         return self._formatter(messages=messages).prompt + continuation
 
+    def tokenize(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), special=True)
+
     def _grammar(self, gbnf: str):
         if gbnf not in self._grammars:
             from llama_cpp import LlamaGrammar
@@ -110,7 +113,7 @@ class LlamaCppModel:
         temperature: float = 0.0,
     ) -> Generation:
         llm = self._llm
-        prompt = llm.tokenize(self.render(messages, continuation).encode("utf-8"), special=True)
+        prompt = self.tokenize(self.render(messages, continuation))
         room = self.n_ctx - len(prompt)
         if room < 16:
             raise ModelError(
