@@ -32,6 +32,7 @@ from da_cli.errors import SandboxError
 from da_cli.sandbox import wire
 
 COPY_LIMIT = 256 << 20  # sources up to this size are copied into the workspace
+KILL_GRACE_S = 5.0  # past the cell timeout, how long before the worker is killed
 _SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
 
 
@@ -195,34 +196,31 @@ class Sandbox:
         start = time.perf_counter()
         try:
             wire.send(
-                self._to_worker, {"op": "run", "code": code, "limit": self.limits.output_chars}
+                self._to_worker,
+                {
+                    "op": "run",
+                    "code": code,
+                    "limit": self.limits.output_chars,
+                    "timeout": self.limits.timeout_s,
+                },
             )
         except OSError:
             reply, self._dead = None, True
         else:
-            reply = self._wait(self.limits.timeout_s)
+            reply = self._wait(self.limits.timeout_s + KILL_GRACE_S)
         if reply is not None:
+            error = reply.get("error")
             return ExecutionResult(
                 output=reply["output"],
                 value=_clip(reply.get("value"), self.limits.output_chars),
-                error=reply.get("error"),
+                error=error,
                 figures=reply.get("figures", []),
                 seconds=time.perf_counter() - start,
+                timed_out=bool(error and error.startswith("TimeoutError:")),
             )
+        # The worker stops a slow cell itself (an alarm inside the cell); getting here means
+        # it died, or is stuck in native code that ignores the alarm.
         timed_out = not self._dead
-        if timed_out:
-            # Interrupt first: a cell that stops on KeyboardInterrupt keeps the session.
-            with contextlib.suppress(ProcessLookupError):
-                self._proc.send_signal(signal.SIGINT)
-            reply = self._wait(3)
-            if reply is not None:
-                return ExecutionResult(
-                    output=reply["output"],
-                    error=f"TimeoutError: the cell ran longer than {self.limits.timeout_s:g} s "
-                    "and was interrupted.",
-                    seconds=time.perf_counter() - start,
-                    timed_out=True,
-                )
         if self._dead:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=2)

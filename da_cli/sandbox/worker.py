@@ -6,6 +6,7 @@ each request with one frame. Started by `sandbox.session`; never imported by the
 import ast
 import linecache
 import os
+import signal
 import sys
 import time
 import traceback
@@ -84,12 +85,23 @@ def _cell_traceback(exc: BaseException, filename: str) -> str:
     return head + "\n".join(lines) + ("\n" if lines else "") + err
 
 
-def _run_cell(code: str, ns: dict, n: int, workspace: str) -> dict:
+class CellTimeout(BaseException):
+    """Raised inside a cell by its alarm; a BaseException so `except Exception` in generated
+    code does not swallow it."""
+
+
+def _alarm(signum, frame):
+    raise CellTimeout
+
+
+def _run_cell(code: str, ns: dict, n: int, workspace: str, timeout: float) -> dict:
     filename = f"<cell {n}>"
     value = None
     error = None
     # Registered so tracebacks can quote the cell's lines back to the model.
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         tree = ast.parse(code, filename=filename)
         last = None
@@ -100,8 +112,8 @@ def _run_cell(code: str, ns: dict, n: int, workspace: str) -> dict:
             result = eval(compile(last, filename, "eval"), ns)
             if result is not None:
                 value = repr(result)
-    except KeyboardInterrupt:
-        error = "KeyboardInterrupt: the cell was interrupted"
+    except CellTimeout:
+        error = f"TimeoutError: the cell ran longer than {timeout:g} s and was stopped."
     except SyntaxError as e:
         error = f"SyntaxError: {e.msg} (line {e.lineno})\n  {(e.text or '').rstrip()}"
     except BaseException as e:  # noqa: BLE001  (anything the cell raises is the model's)
@@ -109,6 +121,8 @@ def _run_cell(code: str, ns: dict, n: int, workspace: str) -> dict:
             error = f"SystemExit: {e.code}"
         else:
             error = _cell_traceback(e, filename)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
     figures = _save_figures(workspace, n)
     return {"value": value, "error": error, "figures": figures}
 
@@ -172,7 +186,7 @@ def main(fd_in: int, fd_out: int) -> None:
         os.dup2(out_fd, 2)
         os.close(out_fd)
         start = time.perf_counter()
-        result = _run_cell(msg["code"], ns, n, workspace)
+        result = _run_cell(msg["code"], ns, n, workspace, float(msg["timeout"]))
         try:
             sys.stdout.flush()
             sys.stderr.flush()
