@@ -1,8 +1,11 @@
+import socket
+import sys
+
 import pytest
 from conftest import SALES, sha256
 
 from da_cli.data.catalog import build_catalog
-from da_cli.sandbox import Limits, Sandbox
+from da_cli.sandbox import Limits, Sandbox, isolation
 
 
 @pytest.fixture
@@ -76,3 +79,49 @@ def test_memory_limit_applies(tmp_path):
     with Sandbox(build_catalog([str(SALES)]), tmp_path / "ws", Limits(memory_mb=2048)) as sb:
         r = sb.run("b = bytearray(4 * 1024**3)")
     assert "MemoryError" in r.error
+
+
+@pytest.fixture
+def contained(tmp_path):
+    """A sandbox that must have namespace isolation: make install provides bubblewrap."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("namespace isolation is Linux-only; elsewhere the worker has rlimits only")
+    with Sandbox(build_catalog([str(SALES)]), tmp_path / "ws", Limits(timeout_s=10)) as sb:
+        assert sb.isolation == isolation.NAMESPACES, "bubblewrap is missing or cannot run"
+        yield sb
+
+
+def test_no_network_even_to_a_local_server(contained):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    try:
+        r = contained.run(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), 2)")
+    finally:
+        server.close()
+    assert "ConnectionRefusedError" in r.error or "OSError" in r.error
+
+
+def test_files_outside_the_sources_are_invisible(contained, tmp_path):
+    secret = tmp_path / "home" / ".ssh" / "id_rsa"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("PRIVATE KEY")
+    r = contained.run(f"open({str(secret)!r}).read()")
+    assert "FileNotFoundError" in r.error
+
+
+def test_sources_and_the_host_cannot_be_changed(contained, tmp_path):
+    before = sha256(SALES)
+    outside = tmp_path / "outside.txt"
+    r1 = contained.run(f"import os\nos.remove({str(SALES)!r})")
+    r2 = contained.run(f"open({str(SALES)!r}, 'wb').write(b'x')")
+    contained.run(f"open({str(outside)!r}, 'w').write('escaped')")
+    assert not r1.ok and not r2.ok
+    assert sha256(SALES) == before
+    assert not outside.exists()
+
+
+def test_the_cli_process_is_out_of_reach(contained):
+    contained.run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
+    assert contained.run("print('still here')").output.strip() == "still here"

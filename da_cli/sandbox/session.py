@@ -1,15 +1,16 @@
 """Parent side of the sandbox: one persistent worker process per analysis session.
 
-What is isolated: the worker is a separate process in its own process group and session,
-started in a fresh workspace directory (its cwd and HOME), with an environment scrubbed of
-secrets, rlimits on address space, CPU time, file size and open files, a wall-clock timeout
-per cell (interrupt, then kill and restart), and it dies with its parent (PDEATHSIG).
-Small sources are copied read-only into the workspace, so relative paths work and a write
-hits the copy, never the original.
+What is isolated: the worker runs in Linux namespaces when bubblewrap works (see
+`isolation`: no network, own PID namespace, read-only system, sources read-only, one
+writable workspace, everything else of the host absent), in its own process group and
+session, with an environment scrubbed of secrets, rlimits on address space, CPU time, file
+size and open files, a per-cell timeout (an alarm inside the cell; a worker stuck past it is
+killed and restarted), and it dies with its parent. Small sources are copied into the
+workspace too, so relative paths work.
 
-What is not (yet): network access and reads of other files the user can read are not
-blocked on this path, and a cell can signal other processes of the same user. Namespace
-isolation (bubblewrap/unshare) is the next layer.
+What is not: without bubblewrap only the rlimits and the scrubbed environment apply
+(`Sandbox.isolation` says which). The number of processes is not limited yet, and memory
+is limited per process (address space), not for the worker's children together.
 """
 
 import contextlib
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from da_cli.data.catalog import Catalog
 from da_cli.errors import SandboxError
-from da_cli.sandbox import wire
+from da_cli.sandbox import isolation, wire
 
 COPY_LIMIT = 256 << 20  # sources up to this size are copied into the workspace
 KILL_GRACE_S = 5.0  # past the cell timeout, how long before the worker is killed
@@ -70,6 +71,7 @@ class Limits:
     file_mb: int = 1024
     open_files: int = 512
     output_chars: int = 4000
+    isolation: str = "auto"  # "auto": namespaces when bubblewrap works; "none": rlimits only
 
 
 def scrubbed_env(workspace: Path, scratch: Path) -> dict[str, str]:
@@ -112,6 +114,7 @@ class Sandbox:
         self._to_worker = self._from_worker = -1
         self._dead = False
         self.scratch = self.workspace.parent / ".sandbox"
+        self.isolation = isolation.level(self.limits.isolation)
 
     def __enter__(self) -> "Sandbox":
         self.start()
@@ -138,9 +141,16 @@ class Sandbox:
         c_read, p_write = os.pipe()
         p_read, c_write = os.pipe()
         log = (self.scratch / "worker.log").open("ab")
+        command = isolation.wrap(
+            [sys.executable, "-m", "da_cli.sandbox.worker", str(c_read), str(c_write)],
+            workspace=self.workspace.resolve(),
+            scratch=self.scratch.resolve(),
+            sources=self.catalog.sources,
+            mode=self.limits.isolation,
+        )
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "da_cli.sandbox.worker", str(c_read), str(c_write)],
+                command,
                 pass_fds=(c_read, c_write),
                 cwd=self.workspace,
                 env=scrubbed_env(self.workspace, self.scratch),

@@ -1,0 +1,81 @@
+"""Namespace isolation for the code worker, with bubblewrap when it is installed and works.
+
+Inside: no network (a fresh network namespace with only its own loopback), its own PID
+namespace (it can neither see nor signal the CLI, and everything in it dies with it), a
+read-only view of just what Python needs (system dirs, the Python install, da's package,
+the DuckDB extensions) plus each source file, read-only at its own path, and one writable
+workspace. Everything else of the host file system (home directory, other data) is absent.
+Without bubblewrap (macOS, or a kernel without user namespaces) the worker runs with
+rlimits only, and `level()` says so.
+"""
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from da_cli import paths
+
+NAMESPACES = "namespaces (bubblewrap): no network, read-only system, writable workspace only"
+RLIMITS_ONLY = (
+    "rlimits only: network and file reads are not contained "
+    "(install bubblewrap, e.g. apt-get install bubblewrap)"
+)
+
+
+@functools.cache
+def bubblewrap() -> str | None:
+    """The bwrap binary, if it can actually create namespaces here."""
+    path = shutil.which("bwrap")
+    if not path:
+        return None
+    probe = [path, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"]
+    try:
+        ok = subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return path if ok else None
+
+
+def level(mode: str = "auto") -> str:
+    return NAMESPACES if mode != "none" and bubblewrap() else RLIMITS_ONLY
+
+
+def _system_mounts() -> list[str]:
+    args: list[str] = []
+    for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt"):
+        p = Path(top)
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), top]
+        elif p.is_dir():
+            args += ["--ro-bind", top, top]
+    return args
+
+
+def readable_roots() -> list[Path]:
+    """What Python and da need to run: the interpreter's installs, da's own package and
+    the DuckDB extension copies."""
+    package = Path(__file__).resolve().parents[1]
+    roots = {Path(sys.prefix), Path(sys.base_prefix), package, paths.cache_dir() / "duckdb"}
+    return sorted(r.resolve() for r in roots if r.exists())
+
+
+def wrap(
+    command: list[str], *, workspace: Path, scratch: Path, sources: list[str], mode: str = "auto"
+) -> list[str]:
+    """`command` run inside the namespaces, or unchanged when they are not available."""
+    bwrap = bubblewrap() if mode != "none" else None
+    if bwrap is None:
+        return command
+    args = [bwrap, "--die-with-parent", "--unshare-all", "--new-session"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args += _system_mounts()
+    for root in readable_roots():
+        args += ["--ro-bind", str(root), str(root)]
+    for src in sources:
+        args += ["--ro-bind", src, src]
+    for rw in (workspace, scratch):
+        args += ["--bind", str(rw), str(rw)]
+    return [*args, "--chdir", str(workspace), "--", *command]
