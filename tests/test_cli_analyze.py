@@ -170,3 +170,20 @@ def test_doctor_reports_the_containment_level():
     assert r.returncode == 0, r.stderr
     assert "sandbox" in r.stdout and "namespaces (bubblewrap)" in r.stdout
     assert "qwen2.5-coder-0.5b" in r.stdout
+
+
+def test_history_lists_saved_runs_newest_first(replay):
+    for question in ("first question?", "second question?"):
+        run_da(
+            "analyze",
+            str(SALES),
+            question,
+            "--model",
+            replay(code_step(COUNT), answer_step("5319.")),
+        )
+    r = run_da("history", "--json")
+    assert r.returncode == 0, r.stderr
+    runs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [x["question"] for x in runs] == ["second question?", "first question?"]
+    assert all(Path(x["transcript"]).is_file() and x["answer"] == "5319." for x in runs)
+    assert "second question?" in run_da("history").stdout
