@@ -67,10 +67,11 @@ def analyze(
     profile_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    bar = state.bytes_progress("Assembling the embedded model")
-    with state.console.status("Loading the model…") if not state.quiet else nullcontext():
+    with (
+        state.bytes_progress("Assembling the embedded model") as bar,
+        state.console.status("Loading the model…") if not state.quiet else nullcontext(),
+    ):
         backend = load_model(model, progress=bar)
-    bar.close()
     load_s = time.perf_counter() - t0
 
     run_dir = new_run_dir()

