@@ -28,10 +28,6 @@ class _Namespace(dict):
             return value
         raise KeyError(name)
 
-    def __or__(self, other: dict) -> "_Namespace":
-        self.update(other)
-        return self
-
 
 def _setup_namespace(catalog: dict) -> dict:
     import duckdb  # noqa: F401  (imported here so each cell does not pay for it)
@@ -63,15 +59,19 @@ def _setup_namespace(catalog: dict) -> dict:
         '2025-07', '2025') and the one before; options: measure=, date_column=, by=."""
         return drivers.explain_change(con, table, period, **options)
 
-    return _Namespace(tables, load) | {
-        "__name__": "__main__",
-        "pd": pd,
-        "np": np,
-        "sql": sql,
-        "load": load,
-        "explain_change": explain_change,
-        "TABLES": tables,
-    }
+    ns = _Namespace(tables, load)
+    ns.update(
+        {
+            "__name__": "__main__",
+            "pd": pd,
+            "np": np,
+            "sql": sql,
+            "load": load,
+            "explain_change": explain_change,
+            "TABLES": tables,
+        }
+    )
+    return ns
 
 
 def _cell_traceback(exc: BaseException, filename: str) -> str:
