@@ -27,3 +27,10 @@ def data_dir() -> Path:
 
 def models_dir() -> Path:
     return cache_dir() / "models"
+
+
+def derived_dir() -> Path:
+    """Things derived from the user's sources (data profiles, UTF-8 copies of legacy
+    encoded files): small, rebuildable, and kept under `DA_HOME` when tests set it."""
+    base = home()
+    return base / "cache" if base else cache_dir() / "derived"

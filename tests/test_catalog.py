@@ -1,8 +1,11 @@
 import sqlite3
+from pathlib import Path
 
 import duckdb
+import msoffcrypto
 import pytest
 from conftest import SALES, WAREHOUSE
+from msoffcrypto.format.ooxml import OOXMLFile
 
 from da_cli.data.catalog import build_catalog, sanitize
 from da_cli.data.profile import profile, render
@@ -46,8 +49,13 @@ def test_profile_shows_real_columns_and_counts():
         ("missing.csv", None, "does not exist"),
         ("empty.csv", b"", "is empty"),
         ("x.foo", b"1", "unknown file type"),
+        ("old.xls", b"1", "old-format Excel"),
         ("bad.xlsx", b"not a zip at all", "not a readable XLSX"),
-        ("", None, "is a directory"),
+        ("garbage.csv", bytes(range(256)) * 40, "binary data"),
+        ("garbage.db", b"\x13\x37" * 2000, "not a SQLite database"),
+        ("damaged.db", b"SQLite format 3\x00" + b"\xff" * 4000, "damaged sqlite database"),
+        ("", None, "holds no data files"),
+        ("*.parquet", None, "matches no data files"),
     ],
 )
 def test_bad_sources_raise_one_sentence(tmp_path, name, content, message):
@@ -69,3 +77,85 @@ def test_sqlite_without_tables_is_a_data_error(tmp_path):
 def test_sanitize_names():
     assert sanitize("Q3 Sales (EU)") == "q3_sales_eu"
     assert sanitize("2024") == "t_2024"
+
+
+def _rows(path) -> list[tuple]:
+    cat = build_catalog([str(path)])
+    return cat.connect().execute(f'SELECT * FROM "{cat.views[0].name}"').fetchall()
+
+
+def test_header_only_csv_is_an_empty_table(tmp_path):
+    (tmp_path / "h.csv").write_text("a,b,c\n")
+    cat = build_catalog([str(tmp_path / "h.csv")])
+    assert _rows(tmp_path / "h.csv") == []
+    assert "0 rows" in render(profile(cat))
+
+
+def test_ragged_rows_are_padded_not_refused(tmp_path):
+    (tmp_path / "r.csv").write_text("a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12\n")
+    rows = _rows(tmp_path / "r.csv")
+    assert len(rows) == 4
+    assert rows[1][:3] == (4, 5, None)
+
+
+def test_a_ten_megabyte_field_is_read(tmp_path):
+    (tmp_path / "big.csv").write_text("id,text\n1," + "x" * 10_000_000 + "\n2,short\n")
+    rows = _rows(tmp_path / "big.csv")
+    assert len(rows[0][1]) == 10_000_000 and rows[1] == (2, "short")
+
+
+def test_latin1_and_cp1252_csv_are_read(tmp_path):
+    (tmp_path / "l.csv").write_bytes("name,city\nJosé,São Paulo\n".encode("latin-1"))
+    assert _rows(tmp_path / "l.csv") == [("José", "São Paulo")]
+    (tmp_path / "w.csv").write_bytes("name,price\n“quoted”,€5\n".encode("cp1252"))
+    cat = build_catalog([str(tmp_path / "w.csv")])
+    assert cat.connect().execute("SELECT * FROM w").fetchall() == [("“quoted”", "€5")]
+    assert cat.derived and Path(cat.derived[0]).parent != tmp_path  # a copy, elsewhere
+
+
+def test_password_protected_xlsx_is_one_sentence(tmp_path):
+    with open(SALES, "rb") as plain, open(tmp_path / "locked.xlsx", "wb") as out:
+        OOXMLFile(plain).encrypt("secret", out)
+    with open(tmp_path / "locked.xlsx", "rb") as f:
+        assert msoffcrypto.OfficeFile(f).is_encrypted()
+    with pytest.raises(DataError, match="password-protected"):
+        build_catalog([str(tmp_path / "locked.xlsx")])
+
+
+def test_sqlite_locked_by_a_writer_is_still_read(tmp_path):
+    db = tmp_path / "busy.db"
+    setup = sqlite3.connect(db)
+    setup.execute("CREATE TABLE t (i INTEGER)")
+    setup.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(100)])
+    setup.commit()
+    setup.close()
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    writer.execute("INSERT INTO t VALUES (-1)")
+    try:
+        assert len(_rows(db)) == 100
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_directory_and_glob_sources(tmp_path):
+    (tmp_path / "a.csv").write_text("x\n1\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.csv").write_text("y\n2\n")
+    (tmp_path / ".hidden.csv").write_text("z\n3\n")
+    (tmp_path / "notes.md").write_text("not data")
+    assert [v.name for v in build_catalog([str(tmp_path)]).views] == ["a", "b"]
+    assert [v.name for v in build_catalog([str(tmp_path / "*.csv")]).views] == ["a"]
+
+
+def test_folder_of_parquet_is_one_view(tmp_path):
+    con = duckdb.connect()
+    for year in (2024, 2025):
+        part = tmp_path / "sales" / f"year={year}"
+        part.mkdir(parents=True)
+        con.execute(f"COPY (SELECT range AS i FROM range(10)) TO '{part}/p.parquet'")
+    cat = build_catalog([str(tmp_path / "sales")])
+    assert [v.name for v in cat.views] == ["sales"]
+    got = cat.connect().execute("SELECT year, count(*) FROM sales GROUP BY 1 ORDER BY 1")
+    assert got.fetchall() == [(2024, 10), (2025, 10)]

@@ -5,12 +5,17 @@ and the sandbox worker each replay them on their own connection, so generated co
 exactly the tables the prompt describes. Sources are only ever opened for reading.
 """
 
+import codecs
+import glob
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from da_cli import paths
 from da_cli.data import extensions
 from da_cli.errors import DataError
 
@@ -30,6 +35,10 @@ KINDS = {
     ".db": "sqlite",
     ".duckdb": "duckdb",
 }
+# Exports have ragged rows and huge free-text fields; read them rather than refuse them.
+# DuckDB's read buffer grows with max_line_size, so it stays at 32 MB (64 MB buffer).
+CSV_OPTIONS = "null_padding=true, strict_mode=false, max_line_size=33554432, buffer_size=67108864"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy Office and encrypted OOXML
 
 
 @dataclass(frozen=True)
@@ -44,9 +53,11 @@ class Catalog:
     sources: list[str] = field(default_factory=list)
     views: list[View] = field(default_factory=list)
     statements: list[str] = field(default_factory=list)
+    # Files the views read besides `sources` (UTF-8 copies of legacy-encoded CSVs).
+    derived: list[str] = field(default_factory=list)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect(":memory:")
+        con = connect()
         for stmt in self.statements:
             con.execute(stmt)
         return con
@@ -56,11 +67,21 @@ class Catalog:
             "sources": self.sources,
             "views": [v.__dict__ for v in self.views],
             "statements": self.statements,
+            "derived": self.derived,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "Catalog":
-        return cls(d["sources"], [View(**v) for v in d["views"]], d["statements"])
+        views = [View(**v) for v in d["views"]]
+        return cls(d["sources"], views, d["statements"], d.get("derived", []))
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    # DuckDB draws a progress bar on stdout for long scans, which would garble the CLI's
+    # output and the sandbox's captured cell output.
+    con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def _quote(s: str) -> str:
@@ -78,6 +99,11 @@ def sanitize(name: str) -> str:
 
 def kind_of(path: Path) -> str:
     kind = KINDS.get(path.suffix.lower())
+    if path.suffix.lower() == ".xls":
+        raise DataError(
+            f"{path} is an old-format Excel file (.xls).",
+            hint="Open it in Excel or LibreOffice and save it as .xlsx.",
+        )
     if kind is None:
         raise DataError(
             f"{path} has an unknown file type '{path.suffix or '(none)'}'.",
@@ -86,10 +112,39 @@ def kind_of(path: Path) -> str:
     return kind
 
 
-def build_catalog(paths: list[str]) -> Catalog:
+def expand(raw: str) -> list[Path]:
+    """The data files one command-line source names: a file, a directory (searched
+    recursively, hidden entries skipped) or a quoted glob pattern."""
+    path = Path(raw).expanduser()
+    if not path.exists() and glob.has_magic(raw):
+        matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True))
+        files = [m for m in matches if m.is_file() and m.suffix.lower() in KINDS]
+        if not files:
+            raise DataError(f"The pattern {raw} matches no data files.")
+        return files
+    if not path.exists():
+        raise DataError(f"Source {raw} does not exist.")
+    if path.is_dir():
+        files = sorted(
+            f
+            for f in path.rglob("*")
+            if f.is_file()
+            and f.suffix.lower() in KINDS
+            and not any(part.startswith(".") for part in f.relative_to(path).parts)
+        )
+        if not files:
+            raise DataError(
+                f"Directory {raw} holds no data files (CSV, TSV, Parquet, JSON Lines, "
+                "XLSX, SQLite or DuckDB)."
+            )
+        return files
+    return [path]
+
+
+def build_catalog(paths_: list[str]) -> Catalog:
     """Register every source; raise DataError with one sentence for the first bad one."""
     cat = Catalog()
-    con = duckdb.connect(":memory:")
+    con = connect()
     taken: set[str] = set()
     loaded: set[str] = set()
 
@@ -113,58 +168,183 @@ def build_catalog(paths: list[str]) -> Catalog:
         cat.statements.append(stmt)
         cat.views.append(View(name, str(source), detail))
 
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if not path.exists():
-            raise DataError(f"Source {raw} does not exist.")
-        if path.is_dir():
-            raise DataError(f"Source {raw} is a directory; pass the data files in it.")
-        path = path.resolve()
-        kind = kind_of(path)
-        try:
-            with path.open("rb") as f:
-                head = f.read(16)
-        except OSError as e:
-            raise DataError(f"Source {raw} cannot be read: {e.strerror}.") from e
-        if not head:
-            raise DataError(f"Source {raw} is empty.")
-        cat.sources.append(str(path))
-        q = _quote(str(path))
-        try:
-            if kind == "csv":
-                add(path.stem, path, "", f"SELECT * FROM read_csv({q})")
-            elif kind == "parquet":
-                add(path.stem, path, "", f"SELECT * FROM read_parquet({q})")
-            elif kind == "json":
-                add(path.stem, path, "", f"SELECT * FROM read_json_auto({q})")
-            elif kind == "xlsx":
-                need("excel")
-                for sheet in _sheet_names(path, raw):
-                    add(sheet, path, sheet, f"SELECT * FROM read_xlsx({q}, sheet={_quote(sheet)})")
-            elif kind in ("sqlite", "duckdb"):
-                if kind == "sqlite" and head.startswith(b"DUCK", 8):
-                    kind = "duckdb"
-                alias = sanitize(f"src_{len(cat.sources)}_{path.stem}")
-                if kind == "sqlite":
-                    need("sqlite")
-                    attach = f"ATTACH {q} AS {_ident(alias)} (TYPE sqlite, READ_ONLY)"
-                else:
-                    attach = f"ATTACH {q} AS {_ident(alias)} (READ_ONLY)"
-                con.execute(attach)
-                cat.statements.append(attach)
-                tables = con.execute(
-                    "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_catalog = ? ORDER BY table_name",
-                    [alias],
-                ).fetchall()
-                if not tables:
-                    raise DataError(f"Source {raw} holds no tables.")
-                for (table,) in tables:
-                    add(table, path, table, f"SELECT * FROM {_ident(alias)}.{_ident(table)}")
-        except duckdb.Error as e:
-            raise DataError(f"Source {raw} cannot be read as {kind}: {_first_line(e)}.") from e
+    for raw in paths_:
+        files = [f.resolve() for f in expand(raw)]
+        # A folder of Parquet files is one dataset (often hive-partitioned): one view.
+        parquet = [f for f in files if KINDS.get(f.suffix.lower()) == "parquet"]
+        if len(parquet) > 1 and Path(raw).expanduser().is_dir():
+            files = [f for f in files if f not in parquet]
+            for f in parquet:
+                _check_readable(f, str(f))
+                cat.sources.append(str(f))
+            listing = "[" + ", ".join(_quote(str(f)) for f in parquet) + "]"
+            base = Path(raw).expanduser().resolve()
+            try:
+                add(
+                    base.name,
+                    base,
+                    f"{len(parquet)} Parquet files",
+                    f"SELECT * FROM read_parquet({listing}, union_by_name=true, "
+                    "hive_partitioning=true)",
+                )
+            except duckdb.Error as e:
+                raise DataError(f"Parquet files in {raw} cannot be read: {_first_line(e)}.") from e
+        for path in files:
+            label = raw if path == Path(raw).expanduser().resolve() else str(path)
+            _add_file(cat, con, path, label, add, need)
     con.close()
     return cat
+
+
+def _check_readable(path: Path, label: str) -> bytes:
+    try:
+        with path.open("rb") as f:
+            head = f.read(65536)
+    except OSError as e:
+        raise DataError(f"Source {label} cannot be read: {e.strerror}.") from e
+    if not head:
+        raise DataError(f"Source {label} is empty.")
+    return head
+
+
+def _add_file(cat: Catalog, con, path: Path, raw: str, add, need) -> None:
+    kind = kind_of(path)
+    head = _check_readable(path, raw)
+    cat.sources.append(str(path))
+    q = _quote(str(path))
+    try:
+        if kind == "csv":
+            read_path, encoding = _text_source(path, head, raw)
+            if read_path != path:
+                cat.derived.append(str(read_path))
+            opts = CSV_OPTIONS + (f", encoding={_quote(encoding)}" if encoding != "utf-8" else "")
+            add(path.stem, path, "", f"SELECT * FROM read_csv({_quote(str(read_path))}, {opts})")
+        elif kind == "parquet":
+            add(path.stem, path, "", f"SELECT * FROM read_parquet({q})")
+        elif kind == "json":
+            add(path.stem, path, "", f"SELECT * FROM read_json_auto({q})")
+        elif kind == "xlsx":
+            if head.startswith(OLE_MAGIC):
+                raise DataError(_ole_problem(path, raw))
+            need("excel")
+            for sheet in _sheet_names(path, raw):
+                select = f"SELECT * FROM read_xlsx({q}, sheet={_quote(sheet)})"
+                add(sheet, path, sheet, _whole_numbers_as_integers(con, select))
+        elif kind in ("sqlite", "duckdb"):
+            if kind == "sqlite" and head.startswith(b"DUCK", 8):
+                kind = "duckdb"
+            if kind == "sqlite" and not head.startswith(b"SQLite format 3\x00"):
+                raise DataError(f"Source {raw} is not a SQLite database.")
+            alias = sanitize(f"src_{len(cat.sources)}_{path.stem}")
+            if kind == "sqlite":
+                need("sqlite")
+                attach = f"ATTACH {q} AS {_ident(alias)} (TYPE sqlite, READ_ONLY)"
+            else:
+                attach = f"ATTACH {q} AS {_ident(alias)} (READ_ONLY)"
+            con.execute(attach)
+            cat.statements.append(attach)
+            tables = con.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_catalog = ? ORDER BY table_name",
+                [alias],
+            ).fetchall()
+            if not tables:
+                raise DataError(f"Source {raw} holds no tables.")
+            for (table,) in tables:
+                add(table, path, table, f"SELECT * FROM {_ident(alias)}.{_ident(table)}")
+    except duckdb.Error as e:
+        detail = _first_line(e)
+        if "file is not a database" in detail or "malformed" in detail:
+            raise DataError(f"Source {raw} is a damaged {kind} database.") from e
+        raise DataError(f"Source {raw} cannot be read as {kind}: {detail}.") from e
+
+
+def _whole_numbers_as_integers(con, select: str) -> str:
+    """Excel stores every number as a double, so ids and counts would read 100001.0; a
+    column whose values are all whole numbers is typed BIGINT instead. Workbooks are small
+    enough to check every value."""
+    columns = [r[0] for r in con.execute(f"DESCRIBE {select}").fetchall() if r[1] == "DOUBLE"]
+    if not columns:
+        return select
+    checks = ", ".join(
+        f"coalesce(bool_and({_ident(c)} = trunc({_ident(c)}) AND abs({_ident(c)}) < 9e15), false)"
+        for c in columns
+    )
+    whole = con.execute(f"SELECT {checks} FROM ({select})").fetchone()
+    casts = [
+        f"CAST({_ident(c)} AS BIGINT) AS {_ident(c)}"
+        for c, ok in zip(columns, whole, strict=True)
+        if ok
+    ]
+    if not casts:
+        return select
+    return f"SELECT * REPLACE ({', '.join(casts)}) FROM ({select})"
+
+
+def _ole_problem(path: Path, raw: str) -> str:
+    # Encrypted OOXML is wrapped in an OLE container holding an "EncryptedPackage" stream.
+    with path.open("rb") as f:
+        blob = f.read(64 << 20)
+    if "EncryptedPackage".encode("utf-16-le") in blob:
+        return f"Source {raw} is password-protected; save an unprotected copy and pass that."
+    return f"Source {raw} is an old-format Excel file (.xls) named .xlsx; save it as .xlsx."
+
+
+def _text_source(path: Path, head: bytes, raw: str) -> tuple[Path, str]:
+    """The file DuckDB should read for this CSV, and its encoding. UTF-8 and UTF-16 are
+    read in place, and so is Latin-1 without C1 bytes; a CP1252 file (curly quotes, €) is
+    transcoded once into a cached UTF-8 copy, since DuckDB rejects those bytes."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return path, "utf-16"
+    if b"\x00" in head:
+        raise DataError(f"Source {raw} is binary data, not a text table.")
+    st = path.stat()
+    key = hashlib.sha256(f"{path}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:24]
+    memo = paths.derived_dir() / "encodings" / f"{key}.json"
+    if memo.is_file():
+        found = json.loads(memo.read_text())
+        if found["path"] == str(path) or Path(found["path"]).is_file():
+            return Path(found["path"]), found["encoding"]
+    read_path, encoding = path, _sniff_encoding(path)
+    if encoding == "cp1252":
+        read_path = memo.with_suffix(".csv")
+        read_path.parent.mkdir(parents=True, exist_ok=True)
+        _transcode(path, read_path, "cp1252")
+        encoding = "utf-8"
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    memo.write_text(json.dumps({"path": str(read_path), "encoding": encoding}))
+    return read_path, encoding
+
+
+def _sniff_encoding(path: Path) -> str:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    c1 = False  # bytes 0x80-0x9f: control codes in Latin-1, printable in CP1252
+    utf8 = True
+    with path.open("rb") as f:
+        while chunk := f.read(16 << 20):
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+            if not utf8:
+                c1 = c1 or re.search(rb"[\x80-\x9f]", chunk) is not None
+                if c1:
+                    break
+    if utf8:
+        return "utf-8"
+    return "cp1252" if c1 else "latin-1"
+
+
+def _transcode(src: Path, dst: Path, encoding: str) -> None:
+    tmp = dst.with_suffix(".tmp")
+    with (
+        src.open(encoding=encoding, errors="replace", newline="") as fin,
+        tmp.open("w", encoding="utf-8", newline="") as fout,
+    ):
+        while chunk := fin.read(4 << 20):
+            fout.write(chunk)
+    tmp.replace(dst)
 
 
 def _sheet_names(path: Path, raw: str) -> list[str]:

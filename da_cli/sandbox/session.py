@@ -145,7 +145,7 @@ class Sandbox:
             [sys.executable, "-m", "da_cli.sandbox.worker", str(c_read), str(c_write)],
             workspace=self.workspace.resolve(),
             scratch=self.scratch.resolve(),
-            sources=self.catalog.sources,
+            sources=self.catalog.sources + self.catalog.derived,
             mode=self.limits.isolation,
         )
         try:
