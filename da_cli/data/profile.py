@@ -1,19 +1,37 @@
 """A compact, true picture of the data for the prompt, computed inside DuckDB.
 
 Small models copy what they see, so the profile shows the real view and column names,
-types, ranges and a few sample rows, and nothing it did not compute.
+types, ranges, a few sample rows and the keys that join tables, and nothing it did not
+compute. Each view is scanned once (all column statistics in one aggregate), nothing is
+pulled into Python but the results, and the text is fitted to a token budget by showing
+less detail, never by cutting mid-table. Profiles are cached by a fingerprint of the
+sources, so asking a second question about a 2 GB file does not scan it again.
 """
 
-from dataclasses import dataclass
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from da_cli import paths
 from da_cli.data.catalog import Catalog, _ident
+from da_cli.errors import DataError
 
-MAX_COLUMNS = 40
+VERSION = 2  # bump when the cached structure changes
+MAX_COLUMNS = 300  # statistics beyond this many columns are not computed at all
 SAMPLE_ROWS = 3
 TOP_VALUES = 6
+TOP_WHEN_DISTINCT = 20  # a text column with at most this many values lists them
+BUDGET_TOKENS = 2000
+CHARS_PER_TOKEN = 3.5  # conservative for code-tuned BPE vocabularies on this kind of text
+
+_ORDERED = re.compile(
+    r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|U\w*INT|FLOAT|DOUBLE|"
+    r"DECIMAL.*|DATE|TIME.*|TIMESTAMP.*|VARCHAR|BOOLEAN)$"
+)
 
 
 @dataclass
@@ -24,7 +42,7 @@ class ColumnProfile:
     distinct: int  # approximate
     min: str | None
     max: str | None
-    top: list[str]
+    top: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -34,75 +52,234 @@ class ViewProfile:
     detail: str
     rows: int
     columns: list[ColumnProfile]
-    sample: list[tuple]
+    sample: list[list[str]]
+    total_columns: int
 
 
-def profile(catalog: Catalog, con: duckdb.DuckDBPyConnection | None = None) -> list[ViewProfile]:
+@dataclass
+class Join:
+    left: str  # "table.column" holding the reference
+    right: str  # "table.column" where that value is unique
+
+
+def profile(
+    catalog: Catalog, con: duckdb.DuckDBPyConnection | None = None, *, cache: bool = True
+) -> list[ViewProfile]:
+    memo = _cache_file(catalog) if cache else None
+    if memo and memo.is_file():
+        try:
+            return [_from_dict(d) for d in json.loads(memo.read_text())]
+        except (ValueError, KeyError, TypeError):
+            pass  # an older or damaged cache entry: recompute it
     con = con or catalog.connect()
     out = []
     for view in catalog.views:
-        v = _ident(view.name)
-        rows = con.execute(f"SELECT count(*) FROM {v}").fetchone()[0]
-        summary = con.execute(f"SUMMARIZE {v}").fetchall()
-        cols = []
-        for name, ctype, cmin, cmax, approx, *_rest, null_pct in summary[:MAX_COLUMNS]:
-            top: list[str] = []
-            if ctype == "VARCHAR" and approx and approx <= 20:
-                top = [
-                    str(r[0])
-                    for r in con.execute(
-                        f"SELECT {_ident(name)}, count(*) c FROM {v} GROUP BY 1 "
-                        f"ORDER BY c DESC, 1 LIMIT {TOP_VALUES}"
-                    ).fetchall()
-                ]
-            cols.append(
-                ColumnProfile(
-                    name=name,
-                    type=ctype,
-                    nulls=float(null_pct or 0) / 100,
-                    distinct=int(approx or 0),
-                    min=None if cmin is None else str(cmin),
-                    max=None if cmax is None else str(cmax),
-                    top=top,
-                )
-            )
-        sample = con.execute(f"SELECT * FROM {v} LIMIT {SAMPLE_ROWS}").fetchall()
-        out.append(ViewProfile(view.name, view.source, view.detail, rows, cols, sample))
+        try:
+            out.append(_profile_view(con, view.name, view.source, view.detail))
+        except duckdb.Error as e:
+            first = str(e).strip().splitlines()[0].rstrip(".")
+            where = Path(view.source).name
+            raise DataError(f"Table {view.name} from {where} cannot be read: {first}.") from e
+    if memo:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_suffix(".tmp")
+        tmp.write_text(json.dumps([asdict(p) for p in out]))
+        tmp.replace(memo)
     return out
 
 
-def render(profiles: list[ViewProfile]) -> str:
-    """Plain text for the prompt: one block per table."""
-    blocks = []
+def _cache_file(catalog: Catalog) -> Path | None:
+    parts = [str(VERSION), *catalog.statements]
+    for source in catalog.sources:
+        try:
+            st = Path(source).stat()
+        except OSError:
+            return None
+        parts.append(f"{source}|{st.st_size}|{st.st_mtime_ns}")
+    key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+    return paths.derived_dir() / "profiles" / f"{key}.json"
+
+
+def _from_dict(d: dict) -> ViewProfile:
+    d = dict(d, columns=[ColumnProfile(**c) for c in d["columns"]])
+    return ViewProfile(**d)
+
+
+def _profile_view(con, name: str, source: str, detail: str) -> ViewProfile:
+    v = _ident(name)
+    described = con.execute(f"DESCRIBE {v}").fetchall()
+    schema = [(row[0], row[1]) for row in described]
+    shown = schema[:MAX_COLUMNS]
+    # One scan for every statistic of every column.
+    aggregates = ["count(*)"]
+    for col, ctype in shown:
+        c = _ident(col)
+        ordered = bool(_ORDERED.match(ctype))
+        aggregates += [
+            f"count({c})",
+            f"approx_count_distinct({c})" if ordered else "NULL",
+            f"min({c})::VARCHAR" if ordered else "NULL",
+            f"max({c})::VARCHAR" if ordered else "NULL",
+        ]
+    stats = con.execute(f"SELECT {', '.join(aggregates)} FROM {v}").fetchone()
+    rows = int(stats[0])
+    columns = []
+    for i, (col, ctype) in enumerate(shown):
+        nonnull, distinct, cmin, cmax = stats[1 + 4 * i : 5 + 4 * i]
+        columns.append(
+            ColumnProfile(
+                name=col,
+                type=ctype,
+                nulls=(rows - nonnull) / rows if rows else 0.0,
+                distinct=int(distinct or 0),
+                min=cmin,
+                max=cmax,
+            )
+        )
+    _top_values(con, v, columns)
+    sample = [
+        [_cell(x) for x in row]
+        for row in con.execute(f"SELECT * FROM {v} LIMIT {SAMPLE_ROWS}").fetchall()
+    ]
+    return ViewProfile(name, source, detail, rows, columns, sample, len(schema))
+
+
+def _top_values(con, v: str, columns: list[ColumnProfile]) -> None:
+    """Most frequent values of the low-cardinality text columns, all in one scan."""
+    few = [c for c in columns if c.type == "VARCHAR" and 0 < c.distinct <= TOP_WHEN_DISTINCT]
+    if not few:
+        return
+    cols = [_ident(c.name) for c in few]
+    flags = ", ".join(f"grouping({c})" for c in cols)
+    result = con.execute(
+        f"SELECT {', '.join(cols)}, {flags}, count(*) AS n FROM {v} "
+        f"GROUP BY GROUPING SETS ({', '.join(f'({c})' for c in cols)}) ORDER BY n DESC"
+    ).fetchall()
+    k = len(few)
+    for row in result:
+        values, grouped_out = row[:k], row[k : 2 * k]
+        i = grouped_out.index(0)  # the one column this row groups by
+        if values[i] is not None and len(few[i].top) < TOP_VALUES:
+            few[i].top.append(str(values[i]))
+
+
+def _cell(x: object) -> str:
+    s = "" if x is None else str(x)
+    return s[:-9] if s.endswith(" 00:00:00") else s
+
+
+def infer_joins(profiles: list[ViewProfile]) -> list[Join]:
+    """Key columns that link tables: a column named like another table's unique key
+    (`customer_id` in orders and customers, or `customer_id` against `customers.id`)."""
+    unique: dict[str, tuple[str, str]] = {}  # key name -> (table, column) where it is unique
     for p in profiles:
-        # The file name, not its path: the sandbox has a read-only copy in its working dir.
-        where = Path(p.source).name + (f", sheet/table {p.detail}" if p.detail else "")
-        lines = [f"Table `{p.name}` ({p.rows:,} rows) from {where}", "Columns:"]
         for c in p.columns:
-            desc = f"- {c.name} ({c.type})"
-            if c.top:
-                desc += ": values " + ", ".join(c.top)
-            elif c.min is not None and c.type != "VARCHAR":
-                desc += f": {_short(c.min)} .. {_short(c.max)}"
-            elif c.distinct:
-                desc += f": ~{c.distinct:,} distinct"
-            if c.nulls:
-                desc += f", {c.nulls:.0%} null"
-            lines.append(desc)
-        if len(p.columns) < _ncols(p):
-            lines.append(f"- … {_ncols(p) - len(p.columns)} more columns")
-        if p.sample:
-            names = [c.name for c in p.columns]
-            lines.append("First rows:")
-            lines.append(" | ".join(names))
-            for row in p.sample:
-                lines.append(" | ".join(_short(str(x)) for x in row[: len(names)]))
-        blocks.append("\n".join(lines))
+            if _is_key(c.name) and p.rows and c.nulls == 0 and c.distinct >= 0.97 * p.rows:
+                unique.setdefault(c.name.lower(), (p.name, c.name))
+                if c.name.lower() == "id":
+                    unique.setdefault(f"{_singular(p.name.lower())}_id", (p.name, c.name))
+    joins = []
+    for p in profiles:
+        for c in p.columns:
+            target = unique.get(c.name.lower())
+            if target and target[0] != p.name and _is_key(c.name) and c.name.lower() != "id":
+                joins.append(Join(f"{p.name}.{c.name}", f"{target[0]}.{target[1]}"))
+    return joins
+
+
+def by_relevance(profiles: list[ViewProfile], question: str) -> list[ViewProfile]:
+    """Tables the question names come first (stable otherwise): a small model tends to
+    use the first table it reads that looks close, `order_items` for "orders", say."""
+    words = {_singular(w) for w in re.findall(r"[a-z0-9]+", question.lower())}
+
+    def named(p: ViewProfile) -> int:
+        parts = [_singular(w) for w in p.name.lower().split("_") if w]
+        return -sum(w in words for w in parts) / len(parts) if parts else 0
+
+    return sorted(profiles, key=named)
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+
+
+def _is_key(name: str) -> bool:
+    return bool(re.search(r"(^|_)(id|key|code|no)$", name.lower()))
+
+
+def render(profiles: list[ViewProfile], budget_tokens: int = BUDGET_TOKENS) -> str:
+    """Plain text for the prompt, at the most detail that fits the budget."""
+    joins = infer_joins(profiles)
+    budget = int(budget_tokens * CHARS_PER_TOKEN)
+    text = ""
+    for detail in (3, 2, 1):
+        for max_cols in (40, 20, 10):
+            text = _render(profiles, joins, detail, max_cols)
+            if len(text) <= budget:
+                return text
+    # Too many tables even for a line each: list as many as fit, then count the rest.
+    blocks = text.split("\n\n")[: len(profiles)]
+    kept: list[str] = []
+    used = 0  # characters so far, separators included
+    for block in blocks:
+        if used + len(block) + 2 + 200 > budget:  # keep room for the closing line
+            break
+        kept.append(block)
+        used += len(block) + 2
+    hidden = profiles[len(kept) :]
+    if hidden:
+        line = f"… and {len(hidden)} more tables: " + ", ".join(p.name for p in hidden)
+        kept.append(line if used + len(line) <= budget else line[: budget - used - 1] + "…")
+    return "\n\n".join(kept)
+
+
+def _render(profiles: list[ViewProfile], joins: list[Join], detail: int, max_cols: int) -> str:
+    blocks = [_render_view(p, detail, max_cols) for p in profiles]
+    if joins:
+        blocks.append("Join keys:\n" + "\n".join(f"- {j.left} = {j.right}" for j in joins))
     return "\n\n".join(blocks)
 
 
-def _ncols(p: ViewProfile) -> int:
-    return len(p.sample[0]) if p.sample else len(p.columns)
+def _render_view(p: ViewProfile, detail: int, max_cols: int) -> str:
+    # The file name, not its path: the sandbox has a read-only copy in its working dir.
+    where = Path(p.source).name
+    if p.detail:
+        kind = "sheet " if where.lower().endswith((".xlsx", ".xlsm")) else "table "
+        where += ", " + ("" if " " in p.detail else kind) + p.detail
+    head = f"Table `{p.name}` ({p.rows:,} rows) from {where}"
+    if detail == 1:
+        names = ", ".join(f"{c.name} {c.type}" for c in p.columns[:max_cols])
+        more = p.total_columns - min(len(p.columns), max_cols)
+        return f"{head}: {names}" + (f", … {more} more columns" if more > 0 else "")
+    lines = [head, "Columns:"]
+    shown = p.columns[:max_cols]
+    for c in shown:
+        desc = f"- {c.name} ({c.type})"
+        if c.top:
+            desc += ": values " + ", ".join(_short(t) for t in c.top)
+            if c.distinct > len(c.top):
+                desc += f", … (~{c.distinct} distinct)"
+        elif c.min is not None and c.type != "VARCHAR":
+            desc += f": {_short(c.min)} .. {_short(c.max)}"
+        elif c.distinct:
+            desc += f": ~{min(c.distinct, p.rows):,} distinct"
+        if c.nulls:
+            desc += f", {c.nulls:.0%} null"
+        lines.append(desc)
+    if p.total_columns > len(shown):
+        rest = [c.name for c in p.columns[len(shown) : len(shown) + 30]]
+        more = p.total_columns - len(shown) - len(rest)
+        lines.append(
+            f"- {p.total_columns - len(shown)} more columns: {', '.join(rest)}"
+            + (f", … {more} more" if more > 0 else "")
+        )
+    if detail == 3 and p.sample:
+        lines.append("First rows:")
+        lines.append(" | ".join(c.name for c in shown))
+        lines += [" | ".join(_short(x) for x in row[: len(shown)]) for row in p.sample]
+    return "\n".join(lines)
 
 
 def _short(s: str | None, n: int = 24) -> str:

@@ -1,0 +1,84 @@
+import sqlite3
+
+import duckdb
+from conftest import SALES, WAREHOUSE
+
+from da_cli.data import profile as profiler
+from da_cli.data.catalog import build_catalog
+from da_cli.data.profile import BUDGET_TOKENS, by_relevance, infer_joins, profile, render
+
+BUDGET_CHARS = BUDGET_TOKENS * profiler.CHARS_PER_TOKEN
+
+
+def test_statistics_are_true():
+    (orders,) = [p for p in profile(build_catalog([str(SALES)])) if p.name == "orders"]
+    cols = {c.name: c for c in orders.columns}
+    con = build_catalog([str(SALES)]).connect()
+    lo, hi = con.execute("SELECT min(revenue), max(revenue) FROM orders").fetchone()
+    assert orders.rows == 5319
+    assert (float(cols["revenue"].min), float(cols["revenue"].max)) == (lo, hi)
+    assert set(cols["region"].top) == {"North", "South", "East", "West"}
+    assert cols["order_id"].type == "BIGINT"  # whole-number Excel columns are integers
+    assert len(orders.sample) == profiler.SAMPLE_ROWS
+
+
+def test_join_keys_are_inferred_between_tables():
+    joins = {(j.left, j.right) for j in infer_joins(profile(build_catalog([str(WAREHOUSE)])))}
+    assert ("orders.customer_id", "customers.customer_id") in joins
+    assert ("order_items.order_id", "orders.order_id") in joins
+    assert not any(left.startswith("customers.") for left, _ in joins)
+
+
+def test_a_300_column_table_fits_the_budget(tmp_path):
+    header = ",".join(f"measure_{i:03d}" for i in range(300))
+    rows = "\n".join(",".join(str(r * i) for i in range(300)) for r in range(50))
+    (tmp_path / "wide.csv").write_text(header + "\n" + rows + "\n")
+    text = render(profile(build_catalog([str(tmp_path / "wide.csv")])))
+    assert len(text) <= BUDGET_CHARS
+    assert "measure_000 (BIGINT)" in text and "50 rows" in text
+    assert "more columns" in text
+
+
+def test_a_500_table_database_fits_the_budget(tmp_path):
+    db = tmp_path / "many.db"
+    con = sqlite3.connect(db)
+    for i in range(500):
+        con.execute(f"CREATE TABLE table_{i:03d} (id INTEGER PRIMARY KEY, value REAL)")
+        con.execute(f"INSERT INTO table_{i:03d} VALUES (1, {i})")
+    con.commit()
+    con.close()
+    text = render(profile(build_catalog([str(db)])))
+    assert len(text) <= BUDGET_CHARS
+    assert "Table `table_000`" in text
+    assert "more tables" in text
+
+
+def test_profile_is_cached_by_the_source_fingerprint(tmp_path, monkeypatch):
+    csv = tmp_path / "s.csv"
+    csv.write_text("a,b\n1,x\n2,y\n")
+    assert profile(build_catalog([str(csv)]))[0].rows == 2
+    scans = []
+    real = profiler._profile_view
+    monkeypatch.setattr(profiler, "_profile_view", lambda *a: scans.append(a) or real(*a))
+    assert profile(build_catalog([str(csv)]))[0].rows == 2
+    assert scans == []  # served from the cache
+    csv.write_text("a,b\n1,x\n2,y\n3,z\n")  # a changed file is profiled again
+    assert profile(build_catalog([str(csv)]))[0].rows == 3
+    assert len(scans) == 1
+
+
+def test_profile_never_loads_a_table_into_python(monkeypatch):
+    # Everything is aggregated in DuckDB: no DataFrame is ever built.
+    def refuse(*args, **kwargs):
+        raise AssertionError("the profiler pulled a table into pandas")
+
+    monkeypatch.setattr(duckdb.DuckDBPyConnection, "df", refuse)
+    monkeypatch.setattr(duckdb.DuckDBPyRelation, "df", refuse)
+    assert profile(build_catalog([str(WAREHOUSE)]), cache=False)
+
+
+def test_tables_the_question_names_come_first():
+    profiles = profile(build_catalog([str(WAREHOUSE)]))
+    ranked = [p.name for p in by_relevance(profiles, "which customer has the most orders?")]
+    assert ranked[:2] == ["customers", "orders"]
+    assert sorted(ranked) == sorted(p.name for p in profiles)
