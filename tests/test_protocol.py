@@ -35,6 +35,14 @@ def test_understand_block_is_read():
     assert step.understand == "cols"
 
 
+def test_a_looping_answer_is_cut_at_its_first_repeated_sentence():
+    loop = "Since there are no orders, no customer has the most orders. "
+    text = "The table is empty. " + loop * 12
+    assert protocol.parse_step(f"<Answer>\n{text}").answer == "The table is empty. " + loop.strip()
+    plain = "Paris sold 1,520.5. Paris sold 1,520.5 in total, ahead of Oslo."
+    assert protocol.trim_repetition(plain) == plain
+
+
 def test_normalize_code_ignores_whitespace_and_comments():
     a = "x = 1\n\n# comment\nprint( x )"
     b = "x = 1   # set\nprint( x )\n"

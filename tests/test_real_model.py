@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from conftest import SALES, run_da
+from conftest import SALES, WAREHOUSE, run_da
 
 pytestmark = pytest.mark.slow
 
@@ -33,3 +33,14 @@ def test_embedded_model_finds_the_planted_cause_of_the_q3_drop():
     outputs = " ".join(t["text"] for t in out["turns"] if t["kind"] == "execute")
     for number in re.findall(r"\d[\d,]*\.\d+", answer):
         assert number in outputs, f"{number} is in the answer but in no output"
+
+
+@pytest.mark.smoke
+def test_embedded_model_joins_tables_to_name_the_top_customer():
+    # examples/README.md: customer 197, Pioneer Distribution NV, has the most orders (83).
+    r = run_da("analyze", str(WAREHOUSE), "which customer has the most orders?", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert "Pioneer Distribution NV" in out["answer"]
+    assert "83" in out["answer"]
+    assert out["unverified_numbers"] == []

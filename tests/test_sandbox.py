@@ -39,6 +39,13 @@ def test_errors_come_back_short_with_the_failing_line(sandbox):
     assert "da_cli" not in r.error  # the worker's own frames are not shown
 
 
+def test_a_misplaced_column_error_says_which_tables_have_it(sandbox):
+    r = sandbox.run('sql("SELECT channel FROM products")')
+    assert "The column channel is in: orders.channel." in r.error
+    r = sandbox.run('sql("SELECT p.list_prise FROM products p")')
+    assert "No table has a column list_prise. Similar columns: products.list_price," in r.error
+
+
 def test_subprocess_output_is_captured(sandbox):
     assert "from-shell" in sandbox.run("import os; os.system('echo from-shell')").output
 

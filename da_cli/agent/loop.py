@@ -34,18 +34,27 @@ class Budget:
     turn_tokens: int = 768  # completion tokens for one step
 
 
-def new_transcript(question: str, files: list[Path], profile: str, tables: list[str]) -> Transcript:
+MAX_LISTED_FILES = 20
+
+
+def new_transcript(
+    question: str, files: list[Path], profile: str, tables: list[str], *, joins: bool = False
+) -> Transcript:
     """The opening prompt: the protocol in a system message, then the DeepAnalyze-layout
-    user message (instruction, files sorted by name) followed by the data profile."""
+    user message (instruction, files sorted by name) followed by the data profile. The
+    worked example matches the question: a change over time, a join across related tables
+    (`joins`: the profile found join keys), or a plain aggregate."""
     change = prompts.is_change_question(question)
-    example = "examples/change.j2" if change else "examples/aggregate.j2"
+    if change:
+        example = "examples/change.j2"
+    else:
+        example = "examples/join.j2" if joins else "examples/aggregate.j2"
     system = prompts.render("system.j2", tables=tables, example=example, change=change)
-    user = prompts.render(
-        "user.j2",
-        question=question.strip(),
-        files=[prompts.file_entry(p) for p in sorted(files, key=lambda p: p.name)],
-        profile=profile,
-    )
+    listed = sorted(files, key=lambda p: p.name)
+    entries = [prompts.file_entry(p) for p in listed[:MAX_LISTED_FILES]]
+    if len(listed) > MAX_LISTED_FILES:
+        entries.append(f"… and {len(listed) - MAX_LISTED_FILES} more files")
+    user = prompts.render("user.j2", question=question.strip(), files=entries, profile=profile)
     return Transcript(
         question=question,
         messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],

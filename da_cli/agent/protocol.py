@@ -64,7 +64,26 @@ def parse_step(text: str) -> ParsedStep:
     m = _BLOCK["Code"].search(text)
     if m:
         step.code = extract_code(m.group(1))
+    if step.answer is not None:
+        step.answer = trim_repetition(step.answer)
     return step
+
+
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+
+
+def trim_repetition(text: str, min_chars: int = 24) -> str:
+    """Cut a degenerate answer at the first sentence it says a second time: greedy
+    decoding from a small model can loop on one sentence until the token limit."""
+    seen: set[str] = set()
+    for m in _SENTENCE.finditer(text):
+        key = " ".join(m.group(0).split()).lower()
+        if len(key) < min_chars:
+            continue
+        if key in seen:
+            return text[: m.start()].rstrip()
+        seen.add(key)
+    return text
 
 
 def extract_code(block: str) -> str:

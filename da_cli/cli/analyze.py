@@ -15,7 +15,7 @@ from da_cli.agent import loop
 from da_cli.agent.transcript import Transcript
 from da_cli.cli.console import state
 from da_cli.data.catalog import Catalog, build_catalog
-from da_cli.data.profile import profile, render
+from da_cli.data.profile import by_relevance, infer_joins, profile, render
 from da_cli.errors import BudgetExhausted, UsageError
 from da_cli.models import DEFAULT_MODEL, load_model
 from da_cli.sandbox import Limits, Sandbox
@@ -61,9 +61,7 @@ def analyze(
 
     t0 = time.perf_counter()
     catalog = build_catalog(sources)
-    con = catalog.connect()
-    prof = render(profile(catalog, con))
-    con.close()
+    profiles = by_relevance(profile(catalog), question)
     profile_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -76,7 +74,11 @@ def analyze(
 
     run_dir = new_run_dir()
     transcript = loop.new_transcript(
-        question, [Path(s) for s in catalog.sources], prof, [v.name for v in catalog.views]
+        question,
+        [Path(s) for s in catalog.sources],
+        render(profiles),
+        [p.name for p in profiles],
+        joins=bool(infer_joins(profiles)),
     )
     budget = loop.Budget(max_turns=max_turns, max_tokens=max_tokens, timeout_s=timeout)
     try:

@@ -6,6 +6,7 @@ each request with one frame. Started by `sandbox.session`; never imported by the
 import ast
 import linecache
 import os
+import re
 import signal
 import sys
 import time
@@ -30,7 +31,7 @@ class _Namespace(dict):
 
 
 def _setup_namespace(catalog: dict) -> dict:
-    import duckdb  # noqa: F401  (imported here so each cell does not pay for it)
+    import duckdb  # imported here so each cell does not pay for it
     import numpy as np
     import pandas as pd
 
@@ -45,7 +46,13 @@ def _setup_namespace(catalog: dict) -> dict:
 
     def sql(query: str) -> pd.DataFrame:
         """Run DuckDB SQL over the data's tables and return a DataFrame."""
-        return con.sql(query).df()
+        try:
+            return con.sql(query).df()
+        except duckdb.BinderException as e:
+            hint = _column_hint(con, str(e), tables)
+            if not hint:
+                raise
+            raise duckdb.BinderException(f"{e}\n{hint}") from None
 
     def load(table: str, limit: int | None = None) -> pd.DataFrame:
         """Load a table (a DuckDB view) into pandas, optionally only the first `limit` rows."""
@@ -72,6 +79,38 @@ def _setup_namespace(catalog: dict) -> dict:
         }
     )
     return ns
+
+
+_MISSING_COLUMN = re.compile(r'(?:column "|column named ")([^"]+)"')
+
+
+def _column_hint(con, message: str, tables: list[str]) -> str:
+    """Small models put a column on the wrong table; saying which tables have it turns a
+    dead end into a one-step fix."""
+    m = _MISSING_COLUMN.search(message)
+    if not m:
+        return ""
+    import difflib
+
+    column = m.group(1).split(".")[-1]
+    columns = [
+        (t, c)
+        for t, c in con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns ORDER BY table_name"
+        ).fetchall()
+        if t in tables
+    ]
+    found = list(dict.fromkeys(f"{t}.{c}" for t, c in columns if c.lower() == column.lower()))
+    if found:
+        return f"The column {column} is in: {', '.join(found)}."
+    names = {c.lower() for _, c in columns}
+    close = difflib.get_close_matches(column.lower(), names, n=3, cutoff=0.6)  # best first
+    similar = list(
+        dict.fromkeys(f"{t}.{c}" for name in close for t, c in columns if c.lower() == name)
+    )
+    return f"No table has a column {column}." + (
+        f" Similar columns: {', '.join(similar[:6])}." if similar else ""
+    )
 
 
 def _cell_traceback(exc: BaseException, filename: str) -> str:
