@@ -49,6 +49,21 @@ def test_the_model_sees_the_execute_output_and_the_data_profile(replay, tmp_path
     assert len(lines) == 1 + len(transcript["turns"])
 
 
+def test_variables_persist_across_turns(replay):
+    # Turn 1 defines a DataFrame, turn 2 something else, turn 3 uses the first.
+    model = replay(
+        code_step('by_region = sql("SELECT region, SUM(revenue) AS r FROM orders GROUP BY 1")'),
+        code_step("n = len(load('regions'))\nprint(n)"),
+        code_step("print(len(by_region), n)"),
+        answer_step("There are 4 regions."),
+    )
+    r = run_da("analyze", str(SALES), "how many regions?", "--model", model, "--json")
+    assert r.returncode == 0, r.stderr
+    executes = [t for t in json.loads(r.stdout)["turns"] if t["kind"] == "execute"]
+    assert [t["text"] for t in executes] == ["(no output)", "4", "4 4"]
+    assert not any(t.get("error") for t in executes)
+
+
 def test_errors_go_back_to_the_model_and_the_session_goes_on(replay):
     model = replay(
         code_step('print(sql("SELECT count(*) FROM no_such_table"))'),

@@ -129,6 +129,12 @@ def test_sources_and_the_host_cannot_be_changed(contained, tmp_path):
     assert not outside.exists()
 
 
+def test_the_worker_has_no_capabilities(contained):
+    # Even when da runs as root: with CAP_SYS_ADMIN a cell could remount a source writable.
+    out = contained.run("print(open('/proc/self/status').read())").output
+    assert "CapEff:\t0000000000000000" in out
+
+
 def test_the_cli_process_is_out_of_reach(contained):
     contained.run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
     assert contained.run("print('still here')").output.strip() == "still here"

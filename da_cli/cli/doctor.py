@@ -1,5 +1,6 @@
 """`da doctor`: what this machine gives `da` (sandbox containment, model, GPU, DuckDB)."""
 
+import os
 import platform
 import sys
 
@@ -13,6 +14,19 @@ from da_cli.data import extensions
 from da_cli.errors import DaError
 from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED
 from da_cli.sandbox import isolation
+from da_cli.sandbox.cgroup import PidsCgroup
+from da_cli.sandbox.session import Limits
+
+
+def _process_cap() -> str:
+    limit = Limits().processes
+    group = PidsCgroup.create(limit)
+    if group is not None:
+        group.remove()
+        return f"capped at {limit} per worker by a pids cgroup"
+    if os.getuid() == 0:
+        return "not capped: running as root and no pids cgroup is writable"
+    return f"capped by RLIMIT_NPROC (this user's processes + {limit})"
 
 
 def doctor() -> None:
@@ -20,6 +34,7 @@ def doctor() -> None:
     rows: list[tuple[str, str]] = [
         ("da", f"{__version__} on Python {platform.python_version()} ({sys.platform})"),
         ("sandbox", isolation.level()),
+        ("processes", _process_cap()),
     ]
     model = EMBEDDED[DEFAULT_MODEL]
     rows.append(("default model", f"{model.name}: {model.status()}, {model.path}"))

@@ -69,7 +69,9 @@ def wrap(
     bwrap = bubblewrap() if mode != "none" else None
     if bwrap is None:
         return command
-    args = [bwrap, "--die-with-parent", "--unshare-all", "--new-session"]
+    # --cap-drop ALL: run as root, the worker would otherwise keep every capability
+    # inside, enough to remount a read-only source writable.
+    args = [bwrap, "--die-with-parent", "--unshare-all", "--new-session", "--cap-drop", "ALL"]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     args += _system_mounts()
     for root in readable_roots():
@@ -78,4 +80,8 @@ def wrap(
         args += ["--ro-bind", src, src]
     for rw in (workspace, scratch):
         args += ["--bind", str(rw), str(rw)]
+    # The directories bubblewrap made to hold those mounts live in writable tmpfs: make
+    # them read-only too, so a write anywhere but the workspace fails instead of landing
+    # somewhere the user never sees (TMPDIR points into the scratch dir).
+    args += ["--remount-ro", "/tmp", "--remount-ro", "/"]
     return [*args, "--chdir", str(workspace), "--", *command]

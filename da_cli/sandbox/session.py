@@ -8,9 +8,13 @@ size and open files, a per-cell timeout (an alarm inside the cell; a worker stuc
 killed and restarted), and it dies with its parent. Small sources are copied into the
 workspace too, so relative paths work.
 
+Processes: a pids cgroup caps how many the worker may run (RLIMIT_NPROC does not bind
+root) where the system lets us create one, else RLIMIT_NPROC; processes a cell leaves
+running are stopped after it, and reported to the model as an error.
+
 What is not: without bubblewrap only the rlimits and the scrubbed environment apply
-(`Sandbox.isolation` says which). The number of processes is not limited yet, and memory
-is limited per process (address space), not for the worker's children together.
+(`Sandbox.isolation` says which), and memory is limited per process (address space), not
+for the worker's children together.
 """
 
 import contextlib
@@ -31,6 +35,8 @@ from pathlib import Path
 from da_cli.data.catalog import Catalog
 from da_cli.errors import SandboxError
 from da_cli.sandbox import isolation, wire
+from da_cli.sandbox.cgroup import PidsCgroup
+from da_cli.sandbox.worker import strays_error
 
 COPY_LIMIT = 256 << 20  # sources up to this size are copied into the workspace
 KILL_GRACE_S = 5.0  # past the cell timeout, how long before the worker is killed
@@ -70,6 +76,7 @@ class Limits:
     cpu_s: int = 3600
     file_mb: int = 1024
     open_files: int = 512
+    processes: int = 512  # tasks (threads included) the worker and its children may run
     output_chars: int = 4000
     isolation: str = "auto"  # "auto": namespaces when bubblewrap works; "none": rlimits only
 
@@ -80,6 +87,7 @@ def scrubbed_env(workspace: Path, scratch: Path) -> dict[str, str]:
         MPLBACKEND="Agg",
         MPLCONFIGDIR=str(scratch / "mpl"),
         HOME=str(workspace),
+        TMPDIR=str(scratch / "tmp"),
         PYTHONDONTWRITEBYTECODE="1",
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(Path(__file__).resolve().parents[2]),
@@ -87,15 +95,31 @@ def scrubbed_env(workspace: Path, scratch: Path) -> dict[str, str]:
     return env
 
 
-def _preexec(limits: Limits):
+def _user_tasks() -> int:
+    """Tasks this user runs now: RLIMIT_NPROC counts them all, not just the worker's."""
+    uid, n = os.getuid(), 0
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if entry.stat().st_uid == uid:
+                n += len(os.listdir(entry / "task"))
+    return n
+
+
+def _preexec(limits: Limits, group: PidsCgroup | None):
+    rlimits = [
+        (resource.RLIMIT_AS, limits.memory_mb << 20),
+        (resource.RLIMIT_CPU, limits.cpu_s),
+        (resource.RLIMIT_FSIZE, limits.file_mb << 20),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+    ]
+    if os.getuid() != 0 and sys.platform.startswith("linux"):
+        rlimits.append((resource.RLIMIT_NPROC, _user_tasks() + limits.processes))
+
     def setup() -> None:
-        mb = 1 << 20
-        for res, value in (
-            (resource.RLIMIT_AS, limits.memory_mb * mb),
-            (resource.RLIMIT_CPU, limits.cpu_s),
-            (resource.RLIMIT_FSIZE, limits.file_mb * mb),
-            (resource.RLIMIT_NOFILE, limits.open_files),
-        ):
+        if group is not None:
+            with contextlib.suppress(OSError):
+                group.enter()
+        for res, value in rlimits:
             with contextlib.suppress(ValueError, OSError):
                 resource.setrlimit(res, (value, value))
         if sys.platform.startswith("linux"):
@@ -113,6 +137,8 @@ class Sandbox:
         self._proc: subprocess.Popen | None = None
         self._to_worker = self._from_worker = -1
         self._dead = False
+        self._group: PidsCgroup | None = None
+        self._worker_pids: set[int] = set()  # the cgroup's members once the worker is up
         self.scratch = self.workspace.parent / ".sandbox"
         self.isolation = isolation.level(self.limits.isolation)
 
@@ -125,8 +151,9 @@ class Sandbox:
 
     def start(self) -> None:
         self.workspace.mkdir(parents=True, exist_ok=True)
-        self.scratch.mkdir(parents=True, exist_ok=True)
+        (self.scratch / "tmp").mkdir(parents=True, exist_ok=True)
         self._copy_sources()
+        self._group = PidsCgroup.create(self.limits.processes)
         self._spawn()
 
     def _copy_sources(self) -> None:
@@ -158,7 +185,7 @@ class Sandbox:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
-                preexec_fn=_preexec(self.limits),
+                preexec_fn=_preexec(self.limits, self._group),
             )
         except OSError as e:
             raise SandboxError(f"The code worker could not start: {e.strerror}.") from e
@@ -173,6 +200,7 @@ class Sandbox:
                 "workspace": str(self.workspace),
                 "capture": str(self.scratch / "cell-output"),
                 "catalog": self.catalog.to_dict(),
+                "own_pid_namespace": command[0] != sys.executable,
             },
         )
         reply = self._wait(timeout=120)
@@ -180,6 +208,8 @@ class Sandbox:
             detail = reply["error"] if reply else self._log_tail()
             self._kill()
             raise SandboxError(f"The code worker failed to start: {detail}")
+        if self._group is not None:
+            self._worker_pids = self._group.pids()
 
     def _log_tail(self) -> str:
         try:
@@ -220,6 +250,11 @@ class Sandbox:
             reply = self._wait(self.limits.timeout_s + KILL_GRACE_S)
         if reply is not None:
             error = reply.get("error")
+            # The worker stops what a cell left behind in its own session or namespace; the
+            # cgroup also catches daemons that escaped both.
+            left = self._group.stop(keep=self._worker_pids) if self._group else 0
+            if left and not reply.get("strays"):
+                error = (error + "\n" if error else "") + strays_error(left)
             return ExecutionResult(
                 output=reply["output"],
                 value=_clip(reply.get("value"), self.limits.output_chars),
@@ -267,6 +302,8 @@ class Sandbox:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+        if self._group is not None:
+            self._group.stop()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
 
@@ -277,6 +314,9 @@ class Sandbox:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=2)
         self._kill()
+        if self._group is not None:
+            self._group.remove()
+            self._group = None
 
 
 def _clip(text: str | None, limit: int) -> str | None:

@@ -4,6 +4,7 @@ subprocess output is caught too), saves matplotlib figures to the workspace, and
 each request with one frame. Started by `sandbox.session`; never imported by the CLI."""
 
 import ast
+import contextlib
 import linecache
 import os
 import re
@@ -182,6 +183,51 @@ def _save_figures(workspace: str, n: int) -> list[str]:
     return saved
 
 
+def strays_error(n: int) -> str:
+    return (
+        f"RuntimeError: the cell left {n} process{'es' if n > 1 else ''} running in the "
+        "background; stopped (background processes are not allowed)."
+    )
+
+
+def _stat(pid: str) -> tuple[int, int] | None:
+    """(parent pid, session id) of a process, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return int(fields[1]), int(fields[3])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _stop_strays(own_namespace: bool) -> int:
+    """Kill what the cell left running: in our own PID namespace every process but this one
+    and its ancestors (bubblewrap's), otherwise those in this worker's session. Repeated,
+    since a fork bomb refills as it is emptied; returns how many were stopped."""
+    if not os.path.isdir("/proc"):
+        return 0
+    me, stopped = os.getpid(), set()
+    for _ in range(200):
+        procs = {int(p): st for p in os.listdir("/proc") if p.isdigit() and (st := _stat(p))}
+        keep, pid = {me}, me
+        while pid in procs and pid not in (0, 1):
+            pid = procs[pid][0]
+            keep.add(pid)
+        sid = os.getsid(0)
+        strays = {p for p, (_, s) in procs.items() if p not in keep and (own_namespace or s == sid)}
+        if not strays:
+            break
+        for p in strays:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(p, signal.SIGKILL)
+        stopped |= strays
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        time.sleep(0.01)
+    return len(stopped)
+
+
 def _read_capture(path: str, limit: int) -> str:
     size = os.path.getsize(path)
     with open(path, "rb") as f:
@@ -200,6 +246,7 @@ def _read_capture(path: str, limit: int) -> str:
 
 
 def main(fd_in: int, fd_out: int) -> None:
+    me = os.getpid()
     init = wire.recv(fd_in)
     workspace = init["workspace"]
     capture = init["capture"]
@@ -226,6 +273,14 @@ def main(fd_in: int, fd_out: int) -> None:
         os.close(out_fd)
         start = time.perf_counter()
         result = _run_cell(msg["code"], ns, n, workspace, float(msg["timeout"]))
+        if os.getpid() != me:
+            os._exit(0)  # a child the cell forked, returning here: only the worker answers
+        strays = _stop_strays(bool(init.get("own_pid_namespace")))
+        if strays:
+            result["strays"] = strays
+            result["error"] = (result["error"] + "\n" if result["error"] else "") + strays_error(
+                strays
+            )
         try:
             sys.stdout.flush()
             sys.stderr.flush()
