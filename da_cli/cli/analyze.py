@@ -11,11 +11,10 @@ from pathlib import Path
 import typer
 
 from da_cli import paths
-from da_cli.agent import loop
+from da_cli.agent import analysis, loop
 from da_cli.agent.transcript import Transcript
 from da_cli.cli.console import state
-from da_cli.data.catalog import Catalog, build_catalog
-from da_cli.data.profile import by_relevance, infer_joins, profile, render
+from da_cli.data.catalog import Catalog
 from da_cli.errors import BudgetExhausted, UsageError
 from da_cli.models import DEFAULT_MODEL, load_model
 from da_cli.sandbox import Limits, Sandbox
@@ -60,8 +59,7 @@ def analyze(
         raise UsageError("The question is empty.")
 
     t0 = time.perf_counter()
-    catalog = build_catalog(sources)
-    profiles = by_relevance(profile(catalog), question)
+    catalog, transcript = analysis.prepare(sources, question)
     profile_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -73,13 +71,6 @@ def analyze(
     load_s = time.perf_counter() - t0
 
     run_dir = new_run_dir()
-    transcript = loop.new_transcript(
-        question,
-        [Path(s) for s in catalog.sources],
-        render(profiles),
-        [p.name for p in profiles],
-        joins=bool(infer_joins(profiles)),
-    )
     budget = loop.Budget(max_turns=max_turns, max_tokens=max_tokens, timeout_s=timeout)
     try:
         with Sandbox(
