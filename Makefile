@@ -9,7 +9,7 @@ EXTRAS ?= model,dev,train
 SYSTEM_PACKAGES := bubblewrap poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all bench lint system-deps clean
+.PHONY: install demo test test-all bench eval lint system-deps clean
 
 install: $(STAMP)
 
@@ -54,6 +54,12 @@ test-all: install
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Accuracy on InfiAgent-DABench dev (resumable; EVAL_ARGS="--limit 20 --model …").
+DABENCH ?= ../shared/eval/dabench-dev
+EVAL_ARGS ?=
+eval: install
+	$(BIN)/da eval dabench --data $(DABENCH) $(EVAL_ARGS)
 
 lint: install
 	$(BIN)/ruff check da_cli tests bench examples

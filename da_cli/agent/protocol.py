@@ -18,14 +18,17 @@ STOP = ["</Code>", "</Answer>"]
 # GBNF for generic instruct models. A step is Analyze (+ Understand) and then exactly one
 # of Code or Answer; the model can never write <Execute> itself, never stop after Analyze,
 # its code is always one fenced Python block, and its Answer is prose (no code fence).
+# Blocks are bounded in characters: a small model otherwise rambles in Analyze until the
+# token limit cuts the step; at the bound the grammar closes the block, and a whole step
+# (about 170 + 550 tokens at most) fits in one turn's token budget.
 _COMMON = r"""
 analyze ::= "<Analyze>\n" text "</Analyze>\n"
 understand ::= "<Understand>\n" text "</Understand>\n"
 code ::= "<Code>\n```python\n" body "```\n</Code>"
 answer ::= "<Answer>\n" prose "</Answer>"
-text ::= ([^<] | "<" [^/])*
-prose ::= ([^<`] | "<" [^/] | "`" [^`] | "``" [^`])*
-body ::= ([^`] | "`" [^`] | "``" [^`])*
+text ::= ([^<] | "<" [^/]){0,700}
+prose ::= ([^<`] | "<" [^/] | "`" [^`] | "``" [^`]){0,1500}
+body ::= ([^`] | "`" [^`] | "``" [^`]){0,2000}
 """
 STEP_GRAMMAR = "root ::= analyze understand? (code | answer)\n" + _COMMON
 # Until some code has run without error there is nothing to ground an answer in, so a

@@ -26,7 +26,7 @@ def guarded(fn: Callable) -> Callable:
     return wrapper
 
 
-from da_cli.cli import analyze, doctor, history, models  # noqa: E402  (they import `guarded`)
+from da_cli.cli import analyze, doctor, evaluate, history, models  # noqa: E402  (they import `guarded`)
 
 app = typer.Typer(
     name="da",
@@ -37,6 +37,7 @@ app = typer.Typer(
 )
 app.command("analyze", no_args_is_help=True)(guarded(analyze.analyze))
 app.add_typer(models.app, name="models")
+app.add_typer(evaluate.app, name="eval")
 app.command("history")(guarded(history.history))
 app.command("doctor")(guarded(doctor.doctor))
 

@@ -1,0 +1,126 @@
+"""`da eval dabench`: accuracy on InfiAgent-DABench through the normal agent loop."""
+
+import json
+import re
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from da_cli import paths
+from da_cli.agent import loop
+from da_cli.cli import guarded
+from da_cli.cli.console import state
+from da_cli.errors import UsageError
+from da_cli.eval.dabench import LEVELS, load_tasks
+from da_cli.eval.run import run_task, summarize
+from da_cli.models import DEFAULT_MODEL, load_model
+from da_cli.sandbox import Limits
+
+app = typer.Typer(help="Measure accuracy on evaluation sets.", no_args_is_help=True)
+
+
+@app.command("dabench")
+@guarded
+def dabench(
+    data: Path = typer.Option(
+        ..., "--data", envvar="DA_DABENCH", help="DABench dir (questions.jsonl, labels.jsonl)."
+    ),
+    limit: int = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
+    level: str = typer.Option(None, "--level", help="Only easy, medium or hard questions."),
+    model: str = typer.Option(
+        None, "--model", "-m", envvar="DA_MODEL", help=f"Model [default: {DEFAULT_MODEL}]."
+    ),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Results, one JSON line per question (resumable)."
+    ),
+    max_turns: int = typer.Option(8, "--max-turns", min=1, help="Most model steps a question."),
+    max_tokens: int = typer.Option(4000, "--max-tokens", min=64, help="Most tokens a question."),
+    timeout: float = typer.Option(180, "--timeout", min=1, help="Most seconds a question."),
+    cell_timeout: float = typer.Option(30, "--cell-timeout", min=1, help="Most seconds a cell."),
+    no_grammar: bool = typer.Option(
+        False, "--no-grammar", help="Decode without the protocol grammar (to measure it)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Run the agent on every DABench question and score it by the official rule.
+
+    Questions already in the output file are skipped, so an interrupted run resumes."""
+    if level and level not in LEVELS:
+        raise UsageError(f"--level must be one of {', '.join(LEVELS)}, not '{level}'.")
+    tasks = load_tasks(data, level=level, limit=limit)
+    backend = load_model(model)
+    if no_grammar:
+        backend.supports_grammar = False
+    name = re.sub(r"[^\w.-]+", "_", backend.name)
+    output = output or paths.data_dir() / "evals" / f"dabench-{name}.jsonl"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    done = _read(output)
+    todo = [t for t in tasks if t.id not in done]
+    budget = loop.Budget(max_turns=max_turns, max_tokens=max_tokens, timeout_s=timeout)
+    limits = Limits(timeout_s=cell_timeout)
+    if done and todo:
+        state.info(f"Resuming: {len(tasks) - len(todo)} of {len(tasks)} already in {output}.")
+    try:
+        with (
+            Progress(
+                TextColumn("[bold]DABench"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=state.console,
+                disable=state.quiet,
+            ) as bar,
+            output.open("a", encoding="utf-8") as out,
+        ):
+            progress = bar.add_task("", total=len(todo))
+            for task in todo:
+                record = run_task(task, backend, budget, limits, grammar=not no_grammar)
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.flush()
+                done[task.id] = record
+                so_far = [done[t.id] for t in tasks if t.id in done]
+                right = sum(r["correct"] for r in so_far)
+                bar.update(progress, advance=1, description=f"{right}/{len(so_far)} correct")
+    finally:
+        backend.close()
+    summary = summarize([done[t.id] for t in tasks if t.id in done])
+    summary.update(model=backend.name, grammar=not no_grammar, results=str(output))
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print(summary)
+
+
+def _read(path: Path) -> dict[int, dict]:
+    done: dict[int, dict] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                done[int(row["id"])] = row
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut by an interrupted run: that question runs again
+    return done
+
+
+def _print(s: dict) -> None:
+    if not s["questions"]:
+        print("No questions were run.")
+        return
+    print(f"model: {s['model']} (grammar {'on' if s['grammar'] else 'off'})")
+    print(f"questions: {s['correct']}/{s['questions']} correct ({s['accuracy']} %)")
+    print(f"sub-answers: {s['sub_accuracy']} % correct")
+    for lv, row in s["by_level"].items():
+        print(f"  {lv}: {row['accuracy']} % of {row['questions']}")
+    print(
+        f"format failures: {s['format_failures']} "
+        f"(in {s['tasks_with_format_failures']} questions); "
+        f"partial answers: {s['partial']}; errors: {s['errors']}"
+    )
+    print(
+        f"per question: {s['mean_seconds']} s, {s['mean_completion_tokens']} generated tokens, "
+        f"{s['mean_prompt_tokens']} prompt tokens evaluated"
+    )
+    print(f"results: {s['results']}")

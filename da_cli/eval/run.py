@@ -1,0 +1,111 @@
+"""One DABench task through the same path as `da analyze` (catalog, profile, prompt, agent
+loop, sandbox), then scored; and the summary over many."""
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from da_cli.agent import analysis, loop
+from da_cli.errors import DaError
+from da_cli.eval.dabench import LEVELS, Task, extract, score
+from da_cli.models.base import Model
+from da_cli.sandbox import Limits, Sandbox
+
+# The benchmark wants `@name[value]` lines. When the Answer lacks some, the model writes
+# them once more under a grammar that allows exactly those names: it still chooses every
+# value (from the transcript it just wrote); only the layout is forced.
+FORMAT_PROMPT = "\nThe final answer, in the required format:\n"
+
+
+def format_grammar(names: list[str]) -> str:
+    lines = ' "\\n" '.join(f'"@{n}[" value "]"' for n in names)
+    return f"root ::= {lines}\nvalue ::= [^\\n\\[\\]]{{1,60}}\n"
+
+
+def run_task(
+    task: Task, model: Model, budget: loop.Budget, limits: Limits, *, grammar: bool = True
+) -> dict:
+    started = time.perf_counter()
+    record = {"id": task.id, "level": task.level}
+    try:
+        catalog, t = analysis.prepare([str(task.file)], task.instruction())
+        with (
+            tempfile.TemporaryDirectory(prefix="da-eval-") as work,
+            Sandbox(catalog, Path(work) / "workspace", limits) as sandbox,
+        ):
+            for _ in loop.run(t, model, sandbox, budget):
+                pass
+    except DaError as e:
+        record.update(error=str(e), correct=False, right=0, total=len(task.labels))
+        record["seconds"] = round(time.perf_counter() - started, 2)
+        return record
+    response = t.answer or ""
+    formatted = ""
+    given = extract(response)
+    # A value copied from the format's own placeholder (`@mean_fare[mean_fare_value]`) is
+    # no answer either.
+    missing = [n for n in task.names if given.get(n, "") in ("", *task.placeholders)]
+    if missing and grammar and model.supports_grammar:
+        gen = model.generate(
+            t.messages,
+            t.continuation + FORMAT_PROMPT,
+            stop=[],
+            grammar=format_grammar(task.names),
+            max_tokens=40 * len(task.names),
+        )
+        t.usage.completion_tokens += gen.completion_tokens
+        t.usage.prompt_tokens += gen.prompt_tokens
+        formatted = gen.text
+    s = score(response + "\n" + formatted, task.labels)
+    u = t.usage
+    record.update(
+        correct=s.correct,
+        right=s.right,
+        total=s.total,
+        answer=response,
+        formatted=formatted,
+        extracted=extract(response + "\n" + formatted),
+        partial=t.partial,
+        stop_reason=t.stop_reason,
+        turns=u.generations,
+        format_failures=u.format_failures,
+        prompt_tokens=u.prompt_tokens,
+        completion_tokens=u.completion_tokens,
+        code=t.code,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    return record
+
+
+def summarize(records: list[dict]) -> dict:
+    n = len(records)
+    if not n:
+        return {"questions": 0}
+
+    def accuracy(rows: list[dict]) -> float | None:
+        return round(100 * sum(r["correct"] for r in rows) / len(rows), 1) if rows else None
+
+    total_subs = sum(r["total"] for r in records)
+    return {
+        "questions": n,
+        "correct": sum(r["correct"] for r in records),
+        "accuracy": accuracy(records),
+        "sub_accuracy": round(100 * sum(r["right"] for r in records) / total_subs, 1)
+        if total_subs
+        else None,
+        "by_level": {
+            lv: {"questions": len(rows), "accuracy": accuracy(rows)}
+            for lv in LEVELS
+            if (rows := [r for r in records if r["level"] == lv])
+        },
+        "format_failures": sum(r.get("format_failures", 0) for r in records),
+        "tasks_with_format_failures": sum(1 for r in records if r.get("format_failures")),
+        "errors": sum(1 for r in records if r.get("error")),
+        "partial": sum(1 for r in records if r.get("partial")),
+        "mean_seconds": round(statistics.mean(r["seconds"] for r in records), 1),
+        "mean_completion_tokens": round(
+            statistics.mean(r.get("completion_tokens", 0) for r in records)
+        ),
+        "mean_prompt_tokens": round(statistics.mean(r.get("prompt_tokens", 0) for r in records)),
+    }

@@ -1,0 +1,122 @@
+import json
+
+import pytest
+from conftest import answer_step, code_step, run_da
+
+from da_cli.eval.dabench import Task, extract, load_tasks, matches, score
+from da_cli.eval.run import summarize
+
+
+@pytest.mark.parametrize(
+    "value, label, ok",
+    [
+        ("34.65", "34.65", True),
+        ("34.650000000", "34.65", True),  # numbers within 1e-6
+        ("34.6500004", "34.65", True),
+        ("34.66", "34.65", False),
+        ("0.3", "0.30000000000000004", True),
+        ("Male", "Male", True),
+        ("male", "Male", False),  # strings compare exactly
+        ("34.65%", "34.65", False),
+        ("nan", "1.0", False),
+    ],
+)
+def test_one_sub_answer_by_the_official_rule(value, label, ok):
+    assert matches(value, label) is ok
+
+
+def test_every_sub_answer_must_be_right_for_the_question():
+    labels = (("mean_a", "1.5"), ("mean_b", "2.0"), ("count", "7"))
+    all_right = "The means are @mean_a[1.5], @mean_b[2.00] and @count[7]."
+    one_wrong = "@mean_a[1.5] @mean_b[2.1] @count[7]"
+    one_missing = "@mean_a[1.5] @count[7]"
+    assert score(all_right, labels).correct
+    assert (score(one_wrong, labels).right, score(one_wrong, labels).correct) == (2, False)
+    assert score(one_missing, labels).right == 2
+    assert not score("", labels).correct
+
+
+def test_a_name_given_twice_keeps_its_last_value():
+    assert extract("@x[1] then, corrected: @x[ 2 ]") == {"x": "2"}
+    assert score("@x[1] @x[2]", (("x", "2"),)).correct
+
+
+def test_task_names_and_placeholders_come_from_the_format():
+    task = Task(1, "q", "c", '@mean_fare[mean_fare_value] and @n[count] where "count"…', "f", "x")
+    assert task.names == ["mean_fare", "n"]
+    assert {"mean_fare_value", "count"} <= task.placeholders
+    assert "Answer format: @mean_fare[" in task.instruction()
+
+
+@pytest.fixture
+def bench(tmp_path):
+    data = tmp_path / "bench"
+    (data / "tables").mkdir(parents=True)
+    (data / "tables" / "t.csv").write_text("x,y\n1,10\n2,20\n3,60\n")
+    questions = [
+        {
+            "id": 7,
+            "question": "Mean of y?",
+            "constraints": "Two decimals.",
+            "format": "@mean_y[value]",
+            "file_name": "t.csv",
+            "level": "easy",
+        },
+        {
+            "id": 9,
+            "question": "Max of x?",
+            "constraints": "",
+            "format": "@max_x[value]",
+            "file_name": "t.csv",
+            "level": "hard",
+        },
+    ]
+    labels = [
+        {"id": 7, "common_answers": [["mean_y", "30.00"]]},
+        {"id": 9, "common_answers": [["max_x", "3"]]},
+    ]
+    (data / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
+    (data / "labels.jsonl").write_text("".join(json.dumps(row) + "\n" for row in labels))
+    return data
+
+
+def test_load_tasks_filters_by_level(bench):
+    assert [t.id for t in load_tasks(bench)] == [7, 9]
+    assert [t.id for t in load_tasks(bench, level="hard")] == [9]
+    assert load_tasks(bench)[0].labels == (("mean_y", "30.00"),)
+
+
+def test_eval_runs_the_agent_scores_and_resumes(bench, replay, tmp_path):
+    model = replay(
+        code_step('print(sql("SELECT round(avg(y), 2) AS m FROM t"))'),
+        answer_step("The mean is @mean_y[30.0]."),
+        code_step('print(sql("SELECT max(x) FROM t"))'),
+        answer_step("The max is @max_x[4]."),
+    )
+    out = tmp_path / "runs.jsonl"
+    args = ["eval", "dabench", "--data", str(bench), "--model", model, "-o", str(out), "--json"]
+    r = run_da(*args)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert (summary["questions"], summary["correct"], summary["accuracy"]) == (2, 1, 50.0)
+    assert summary["by_level"] == {
+        "easy": {"questions": 1, "accuracy": 100.0},
+        "hard": {"questions": 1, "accuracy": 0.0},
+    }
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(row["id"], row["correct"]) for row in rows] == [(7, True), (9, False)]
+    # A second run finds both done and runs nothing (the replay script is used up).
+    again = run_da(*args)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["correct"] == 1
+    assert len(out.read_text().splitlines()) == 2
+
+
+def test_summary_of_nothing():
+    assert summarize([]) == {"questions": 0}
+
+
+def test_not_a_dabench_dir_is_a_usage_error(tmp_path):
+    r = run_da("eval", "dabench", "--data", str(tmp_path))
+    assert r.returncode == 2
+    assert "not a DABench directory" in r.stderr
