@@ -10,8 +10,13 @@ __all__ = ["DEFAULT_MODEL", "Generation", "Model", "load_model"]
 
 
 def load_model(spec: str | None, *, progress: Progress | None = None) -> Model:
-    """`spec` is an embedded model name, a path to a .gguf file, or `replay:PATH`."""
+    """`spec` is an embedded model name, a path to a .gguf file, `openai:URL#NAME` (an
+    OpenAI-compatible endpoint), or `replay:PATH`."""
     spec = spec or DEFAULT_MODEL
+    if spec.startswith("openai:"):
+        from da_cli.models.openai_compat import OpenAICompatModel, parse_spec
+
+        return OpenAICompatModel(*parse_spec(spec))
     if spec.startswith("replay:"):
         from da_cli.models.replay import ReplayModel
 
@@ -27,5 +32,6 @@ def load_model(spec: str | None, *, progress: Progress | None = None) -> Model:
         return LlamaCppModel(path)
     raise ModelError(
         f"Unknown model '{spec}'.",
-        hint="Use an embedded name (see `da models list`), a path to a .gguf file, or replay:PATH.",
+        hint="Use an embedded name (see `da models list`), a path to a .gguf file, "
+        "openai:URL#NAME, or replay:PATH.",
     )
