@@ -10,8 +10,12 @@ from da_cli.data.catalog import Catalog, build_catalog
 from da_cli.data.profile import by_relevance, infer_joins, profile, render
 
 
-def prepare(sources: list[str], question: str) -> tuple[Catalog, Transcript]:
-    """Register and profile the sources (DataError on a bad one), then open the transcript."""
+def prepare(
+    sources: list[str], question: str, *, native: bool = False
+) -> tuple[Catalog, Transcript]:
+    """Register and profile the sources (DataError on a bad one), then open the transcript
+    (`native`: DeepAnalyze's reference layout; the profile is cached, so a second call with
+    it after the model has loaded costs little)."""
     catalog = build_catalog(sources)
     profiles = by_relevance(profile(catalog), question)
     transcript = loop.new_transcript(
@@ -20,5 +24,6 @@ def prepare(sources: list[str], question: str) -> tuple[Catalog, Transcript]:
         render(profiles),
         [p.name for p in profiles],
         joins=bool(infer_joins(profiles)),
+        native=native,
     )
     return catalog, transcript

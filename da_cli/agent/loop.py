@@ -38,12 +38,24 @@ MAX_LISTED_FILES = 20
 
 
 def new_transcript(
-    question: str, files: list[Path], profile: str, tables: list[str], *, joins: bool = False
+    question: str,
+    files: list[Path],
+    profile: str,
+    tables: list[str],
+    *,
+    joins: bool = False,
+    native: bool = False,
 ) -> Transcript:
     """The opening prompt: the protocol in a system message, then the DeepAnalyze-layout
     user message (instruction, files sorted by name) followed by the data profile. The
     worked example matches the question: a change over time, a join across related tables
-    (`joins`: the profile found join keys), or a plain aggregate."""
+    (`joins`: the profile found join keys), or a plain aggregate.
+
+    `native`: a DeepAnalyze checkpoint gets the reference prompt byte for byte instead (one
+    user message, no system prompt, no profile), as it was trained."""
+    if native:
+        message = prompts.native_message(question.strip(), files)
+        return Transcript(question, [{"role": "user", "content": message}], native=True)
     change = prompts.is_change_question(question)
     if change:
         example = "examples/change.j2"
@@ -174,6 +186,8 @@ def step(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> list[
 def _execute(t: Transcript, code: str, sandbox: Sandbox) -> Step:
     result = sandbox.run(code)
     observation = result.observation()
+    if t.native and result.error:
+        observation = "[Error]:\n" + observation  # how the reference marks a failed block
     t.usage.sandbox_seconds += result.seconds
     t.continuation += protocol.execute_block(observation)
     return Step(

@@ -25,11 +25,25 @@ def render(name: str, **values: object) -> str:
     return _env().get_template(name).render(**values).strip() + "\n"
 
 
-def file_entry(path: Path) -> str:
-    """DeepAnalyze's description of one input file: its name and human size, as JSON."""
+def file_entry(path: Path, *, native: bool = False) -> str:
+    """DeepAnalyze's description of one input file: its name and size, as JSON. The
+    reference writes every size in KB; for other models MB reads better for big files."""
     size = path.stat().st_size
-    human = f"{size / 1024:.1f}KB" if size < 1 << 20 else f"{size / (1 << 20):.1f}MB"
-    return json.dumps({"name": path.name, "size": human}, indent=4)
+    kb = native or size < 1 << 20
+    human = f"{size / 1024:.1f}KB" if kb else f"{size / (1 << 20):.1f}MB"
+    return json.dumps({"name": path.name, "size": human}, indent=4, ensure_ascii=False)
+
+
+def native_message(question: str, files: list[Path]) -> str:
+    """The user message exactly as DeepAnalyze's reference builds it (API/utils.py:
+    `prepare_vllm_messages`): the instruction, then each file sorted by name."""
+    listing = "".join(
+        f"File {i}:\n{file_entry(p, native=True)}\n\n"
+        for i, p in enumerate(sorted(files, key=lambda p: p.name), 1)
+    )
+    if not listing:
+        return f"# Instruction\n{question}"
+    return f"# Instruction\n{question}\n\n# Data\n{listing}"
 
 
 # Small models imitate the one worked example they are shown, so it should show the kind of

@@ -46,6 +46,7 @@ class Transcript:
     partial: bool = False
     stop_reason: str | None = None
     analysis_open: bool = False  # the last step's Analyze was closed but not yet acted on
+    native: bool = False  # DeepAnalyze's own layout: reference prompt, "[Error]:" outputs
     rejected_answers: int = 0
     unverified: list[str] = field(
         default_factory=list

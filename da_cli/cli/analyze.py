@@ -43,6 +43,13 @@ def analyze(
     memory: int = typer.Option(
         8192, "--memory", min=16, help="Address-space limit of the code worker, in MB."
     ),
+    output: list[Path] = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Also write the result as a report; the extension picks the format: .html, .pdf, "
+        ".md or .ipynb (repeat for several).",
+    ),
 ) -> None:
     """Answer QUESTION from the data: the Answer goes to stdout, progress to stderr.
 
@@ -57,6 +64,10 @@ def analyze(
         question = sys.stdin.read()
     if not question.strip():
         raise UsageError("The question is empty.")
+    if output:
+        from da_cli.cli import report  # the renderers load only when a report is asked for
+
+        report.check_outputs(output)
 
     t0 = time.perf_counter()
     catalog, transcript = analysis.prepare(sources, question)
@@ -70,6 +81,8 @@ def analyze(
         backend = load_model(model, progress=bar)
     load_s = time.perf_counter() - t0
 
+    if backend.native:
+        catalog, transcript = analysis.prepare(sources, question, native=True)
     run_dir = new_run_dir()
     budget = loop.Budget(max_turns=max_turns, max_tokens=max_tokens, timeout_s=timeout)
     try:
@@ -89,6 +102,8 @@ def analyze(
         {"total_s": total_s, "profile_s": profile_s, "load_s": load_s},
     )
     save_transcript(run_dir, record)
+    if output:
+        report.write_analysis(output, transcript, catalog, backend.name, run_dir)
     if as_json:
         print(json.dumps(record, indent=2, ensure_ascii=False))
     else:

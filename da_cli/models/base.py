@@ -22,6 +22,8 @@ class Generation:
 class Model(Protocol):
     name: str
     supports_grammar: bool
+    # True for DeepAnalyze checkpoints: they get the reference prompt, byte for byte.
+    native: bool
 
     def generate(
         self,

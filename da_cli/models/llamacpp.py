@@ -28,8 +28,15 @@ def physical_cores() -> int:
     return max(1, min(len(cores), usable or 1))
 
 
+def is_deepanalyze(metadata: dict[str, str]) -> bool:
+    """A DeepAnalyze checkpoint (trained on the tags, no system prompt) by its GGUF name."""
+    names = (metadata.get("general.name", ""), metadata.get("general.basename", ""))
+    return any("deepanalyze" in n.lower().replace("-", "").replace("_", "") for n in names)
+
+
 class LlamaCppModel:
     supports_grammar = True
+    native = False  # speaks DeepAnalyze's own protocol (see agent.prompts.native_message)
 
     def __init__(
         self,
@@ -67,6 +74,10 @@ class LlamaCppModel:
         self.n_ctx = n_ctx
         self._grammars: dict[str, object] = {}
         self._formatter = self._chat_formatter()
+        if is_deepanalyze(self._llm.metadata):
+            # The model knows the tags as tokens and was trained without a grammar or a
+            # system prompt: give it exactly what it was trained on.
+            self.native, self.supports_grammar = True, False
 
     def _chat_formatter(self):
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter

@@ -41,10 +41,12 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 class OpenAICompatModel:
     supports_grammar = False
+    native = False  # a DeepAnalyze model behind vLLM: `#NAME` containing DeepAnalyze
 
     def __init__(self, url: str, model: str) -> None:
         self.url, self.model = url, model
         self.name = f"openai:{model}"
+        self.native = "deepanalyze" in model.lower().replace("-", "")
         self.api_key = os.environ.get("DA_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
 
     def generate(

@@ -14,6 +14,7 @@ from da_cli.models.base import Generation, cut_at_stop
 
 class ReplayModel:
     supports_grammar = False
+    native = False
 
     def __init__(self, path: Path) -> None:
         self.name = f"replay:{path}"
@@ -49,6 +50,7 @@ class ReplayModel:
                 "messages": messages,
                 "continuation": continuation,
                 "stop": stop,
+                "grammar": grammar,
                 "temperature": temperature,
             }
         )
