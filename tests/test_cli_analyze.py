@@ -202,3 +202,47 @@ def test_history_lists_saved_runs_newest_first(replay):
     assert [x["question"] for x in runs] == ["second question?", "first question?"]
     assert all(Path(x["transcript"]).is_file() and x["answer"] == "5319." for x in runs)
     assert "second question?" in run_da("history").stdout
+
+
+def test_continue_asks_a_follow_up_with_the_variables_restored(replay, tmp_path, da_home):
+    first = replay(
+        code_step('by_region = sql("SELECT region, SUM(revenue) AS r FROM orders GROUP BY 1")'),
+        code_step("print(len(by_region))"),
+        answer_step("There are 4 regions."),
+    )
+    r = run_da("analyze", str(SALES), "how many regions?", "--model", first)
+    assert r.returncode == 0, r.stderr
+    script = tmp_path / "second.jsonl"
+    script.write_text(
+        "".join(
+            json.dumps({"text": o}) + "\n"
+            for o in (
+                code_step("print(by_region.sort_values('r').region.iloc[-1])"),
+                answer_step("West has the most revenue."),
+            )
+        )
+    )
+    r = run_da(
+        "analyze",
+        "--continue",
+        "which has the most revenue?",
+        "--model",
+        f"replay:{script}",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["sources"] == [str(SALES)]
+    (execute,) = [t for t in out["turns"] if t["kind"] == "execute"]
+    assert execute == {"kind": "execute", "text": "West", "seconds": execute["seconds"]}
+    assert "restore its variables" in r.stderr
+    states = sorted(da_home.glob("data/runs/*/state.json"))
+    messages = json.loads(states[-1].read_text())["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert "There are 4 regions." in messages[2]["content"]
+    assert messages[3]["content"] == "which has the most revenue?"
+
+
+def test_continue_without_an_earlier_analysis_is_a_usage_error():
+    r = run_da("analyze", "--continue", "and then?")
+    assert r.returncode == 2 and "no earlier analysis" in r.stderr

@@ -73,6 +73,17 @@ def new_transcript(
     )
 
 
+def follow_up(previous: dict, question: str) -> Transcript:
+    """A new question in an earlier conversation: its assistant turn closes as it was, the
+    follow-up is the next user message, and the new analysis starts a fresh assistant turn."""
+    messages = [
+        *previous["messages"],
+        {"role": "assistant", "content": previous["continuation"]},
+        {"role": "user", "content": question.strip()},
+    ]
+    return Transcript(question, messages, native=previous.get("native", False))
+
+
 def _exhausted(t: Transcript, budget: Budget, started: float) -> str | None:
     u = t.usage
     if u.generations >= budget.max_turns:
@@ -85,7 +96,9 @@ def _exhausted(t: Transcript, budget: Budget, started: float) -> str | None:
 
 
 def _evidence(t: Transcript) -> list[str]:
-    return [t.question, t.messages[-1]["content"]] + [
+    # Every message but the system prompt (its worked example has numbers a small model
+    # would copy) counts: in a follow-up, earlier outputs are in the previous turn.
+    return [t.question, *(m["content"] for m in t.messages if m["role"] != "system")] + [
         s.text for s in t.steps if s.kind == "execute"
     ]
 

@@ -43,6 +43,11 @@ def analyze(
     memory: int = typer.Option(
         8192, "--memory", min=16, help="Address-space limit of the code worker, in MB."
     ),
+    follow_up: bool = typer.Option(
+        False,
+        "--continue",
+        help="Ask a follow-up in the last analysis: its sources, transcript and variables.",
+    ),
     output: list[Path] = typer.Option(
         None,
         "--output",
@@ -57,9 +62,16 @@ def analyze(
     answer is still printed), 130 interrupted.
     """
     started = time.perf_counter()
-    if len(args) < 2:
+    previous = None
+    if follow_up:
+        if len(args) != 1:
+            raise UsageError("With --continue, give only the follow-up question.")
+        previous = last_state()
+        sources, question = previous["sources"], args[0]
+    elif len(args) < 2:
         raise UsageError("Give at least one data source and a question.")
-    *sources, question = args
+    else:
+        *sources, question = args
     if question == "-":
         question = sys.stdin.read()
     if not question.strip():
@@ -83,12 +95,16 @@ def analyze(
 
     if backend.native:
         catalog, transcript = analysis.prepare(sources, question, native=True)
+    if previous is not None:
+        transcript = loop.follow_up(previous, question)
     run_dir = new_run_dir()
     budget = loop.Budget(max_turns=max_turns, max_tokens=max_tokens, timeout_s=timeout)
     try:
         with Sandbox(
             catalog, run_dir / "workspace", Limits(timeout_s=cell_timeout, memory_mb=memory)
         ) as sandbox:
+            if previous is not None:
+                restore(sandbox, previous["cells"])
             for step in loop.run(transcript, backend, sandbox, budget):
                 state.show_step(step)
     finally:
@@ -102,6 +118,7 @@ def analyze(
         {"total_s": total_s, "profile_s": profile_s, "load_s": load_s},
     )
     save_transcript(run_dir, record)
+    save_state(run_dir, transcript, sources)
     if output:
         report.write_analysis(output, transcript, catalog, backend.name, run_dir)
     if as_json:
@@ -120,6 +137,40 @@ def analyze(
             f"The budget ran out ({transcript.stop_reason}); the answer above is partial.",
             hint="Raise --max-turns, --max-tokens or --timeout for a complete answer.",
         )
+
+
+def save_state(run_dir: Path, t: Transcript, sources: list[str]) -> None:
+    """What `--continue` needs: the sources as given (a directory or glob is expanded again),
+    the conversation, and the cells that ran cleanly, to rebuild the variables."""
+    cells = []
+    for code, result in zip(t.steps, t.steps[1:], strict=False):
+        if code.kind == "code" and result.kind == "execute" and not result.error:
+            cells.append(code.text)
+    state_ = {
+        "sources": [str(Path(s).expanduser().resolve()) for s in sources],
+        "question": t.question,
+        "messages": t.messages,
+        "continuation": t.continuation,
+        "native": t.native,
+        "cells": cells,
+    }
+    (run_dir / "state.json").write_text(json.dumps(state_, ensure_ascii=False), encoding="utf-8")
+
+
+def last_state() -> dict:
+    runs = sorted((paths.data_dir() / "runs").glob("*/state.json"))
+    if not runs:
+        raise UsageError("There is no earlier analysis to continue.")
+    return json.loads(runs[-1].read_text(encoding="utf-8"))
+
+
+def restore(sandbox: Sandbox, cells: list[str]) -> None:
+    """Run the last analysis's clean cells again, so its variables exist in this worker."""
+    failed = sum(not sandbox.run(code).ok for code in cells)
+    state.info(
+        f"Continuing the last analysis: {len(cells)} cells run again to restore its variables"
+        + (f" ({failed} failed)." if failed else ".")
+    )
 
 
 def new_run_dir() -> Path:
