@@ -34,6 +34,13 @@ def is_deepanalyze(metadata: dict[str, str]) -> bool:
     return any("deepanalyze" in n.lower().replace("-", "").replace("_", "") for n in names)
 
 
+def threads() -> int:
+    """DA_THREADS, else the physical cores. On a machine shared with other llama.cpp jobs,
+    fewer threads than cores avoids threads spin-waiting for a core another job holds."""
+    value = os.environ.get("DA_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else physical_cores()
+
+
 class LlamaCppModel:
     supports_grammar = True
     native = False  # speaks DeepAnalyze's own protocol (see agent.prompts.native_message)
@@ -62,7 +69,7 @@ class LlamaCppModel:
             self._llm = llama_cpp.Llama(
                 model_path=str(path),
                 n_ctx=n_ctx,
-                n_threads=n_threads or physical_cores(),
+                n_threads=n_threads or threads(),
                 n_gpu_layers=n_gpu_layers,
                 seed=seed,
                 verbose=False,
