@@ -120,3 +120,16 @@ def test_not_a_dabench_dir_is_a_usage_error(tmp_path):
     r = run_da("eval", "dabench", "--data", str(tmp_path))
     assert r.returncode == 2
     assert "not a DABench directory" in r.stderr
+
+
+def test_the_format_step_forces_numbers_where_the_format_asks_for_them():
+    from llama_cpp import LlamaGrammar
+
+    from da_cli.eval.run import format_grammar
+
+    spec = (
+        "@mean_fare[mean_fare_value] a float rounded to two decimals. @sex[gender] Male or Female"
+    )
+    grammar = format_grammar(["mean_fare", "sex"], spec)
+    assert '"@mean_fare[" number "]"' in grammar and '"@sex[" value "]"' in grammar
+    LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp accepts it

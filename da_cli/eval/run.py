@@ -1,6 +1,7 @@
 """One DABench task through the same path as `da analyze` (catalog, profile, prompt, agent
 loop, sandbox), then scored; and the summary over many."""
 
+import re
 import statistics
 import tempfile
 import time
@@ -18,9 +19,28 @@ from da_cli.sandbox import Limits, Sandbox
 FORMAT_PROMPT = "\nThe final answer, in the required format:\n"
 
 
-def format_grammar(names: list[str]) -> str:
-    lines = ' "\\n" '.join(f'"@{n}[" value "]"' for n in names)
-    return f"root ::= {lines}\nvalue ::= [^\\n\\[\\]]{{1,60}}\n"
+_NUMERIC = re.compile(
+    r"float|integer|\bint\b|number|numeric|decimal|rounded|count|coefficient|p-value|percent",
+    re.IGNORECASE,
+)
+
+
+def format_grammar(names: list[str], spec: str = "") -> str:
+    """One `@name[value]` line per name. Where the format describes a name's value as a
+    number, the value must be one: a small model otherwise copies the placeholder."""
+    lines = []
+    for n in names:
+        start = spec.find(f"@{n}[")
+        end = spec.find("@", start + 1) if start >= 0 else -1
+        described = spec[start : end if end > 0 else None] if start >= 0 else ""
+        rule = "number" if _NUMERIC.search(described) else "value"
+        lines.append(f'"@{n}[" {rule} "]"')
+    newline = ' "\\n" '
+    return (
+        f"root ::= {newline.join(lines)}\n"
+        "value ::= [^\\n\\[\\]]{1,60}\n"
+        'number ::= "-"? [0-9]{1,15} ("." [0-9]{1,12})? ([eE] [-+]? [0-9]{1,3})?\n'
+    )
 
 
 def run_task(
@@ -51,7 +71,7 @@ def run_task(
             t.messages,
             t.continuation + FORMAT_PROMPT,
             stop=[],
-            grammar=format_grammar(task.names),
+            grammar=format_grammar(task.names, task.format),
             max_tokens=40 * len(task.names),
         )
         t.usage.completion_tokens += gen.completion_tokens
