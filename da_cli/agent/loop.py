@@ -234,7 +234,10 @@ def _ran_before(t: Transcript, code: str) -> bool:
 
 def force_answer(t: Transcript, model: Model, budget: Budget, reason: str) -> Step:
     """The budget ran out: the model writes its Answer now from what it found."""
-    text, finish = _generate(t, model, protocol.ANSWER_GRAMMAR, max(budget.turn_tokens, 256))
+    # Room for a real answer, but within what is left of --max-tokens when that is more.
+    left = budget.max_tokens - t.usage.completion_tokens
+    room = min(budget.turn_tokens, max(left, 128))
+    text, finish = _generate(t, model, protocol.ANSWER_GRAMMAR, room)
     if finish == "length":
         text = _close_truncated(t, text)
     answer = protocol.parse_step(text).answer
