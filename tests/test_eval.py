@@ -132,4 +132,6 @@ def test_the_format_step_forces_numbers_where_the_format_asks_for_them():
     )
     grammar = format_grammar(["mean_fare", "sex"], spec)
     assert '"@mean_fare[" number "]"' in grammar and '"@sex[" value "]"' in grammar
+    shared = "@a[mean_fare] @b[mean_fare] where mean_fare is a float rounded to 2 decimals."
+    assert format_grammar(["a", "b"], shared).count("number") == 3  # both, and the rule
     LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp accepts it

@@ -33,6 +33,13 @@ def format_grammar(names: list[str], spec: str = "") -> str:
         start = spec.find(f"@{n}[")
         end = spec.find("@", start + 1) if start >= 0 else -1
         described = spec[start : end if end > 0 else None] if start >= 0 else ""
+        # Several names often share one placeholder described once ("where mean_fare is a
+        # float…"): read every sentence that mentions this name's placeholder too.
+        holder = re.search(rf"@{re.escape(n)}\[([^\]]*)\]", spec)
+        if holder and holder.group(1).strip():
+            described += " ".join(
+                part for part in re.split(r"[.\n]", spec) if holder.group(1).strip() in part
+            )
         rule = "number" if _NUMERIC.search(described) else "value"
         lines.append(f'"@{n}[" {rule} "]"')
     newline = ' "\\n" '
