@@ -1,0 +1,67 @@
+"""Reports: one model of a result (`document.Report`, built from transcripts) rendered as
+HTML, PDF, Markdown or a notebook, chosen by the output file's extension; plus the survey
+that plans and runs a report's analyses when there is no question, and the standalone
+script that recomputes a report's numbers."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from da_cli.errors import UsageError
+from da_cli.report import html, markdown, pdf
+from da_cli.report.document import Report
+
+FORMATS = {
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".ipynb": "notebook",
+}
+
+
+def format_of(path: Path) -> str:
+    """The format an output path asks for, by its extension."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(
+            f"Cannot tell the report format of {path} from its extension "
+            f"'{path.suffix or '(none)'}'.",
+            hint="Use .html, .pdf, .md or .ipynb.",
+        )
+    return fmt
+
+
+def check(paths: list[Path]) -> None:
+    """Refuse unusable outputs before any analysis runs: an unknown extension, a folder that
+    does not exist, or a PDF without its renderer."""
+    for path in paths:
+        fmt = format_of(path)
+        if not path.parent.is_dir():
+            raise UsageError(f"The folder of {path} does not exist.")
+        if fmt == "pdf":
+            pdf.check()
+
+
+@dataclass
+class Written:
+    path: Path
+    format: str
+    pages: int | None = None  # PDF only
+    extra: list[Path] = field(default_factory=list)  # figure files beside a Markdown report
+
+
+def write(report: Report, path: Path) -> Written:
+    """Render `report` to `path` in the format its extension names."""
+    fmt = format_of(path)
+    if fmt == "html":
+        html.write(report, path)
+        return Written(path, fmt)
+    if fmt == "pdf":
+        return Written(path, fmt, pages=pdf.write(report, path))
+    if fmt == "markdown":
+        return Written(path, fmt, extra=markdown.write(report, path))
+    from da_cli.report import notebook  # nbformat is slow to import; only when asked
+
+    notebook.write(report, path)
+    return Written(path, fmt)

@@ -1,0 +1,129 @@
+"""`--emit-script`: a standalone Python script that recomputes the report's numbers.
+
+It needs no da: a preamble (templates/preamble.py.j2) registers the same DuckDB views over
+the same sources, checks their sha256 fingerprints, and defines `sql()` and `load()` as the
+sandbox does (and `explain_change`, copied verbatim, when a cell calls it); then every cell
+that ran without error follows, in order. The notebook's first cell is the same preamble.
+"""
+
+import ast
+import inspect
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from da_cli.data import drivers
+from da_cli.report import templates
+from da_cli.report.document import Cell, Report
+
+_LOAD = re.compile(r"^LOAD '(?P<path>.+)'$")
+
+
+@dataclass
+class ScriptCell:
+    number: int
+    by_da: bool
+    title: str
+    source: str
+
+
+def steps(report: Report) -> list[tuple[str, ...]]:
+    """The catalog's statements as script steps: da loads DuckDB extensions from files it
+    ships (a path only da has), so those become ("extension", name, path) steps that fall
+    back to DuckDB's own extension loading."""
+    out: list[tuple[str, ...]] = []
+    for statement in report.statements:
+        m = _LOAD.match(statement)
+        if m:
+            stem = Path(m.group("path")).name.split(".")[0]
+            out.append(("extension", stem.removesuffix("_scanner"), m.group("path")))
+        else:
+            out.append(("sql", statement))
+    return out
+
+
+def _names(code: str) -> tuple[set[str], set[str]]:
+    """The names a cell reads, and those it assigns."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set(), set()
+    read, stored = set(), set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name):
+            (stored if isinstance(n.ctx, ast.Store) else read).add(n.id)
+    return read, stored
+
+
+def _context(report: Report, cells: list[Cell]) -> dict:
+    """What the preamble needs: the sources, the steps, and which helpers the cells use."""
+    read: set[str] = set()
+    stored: set[str] = set()
+    for c in cells:
+        r, s = _names(c.code)
+        read |= r
+        stored |= s
+    return {
+        "sources": report.sources,
+        "steps": steps(report),
+        "tables": report.tables,
+        "drivers": inspect.getsource(drivers).strip() if "explain_change" in read else "",
+        # The sandbox loads a table used as a variable on its first use; the script loads
+        # those up front (only the ones some cell reads without assigning).
+        "table_variables": [t for t in report.tables if t in read and t not in stored],
+    }
+
+
+def preamble(report: Report) -> str:
+    """The setup code alone (the notebook's first cell)."""
+    context = _context(report, runnable(report))
+    return templates.render("preamble.py.j2", autoescape=False, **context).strip()
+
+
+def runnable(report: Report) -> list[Cell]:
+    """The cells a script replays: those that ran without error."""
+    return [c for c in report.cells if not c.error]
+
+
+def show_last_expression(code: str) -> str:
+    """The sandbox printed a cell's last expression; the script must say so explicitly."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        return code
+    last = tree.body[-1]
+    lines = code.splitlines()
+    start, end = last.lineno - 1, (last.end_lineno or last.lineno) - 1
+    segment = ast.get_source_segment(code, last) or ""
+    if (
+        isinstance(last.value, ast.Call)
+        and isinstance(last.value.func, ast.Name)
+        and last.value.func.id == "print"
+    ):
+        return code
+    indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+    return "\n".join(lines[:start] + [f"{indent}_show({segment})"] + lines[end + 1 :])
+
+
+def render(report: Report, filename: str) -> str:
+    cells = runnable(report)
+    titles = {c.number: f.title for f in report.findings for c in f.cells}
+    script_cells = [
+        ScriptCell(c.number, c.by_da, titles[c.number], show_last_expression(c.code).strip())
+        for c in cells
+    ]
+    return templates.render(
+        "script.py.j2",
+        autoescape=False,
+        report=report,
+        cells=script_cells,
+        filename=filename,
+        **_context(report, cells),
+    )
+
+
+def write(report: Report, path: Path) -> None:
+    path.write_text(render(report, path.name), encoding="utf-8")
+    path.chmod(0o755)

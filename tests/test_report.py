@@ -1,0 +1,352 @@
+"""Reports: the survey's angles, the evidence rules, and every output format end to end
+through the real CLI, sandbox and DuckDB with the replay model (seconds, no real model).
+
+One replay survey of warehouse.db renders all formats at once; the assertions then read
+each file the way a user's tools would (pdftotext, pdftoppm, pdfimages, nbformat, python).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import duckdb
+import nbformat
+import pytest
+from conftest import ROOT, SALES, WAREHOUSE, answer_step, code_step, run_da, sha256
+
+from da_cli.data.catalog import build_catalog
+from da_cli.data.profile import profile
+from da_cli.models.replay import ReplayModel
+from da_cli.report import evidence, survey, templates
+from da_cli.report.summary import Point, summarize
+
+# Angle 1 (value by category): the model draws a figure; its first answer quotes a number
+# no output shows and is sent back by the loop; its second still carries one such sentence,
+# which the report must leave out. Angle 2 (orders per month): the model prints a table
+# but draws nothing, so da charts the angle itself. Then the executive summary.
+BY_CATEGORY = (
+    'df = sql("SELECT p.category, SUM(oi.quantity * oi.unit_price) AS value '
+    "FROM order_items oi JOIN products p ON p.product_id = oi.product_id "
+    'GROUP BY 1 ORDER BY 2 DESC")\n'
+    "print(df)\n"
+    "import matplotlib.pyplot as plt\n"
+    'df.plot(kind="bar", x="category", y="value", legend=False)\n'
+    'plt.title("Value by category")'
+)
+PER_MONTH = (
+    "print(sql(\"SELECT strftime(CAST(order_date AS DATE), '%Y-%m') AS month, "
+    'count(*) AS orders FROM orders GROUP BY 1 ORDER BY 1"))'
+)
+ANSWER_1 = (
+    "| category | value |\n|---|---:|\n| Computers | 5,464,675.36 |\n"
+    "| Smart Home | 1,155,074.44 |\n\n"
+    "Computers lead with 5,464,675.36. Audio made 777,777.77 in March."
+)
+ANSWER_2 = "Orders per month:\n\n- 105 in 2024-01\n- 156 in 2025-12, the highest"
+SUMMARY = "- Computers lead with 5,464,675.36.\n- Monthly orders went from 105 to 156."
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """One replay survey of warehouse.db, written in every format."""
+    tmp = tmp_path_factory.mktemp("report")
+    home = tmp / "da-home"
+    lines = [
+        code_step(BY_CATEGORY),
+        answer_step("Audio made 777,777.77."),
+        answer_step(ANSWER_1),
+        code_step(PER_MONTH),
+        answer_step(ANSWER_2),
+        answer_step(SUMMARY),
+    ]
+    script = tmp / "script.jsonl"
+    script.write_text("".join(json.dumps({"text": x}) + "\n" for x in lines))
+    out = {ext: tmp / f"report.{ext}" for ext in ("html", "pdf", "md", "ipynb")}
+    args = [sys.executable, "-m", "da_cli", "report", str(WAREHOUSE), "--angles", "2"]
+    args += ["--model", f"replay:{script}", "--emit-script", str(tmp / "recompute.py")]
+    for path in out.values():
+        args += ["-o", str(path)]
+    env = {**os.environ, "DA_HOME": str(home), "NO_COLOR": "1"}
+    r = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return {"run": r, "tmp": tmp, "home": home, **out, "script": tmp / "recompute.py"}
+
+
+def _profiles(path: Path):
+    return profile(build_catalog([str(path)]), cache=False)
+
+
+def test_the_survey_derives_its_angles_from_the_profile():
+    angles = survey.plan(_profiles(WAREHOUSE), 4)
+    assert [a.kind for a in angles[:3]] == ["breakdown", "trend", "top"]
+    assert len({(a.tables[-1], a.label) for a in angles}) == len(angles), "a column twice"
+    con = build_catalog([str(WAREHOUSE)]).connect()
+    for a in angles:
+        rows = con.execute(a.sql).fetchall()
+        assert len(rows) >= 2, a.sql  # da's own query for the angle runs and has a shape
+        assert all(t in a.question for t in a.tables), a.question  # names what it needs
+    joined = [a for a in angles if a.joins]
+    assert joined and all("join" in a.question for a in joined)
+
+
+def test_the_survey_works_on_any_table_not_just_the_examples(tmp_path):
+    # A table da has never seen: a category, a text date and an additive measure.
+    csv = tmp_path / "tickets.csv"
+    rows = ["opened,priority,team,minutes"]
+    for i in range(120):
+        team = ("Core", "Edge", "Ops")[i % 3]
+        rows.append(f"2025-{1 + i % 6:02d}-{1 + i % 27:02d},{('low', 'high')[i % 2]},{team},{i}")
+    csv.write_text("\n".join(rows) + "\n")
+    angles = survey.plan(_profiles(csv), 4)
+    kinds = {a.kind for a in angles}
+    assert {"breakdown", "trend"} <= kinds
+    assert all("minutes" in a.question for a in angles)  # the additive measure, not a count
+    trend = next(a for a in angles if a.kind == "trend")
+    assert trend.label == "month"
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW tickets AS SELECT * FROM read_csv('{csv}')")
+    assert len(con.execute(trend.sql).fetchall()) == 6
+
+
+def test_a_per_unit_price_is_never_summed_but_quantity_times_price_is():
+    products = next(p for p in _profiles(WAREHOUSE) if p.name == "order_items")
+    m = survey.measure_of(products)
+    assert m.real and "quantity" in m.expr and "unit_price" in m.expr
+    only_prices = next(p for p in _profiles(WAREHOUSE) if p.name == "products")
+    assert survey.measure_of(only_prices).expr == "COUNT(*)"
+
+
+def test_unbacked_sentences_are_left_out_and_backed_numbers_name_their_line():
+    outputs = ["  region  revenue\n0   West  1387030.72\n1  North  1244125.29"]
+    text = (
+        "West leads with 1,387,030.72. It grew 45.5 % last year.\n\n"
+        "| region | revenue |\n|---|---:|\n| West | 1387030.72 |\n| South | 847097.83 |\n\n"
+        "- North: 1,244,125.29\n- East: 999.5"
+    )
+    kept, dropped = evidence.grounded_only(text, outputs)
+    assert "45.5" not in kept and "847097.83" not in kept and "999.5" not in kept
+    assert "West leads with 1,387,030.72." in kept and "| West | 1387030.72 |" in kept
+    assert len(dropped) == 3
+    backing = evidence.backing(kept, outputs)
+    assert [b.number for b in backing] == ["1,387,030.72", "1,244,125.29"]  # each value once
+    assert backing[0].line == "0 West 1387030.72"
+    # Dates and numbers in names label things; they are not claims that need a line.
+    found = evidence.backing("Laptop 16 sold 156 in 2025-12", ["Laptop 16 2025-12 156"])
+    assert [b.number for b in found] == ["156"]
+
+
+def test_a_summary_quoting_unbacked_numbers_twice_is_written_by_da(tmp_path):
+    script = tmp_path / "s.jsonl"
+    bad = answer_step("- Revenue was 123,456.")
+    script.write_text("".join(json.dumps({"text": x}) + "\n" for x in (bad, bad)))
+    model = ReplayModel(script)
+    points = [Point("Revenue by region", "West leads with 1,387,030.72.")]
+    s = summarize(model, "sales.xlsx", points, ["West 1387030.72"])
+    assert s.by == "da" and s.attempts == 2
+    assert "1,387,030.72" in s.text and "123,456" not in s.text
+    # The second attempt was told which number no output showed.
+    assert "123,456" in model.history[1]["messages"][1]["content"]
+
+
+def test_the_pdf_has_pages_text_and_figures(rendered):
+    pdf = rendered["pdf"]
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+    assert pages >= 2
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    for expected in (
+        "What the data in warehouse.db shows",
+        "Executive summary",
+        "Value by category",
+        "Number of orders per month",
+        "5,464,675.36",  # the model's finding
+        "made by da",  # da's chart for the angle the model drew nothing for
+        "Appendix B. Sources",
+        sha256(WAREHOUSE),
+    ):
+        assert expected in text.replace("\n", " ") or expected in text, expected
+    assert "777,777.77" not in text  # the unbacked sentence is not in the report
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True)
+    assert sum(" image " in line for line in images.stdout.splitlines()) >= 2
+
+
+def test_every_pdf_page_renders_with_ink(rendered, tmp_path):
+    subprocess.run(["pdftoppm", "-gray", "-r", "30", str(rendered["pdf"]), str(tmp_path / "p")])
+    pages = sorted(tmp_path.glob("p-*.pgm"))
+    assert len(pages) >= 2
+    for page in pages:
+        data = page.read_bytes()
+        # PGM: "P5\n<w> <h>\n255\n" then one byte per pixel.
+        head = re.match(rb"P5\s+(\d+)\s+(\d+)\s+255\s", data)
+        pixels = data[head.end() :]
+        ink = sum(b < 200 for b in pixels) / len(pixels)
+        # Measured at 30 dpi: a page with only its footer has 0.00002; a heading and one
+        # line of text 0.001; a page of this report 0.004 to 0.07.
+        assert ink > 0.0005, f"{page.name} is blank"
+
+
+def test_the_html_is_self_contained_with_its_markdown_rendered(rendered):
+    html = rendered["html"].read_text()
+    images = re.findall(r'<img src="([^"]+)"', html)
+    assert len(images) == 2 and all(s.startswith("data:image/png;base64,") for s in images)
+    assert not re.search(r'(src|href)="(https?:|file:|/)', html), "an external reference"
+    assert "<table>" in html and "<td>Computers</td>" in html  # the answer's Markdown table
+    assert "<li>105 in 2024-01</li>" in html  # and its list
+    assert "777,777.77" not in html
+    assert "made by da" in html and sha256(WAREHOUSE) in html
+    assert "<script" not in html
+
+
+def test_markdown_has_its_figures_beside_it(rendered):
+    md = rendered["md"].read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert len(links) == 2
+    assert all((rendered["md"].parent / link).is_file() for link in links)
+    assert links[0].startswith("report_files/")
+    assert "## Executive summary" in md and "| Computers | 5,464,675.36 |" in md
+
+
+def test_the_notebook_validates_and_has_code_with_outputs(rendered):
+    nb = nbformat.read(str(rendered["ipynb"]), as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].source.startswith("import hashlib")  # the preamble: sql() and load()
+    assert "def sql(" in code[0].source
+    ran = code[1:]
+    assert [c.source for c in ran][:2] == [BY_CATEGORY, PER_MONTH]
+    assert "5464675.36" in ran[0].outputs[0]["text"]
+    pngs = [o for c in ran for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(pngs) == 2
+
+
+def test_the_emitted_script_recomputes_the_numbers_without_da(rendered, tmp_path):
+    script = rendered["script"]
+    assert not re.search(r"^\s*(import|from) da_cli", script.read_text(), re.M)
+    r = subprocess.run(
+        [sys.executable, "-I", str(script)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert r.returncode == 0, r.stderr
+    assert "5464675.36" in r.stdout  # the model's cell, recomputed
+    assert "Reading: Number of orders was 105 in 2024-01" in r.stdout  # and da's
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
+        "cell-1-1.png",
+        "cell-3-1.png",
+    ]
+
+
+def test_the_report_is_kept_in_history(rendered):
+    r = subprocess.run(
+        [sys.executable, "-m", "da_cli", "history", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DA_HOME": str(rendered["home"])},
+        cwd=ROOT,
+    )
+    (run,) = [json.loads(x) for x in r.stdout.splitlines()]
+    assert run["schema"] == "da.report/1" and "5,464,675.36" in run["answer"]
+    report = json.loads((Path(run["transcript"]).parent / "report.json").read_text())
+    assert [f["title"] for f in report["findings"]] == [
+        "Value by category",
+        "Number of orders per month",
+    ]
+    assert rendered["run"].stdout.split() == [
+        str(rendered[k]) for k in ("html", "pdf", "md", "ipynb", "script")
+    ]
+
+
+def test_analyze_writes_its_answer_as_a_report_too(replay, tmp_path):
+    model = replay(
+        code_step(
+            'df = sql("SELECT region, SUM(revenue) AS revenue FROM orders GROUP BY 1 '
+            'ORDER BY 2 DESC")\nprint(df)\ndf.plot.bar(x="region", y="revenue")'
+        ),
+        answer_step("| region | revenue |\n|---|---:|\n| West | 1387030.72 |\n\n- West leads"),
+    )
+    html, nb = tmp_path / "a.html", tmp_path / "a.ipynb"
+    r = run_da("analyze", str(SALES), "which region sells most?", "-m", model, "-o", str(html))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("| region | revenue |")  # the answer still goes to stdout
+    page = html.read_text()
+    assert "<td>West</td>" in page and "<li>West leads</li>" in page
+    assert page.count('<img src="data:image/png;base64,') == 1
+    model = replay(
+        code_step("print(sql('SELECT count(*) AS n FROM orders').n[0])"),
+        answer_step("There are 5319 orders."),
+    )
+    r = run_da("analyze", str(SALES), "how many?", "-m", model, "-o", str(nb), "--max-turns", "1")
+    assert r.returncode == 6  # the budget ran out: the partial answer is still written
+    nbformat.validate(nbformat.read(str(nb), as_version=4))
+
+
+def test_an_unknown_output_format_is_refused_before_any_work(tmp_path, da_home):
+    r = run_da("report", str(WAREHOUSE), "-o", str(tmp_path / "report.docx"))
+    assert r.returncode == 2 and "report.docx" in r.stderr and "Traceback" not in r.stderr
+    r = run_da("analyze", str(SALES), "q", "-o", str(tmp_path / "a.txt"))
+    assert r.returncode == 2
+    assert not (da_home / "data" / "runs").exists()  # nothing ran
+
+
+def test_data_with_nothing_to_survey_asks_for_a_question(tmp_path):
+    notes = tmp_path / "notes.csv"
+    notes.write_text("id,text\n" + "".join(f"{i},note number {i}\n" for i in range(50)))
+    r = run_da("report", str(notes), "-m", "replay:/nonexistent")
+    assert r.returncode == 3 and "--question" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_templates_are_found_in_the_checkout_and_ship_in_a_wheel(tmp_path):
+    assert templates.directory() == ROOT / "templates"
+    assert any(str(p).endswith("share/da/templates") for p in templates.candidates())
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for name in ("da_cli", "templates"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+        + ["-w", str(tmp_path / "dist"), str(src)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {Path(n).name for n in names if "/data/share/da/templates/" in n}
+    assert shipped == {p.name for p in (ROOT / "templates").iterdir()}
+    assert "da_cli/report/prompts/summary_system.j2" in names
+
+
+def test_a_question_report_goes_to_stdout_as_markdown(replay):
+    model = replay(
+        code_step(
+            'df = sql("SELECT channel, SUM(revenue) AS revenue FROM orders GROUP BY 1 '
+            'ORDER BY 2 DESC")\nprint(df)\ndf.plot.bar(x="channel", y="revenue")'
+        ),
+        answer_step("Retail sells most: 2210448.92."),
+    )
+    r = run_da("report", str(SALES), "--question", "which channel sells most?", "-m", model)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("# Which channel sells most?")
+    assert "## Answer" in r.stdout and "Retail sells most: 2210448.92." in r.stdout
+    (figure,) = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", r.stdout)
+    assert Path(figure).is_absolute() and Path(figure).is_file()  # in the run's workspace
+
+
+@pytest.mark.slow
+def test_embedded_model_writes_a_survey_pdf_with_figures(tmp_path):
+    # The acceptance run: the real model surveys warehouse.db into a PDF of >= 2 pages with
+    # >= 2 figures (da charts an angle whose code drew none, so figures do not depend on luck).
+    pdf = tmp_path / "report.pdf"
+    r = run_da("report", str(WAREHOUSE), "-o", str(pdf), timeout=3600)
+    assert r.returncode == 0, r.stderr
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    assert int(re.search(r"Pages:\s+(\d+)", info).group(1)) >= 2
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True)
+    assert sum(" image " in line for line in images.stdout.splitlines()) >= 2
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "Executive summary" in text and sha256(WAREHOUSE) in text
