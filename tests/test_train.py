@@ -1,0 +1,367 @@
+"""`da train`: data masking, rollouts through the real loop and sandbox, the reward, the
+multi-GPU launch, and the whole curriculum on a tiny model on CPU (smoke: in `make test`).
+
+The tiny model is a random-init two-layer Qwen2 over the embedded model's real tokenizer
+(converted once into the user cache), so every token id, tag token and chat template is the
+real one; only the weights are toys.
+"""
+
+import json
+import math
+import shlex
+import sys
+
+import pytest
+import yaml
+from conftest import ROOT, answer_step, code_step, run_da
+
+from da_cli.agent import loop
+from da_cli.errors import UsageError
+from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, is_assembled
+from da_cli.sandbox import Limits
+from train import config, data, rewards, rollout
+from train.policy_model import PolicyModel, Turn
+
+needs_model = pytest.mark.skipif(
+    not is_assembled(EMBEDDED[DEFAULT_MODEL]),
+    reason="the embedded model (and so the real tokenizer) is not installed",
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    if not is_assembled(EMBEDDED[DEFAULT_MODEL]):
+        pytest.skip("the embedded model (and so the real tokenizer) is not installed")
+    from train.base_model import embedded_tokenizer
+
+    return embedded_tokenizer()
+
+
+def trained_text(tok, rec) -> str:
+    return tok.decode(
+        [i for i, lab in zip(rec["input_ids"], rec["labels"], strict=True) if lab != -100]
+    )
+
+
+TRAJECTORY = (
+    "<Analyze>\nSort by revenue.\n</Analyze>\n<Code>\n```python\nprint(sales.revenue.max())\n```\n"
+    "</Code>\n<Execute>\nSECRET-OUTPUT 250\n</Execute>\n<Answer>\nWest, 250.\n</Answer>"
+)
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+def test_execute_spans_are_excluded_from_the_loss(tokenizer):
+    msgs = [
+        {"role": "user", "content": "Which region sells most?"},
+        {"role": "assistant", "content": TRAJECTORY},
+    ]
+    rec = data.tokenize_example(tokenizer, data.render_example(tokenizer, msgs, "t"), 4096)
+    trained = trained_text(tokenizer, rec)
+    assert (
+        "SECRET-OUTPUT" not in trained
+        and "<Execute>" not in trained
+        and "</Execute>" not in trained
+    )
+    assert trained.startswith("<Analyze>\nSort by revenue.")
+    assert "print(sales.revenue.max())" in trained and "</Code>" in trained
+    assert trained.endswith("<Answer>\nWest, 250.\n</Answer><|im_end|>")
+    # The tags are single tokens, and the Execute ones carry label -100.
+    ids = tokenizer.convert_tokens_to_ids(["<Execute>", "</Execute>", "<Code>"])
+    labels = dict(zip(rec["input_ids"], rec["labels"], strict=True))
+    assert labels[ids[0]] == -100 and labels[ids[1]] == -100 and labels[ids[2]] == ids[2]
+    # Nothing of the prompt is trained.
+    first = next(i for i, lab in enumerate(rec["labels"]) if lab != -100)
+    prompt = tokenizer.decode(rec["input_ids"][:first])
+    assert "Which region" in prompt and prompt.endswith("<|im_start|>assistant\n")
+
+
+def test_execute_messages_fold_into_one_assistant_turn_as_the_loop_writes_it(tokenizer):
+    msgs = [
+        {"role": "user", "content": "How many rows?"},
+        {"role": "assistant", "content": code_step("print(len(sales))")},
+        {"role": "execute", "content": "3"},
+        {"role": "assistant", "content": answer_step("3 rows.")},
+    ]
+    folded = data.fold_turns(msgs)
+    assert [m["role"] for m in folded] == ["user", "assistant"]
+    assert "</Code>\n<Execute>\n3\n</Execute>\n<Analyze>" in folded[1]["content"]
+    rec = data.tokenize_example(tokenizer, data.render_example(tokenizer, msgs, "t"), 4096)
+    trained = trained_text(tokenizer, rec)
+    assert "print(len(sales))" in trained and "3 rows." in trained and "<Execute>" not in trained
+
+
+def test_a_bad_training_line_is_a_data_error(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": []}\n')
+    from da_cli.errors import DataError
+
+    with pytest.raises(DataError, match="line 1"):
+        data.sft_records([str(bad)], tokenizer=None, max_length=10)
+
+
+# --- rewards ----------------------------------------------------------------------------
+
+
+def test_the_format_gate_accepts_a_trajectory_and_rejects_broken_ones():
+    good = code_step("print(1)") + "\n<Execute>\n1\n</Execute>\n" + answer_step("1")
+    assert rewards.format_ok(good)
+    assert not rewards.format_ok(good, format_failures=1)  # the loop had to repair a step
+    assert not rewards.format_ok(code_step("print(1)"))  # no Execute, no Answer
+    assert not rewards.format_ok("free text " + answer_step("1"))
+    assert not rewards.format_ok("<Analyze>\n<Code>x</Code>\n</Analyze>\n" + answer_step("1"))
+    rejected = answer_step("9") + "\n<Execute>\nThe answer quotes 9 ...\n</Execute>\n"
+    assert rewards.format_ok(rejected + good)  # an Answer the loop sent back is fine
+
+
+def test_accuracy_matches_numbers_at_the_references_precision_and_dabench_pairs():
+    assert rewards.answer_accuracy("The mean is 3.14159.", "3.14") == 1.0
+    assert rewards.answer_accuracy("It is 5,319 orders.", "5319") == 1.0
+    assert rewards.answer_accuracy("West leads.", "west") == 1.0
+    assert rewards.answer_accuracy("r = 0.51, p = 0.2", "@corr[0.51], @p[0.03]") == 0.5
+    assert rewards.answer_accuracy(None, "1") == 0.0
+    assert rewards.answer_accuracy("anything", None) is None
+
+
+def test_the_structure_weight_falls_along_a_cosine_and_the_gate_is_minus_one():
+    assert rewards.structure_weight(0.0, 0.7, 0.1) == pytest.approx(0.7)
+    assert rewards.structure_weight(0.5, 0.7, 0.1) == pytest.approx(0.4)
+    assert rewards.structure_weight(1.0, 0.7, 0.1) == pytest.approx(0.1)
+    o = rewards.Outcome(format_ok=True, executions=2, failed_executions=1, turns=5, accuracy=1.0)
+    early, late = rewards.hybrid_reward(o, 0.0), rewards.hybrid_reward(o, 1.0)
+    assert (
+        early.structure == pytest.approx(0.5) and late.reward > early.reward
+    )  # accuracy counts more
+    broken = rewards.Outcome(format_ok=False, accuracy=1.0)
+    assert rewards.hybrid_reward(broken, 0.5).reward == -1.0
+    open_task = rewards.Outcome(format_ok=True, executions=1, turns=10)
+    assert rewards.hybrid_reward(open_task, 0.3).reward == pytest.approx(1.0)
+
+
+def test_the_judge_scores_through_any_da_backend(replay):
+    from da_cli.models import load_model
+    from train.judge import Judge
+
+    judge = Judge(load_model(replay("4")))
+    assert judge.score("q?", "West, 250.", "West", "<Code>...</Code>") == pytest.approx(0.8)
+    assert judge.score("q?", None, "West", "") == 0.0
+
+
+# --- rollouts ---------------------------------------------------------------------------
+
+
+def test_model_chars_keep_kept_generations_and_drop_a_repeated_one():
+    final = "AAA<E2>CCC"
+    turns = [Turn("", "AAA"), Turn("AAA<E1>", "BBB"), Turn("AAA<E2>", "CCC")]
+    assert list(rollout.model_chars(final, turns)) == [1, 1, 1, 0, 0, 0, 0, 1, 1, 1]
+
+
+class ScriptedPolicy(PolicyModel):
+    """The policy backend with its sampler replaced by a script, so a rollout runs the real
+    loop, sandbox and assembly with known model text."""
+
+    def __init__(self, tokenizer, steps: list[str]) -> None:
+        super().__init__(None, tokenizer, max_context=32768)
+        self.steps = list(steps)
+
+    def _decode(self, prompt_ids, limit, temperature, stop):
+        ids = self.tokenizer(self.steps.pop(0), add_special_tokens=False)["input_ids"]
+        return ids, [-0.5] * len(ids), True
+
+
+def test_a_rollout_runs_code_in_the_sandbox_and_masks_its_output(tmp_path, tokenizer):
+    csv = tmp_path / "sales.csv"
+    csv.write_text("region,revenue\nEast,100\nWest,250\nNorth,75\n")
+    task = data.Task("Which region has the most revenue?", [str(csv)], "West")
+    policy = ScriptedPolicy(
+        tokenizer, [code_step("print(sales.revenue.max())"), answer_step("West, with 250.")]
+    )
+    r = rollout.run(task, policy, loop.Budget(max_turns=4), Limits(timeout_s=10))
+    assert r.answer == "West, with 250." and r.executions == 1 and r.failed_executions == 0
+    model = tokenizer.decode([t for t, m in zip(r.completion_ids, r.env_mask, strict=True) if m])
+    env = tokenizer.decode([t for t, m in zip(r.completion_ids, r.env_mask, strict=True) if not m])
+    assert model == code_step("print(sales.revenue.max())") + answer_step("West, with 250.")
+    assert env == "\n<Execute>\n250\n</Execute>\n<|im_end|>"  # real output, masked; closing eos
+    assert all(lp == -0.5 for lp, m in zip(r.logprobs, r.env_mask, strict=True) if m)
+    assert all(math.isnan(lp) for lp, m in zip(r.logprobs, r.env_mask, strict=True) if not m)
+    prompt = tokenizer.decode(r.prompt_ids)
+    assert "# Instruction\nWhich region has the most revenue?" in prompt  # da's own prompt
+    assert prompt.endswith("<|im_start|>assistant\n")
+    assert rewards.format_ok(r.continuation, r.format_failures)
+    assert rewards.answer_accuracy(r.answer, task.reference) == 1.0
+
+
+# --- config and launch ------------------------------------------------------------------
+
+
+def test_config_overrides_are_typed_and_unknown_keys_refused(tmp_path):
+    cfg = config.load(None, ["stage2.rl.learning_rate=1e-6", "stage2.rl.group_size=4"])
+    assert cfg.stage2.rl.learning_rate == 1e-6 and cfg.stage2.rl.group_size == 4
+    with pytest.raises(UsageError, match="Unknown training setting 'stage2.rl.group'"):
+        config.load(None, ["stage2.rl.group=4"])
+    with pytest.raises(UsageError, match="whole number"):
+        config.load(None, ["stage2.rl.group_size=many"])
+    f = tmp_path / "c.yaml"
+    f.write_text("stage1:\n  data: [d.jsonl]\n")
+    assert config.load(f).stage1.data == [str(tmp_path / "d.jsonl")]  # relative to the file
+
+
+def test_dry_run_prints_a_multi_gpu_deepspeed_zero3_launch(tmp_path):
+    sft, tasks = tmp_path / "sft.jsonl", tmp_path / "tasks.jsonl"
+    sft.write_text("{}\n")
+    tasks.write_text("{}\n")
+    out = tmp_path / "run"
+    r = run_da(
+        "train", "stage2", "--gpus", "8", "--dry-run", "--data", str(sft), "--tasks", str(tasks),
+        "-o", str(out), timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    text, command = r.stdout.split("# launch command\n")
+    resolved = yaml.safe_load(text)
+    assert resolved["gpus"] == 8 and resolved["stage2"]["sft"]["data"] == [str(sft)]
+    argv = shlex.split(command.strip())
+    assert argv[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
+    # accelerate itself parses and validates the command, and sets DeepSpeed up from it.
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils.launch import prepare_deepspeed_cmd_env
+
+    args = launch_command_parser().parse_args(argv[3:])
+    args, _, _ = _validate_launch_command(args)
+    assert args.num_processes == 8 and args.use_deepspeed and args.module
+    assert args.training_script == "train.run"
+    assert args.training_script_args == [
+        "--stage", "stage2", "--phase", "all", "--config", str(out / "config.yaml"),
+    ]  # fmt: skip
+    args.deepspeed_fields_from_accelerate_config = []
+    _, env = prepare_deepspeed_cmd_env(args)
+    assert env["ACCELERATE_USE_DEEPSPEED"] == "true"
+    assert env["ACCELERATE_DEEPSPEED_ZERO3_INIT"] == "true"
+    ds = json.loads((ROOT / "train" / "configs" / "zero3.json").read_text())
+    assert env["ACCELERATE_DEEPSPEED_CONFIG_FILE"] == str(ROOT / "train" / "configs" / "zero3.json")
+    assert ds["zero_optimization"]["stage"] == 3
+    assert not out.exists()  # a dry run writes nothing
+
+
+def test_training_without_data_is_a_usage_error(tmp_path):
+    r = run_da("train", "stage1", "--dry-run", "-o", str(tmp_path / "x"), timeout=120)
+    assert r.returncode == 2 and "Stage 1 needs data" in r.stderr
+
+
+# --- the whole curriculum on a tiny model -------------------------------------------------
+
+# Stage 1 teaches the toy model to close an Answer at once: `da analyze` decodes under a
+# llama.cpp grammar at ~0.2 s a token over the 152k vocabulary on this machine, and a forced
+# answer may run to 768 tokens, so a random model would make the last check take minutes.
+WORDS = ["West", "East", "North", "South", "three", "forty", "yes", "none"]
+
+
+def write_curriculum(tmp_path) -> tuple:
+    (tmp_path / "sales.csv").write_text("region,revenue\nEast,100\nWest,250\nNorth,75\n")
+    stage1 = [
+        {
+            "messages": [
+                {"role": "user", "content": f"One word: item {i}?"},
+                {"role": "assistant", "content": f"{w}</Answer>"},
+            ]
+        }
+        for i, w in enumerate(WORDS)
+    ]
+    trajectories = [
+        {
+            "messages": [
+                {"role": "user", "content": "# Instruction\nWhich region sells most?"},
+                {"role": "assistant", "content": TRAJECTORY},
+            ]
+        }
+    ]
+    tasks = [
+        {
+            "question": "Which region has the most revenue?",
+            "files": ["sales.csv"],
+            "reference": "West",
+        }
+    ]
+    for name, rows in (("stage1", stage1), ("trajectories", trajectories), ("tasks", tasks)):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "run"
+    cfg = {
+        "base_model": "tiny",
+        "output_dir": str(out),
+        "gpus": 0,
+        "stage1": {
+            "data": ["stage1.jsonl"], "learning_rate": 0.03, "max_steps": 5, "batch_size": 8,
+            "grad_accum": 1, "warmup_ratio": 0, "max_length": 256, "save_steps": 5,
+        },
+        "stage2": {
+            "sft": {"data": ["trajectories.jsonl"], "max_steps": 1, "grad_accum": 1,
+                    "max_length": 1024, "save_steps": 1},
+            "rl": {"tasks": ["tasks.jsonl"], "max_steps": 1, "group_size": 2, "max_turns": 2,
+                   "turn_tokens": 24, "max_tokens": 64, "exec_timeout_s": 5,
+                   "learning_rate": 1.0e-4},
+        },
+    }  # fmt: skip
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg))
+    return tmp_path / "train.yaml", out
+
+
+@pytest.mark.slow
+@pytest.mark.smoke
+@needs_model
+def test_the_curriculum_runs_on_a_tiny_model_and_exports_a_gguf_da_runs(tmp_path):
+    cfg_path, out = write_curriculum(tmp_path)
+    r = run_da("-q", "train", "all", "--config", str(cfg_path), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip() == str(out / "stage2-rl" / "final")
+    for stage in ("stage1", "stage2-sft", "stage2-rl"):
+        assert (out / stage / "final" / "model.safetensors").is_file()
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    losses = [x["loss"] for x in rows if x["stage"] == "stage1" and "loss" in x]
+    assert len(losses) == 5 and losses[-1] < losses[0] - 1  # stage 1 learned something
+    rl = [x for x in rows if x["stage"] == "stage2-rl" and "reward" in x]
+    assert rl and rl[0]["completions/mean_length"] > 0 and "reward/format_ok" in rl[0]
+    assert (out / "stage2-sft" / "checkpoint-1").is_dir()
+
+    gguf = tmp_path / "tiny.gguf"
+    r = run_da("-q", "train", "export", str(out), "-o", str(gguf), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip() == str(gguf) and gguf.stat().st_size > 1_000_000
+
+    # What GRPO trained on is what da analyze runs: same prompt text, same token ids.
+    from transformers import AutoTokenizer
+
+    from da_cli.models.llamacpp import LlamaCppModel
+
+    tok = AutoTokenizer.from_pretrained(out / "stage2-rl" / "final")
+    policy = PolicyModel(None, tok, max_context=32768)
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "q?"}]
+    cont = code_step("print(1)") + "\n<Execute>\n1\n</Execute>\n"
+    llm = LlamaCppModel(gguf, n_ctx=512)
+    try:
+        text = llm.render(messages, cont)
+        assert policy.render(messages, cont) == text
+        assert tok(text, add_special_tokens=False)["input_ids"] == llm.tokenize(text)
+    finally:
+        llm.close()
+
+    r = run_da(
+        "analyze", str(tmp_path / "sales.csv"), "which region has the most revenue?",
+        "--model", str(gguf), "--max-turns", "1", "--max-tokens", "64", "--json", timeout=600,
+    )  # fmt: skip
+    assert r.returncode in (0, 6), r.stderr[-3000:]
+    assert json.loads(r.stdout)["answer"] is not None
+
+
+@pytest.mark.slow
+@needs_model
+def test_a_phase_resumes_from_its_last_checkpoint(tmp_path):
+    cfg_path, out = write_curriculum(tmp_path)
+    args = ("-q", "train", "stage2", "--phase", "sft", "--config", str(cfg_path))
+    r = run_da(*args, "--max-steps", "1", timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_da(*args, "--max-steps", "2", "--resume", timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    state = json.loads((out / "stage2-sft" / "checkpoint-2" / "trainer_state.json").read_text())
+    assert [h["step"] for h in state["log_history"] if "loss" in h] == [1, 2]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in rows if "loss" in x] == [1, 2]  # step 1 was not run again
