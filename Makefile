@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml Makefile
 	  $(BIN)/pip install -e ".[$(EXTRAS)]"; \
 	fi
 	$(BIN)/da models install
+	# llama.cpp's HF -> GGUF converter for `da train export`, from the llama-cpp-python sdist (once).
+	if [[ ",$(EXTRAS)," == *,train,* ]]; then $(BIN)/python -m train.converter \
+	  || echo "warning: could not fetch the GGUF converter; da train export will retry"; fi
 	touch $(STAMP)
 
 system-deps:
@@ -45,7 +48,7 @@ demo: install
 
 # The suite with a small, meaningful subset of the slow real-model tests.
 test: install
-	$(BIN)/ruff check da_cli tests bench examples
+	$(BIN)/ruff check da_cli train tests bench examples
 	$(BIN)/pytest -m "not slow or smoke" $(PYTEST_ARGS)
 
 # Every test, the slow real-model ones included.
@@ -62,7 +65,7 @@ eval: install
 	$(BIN)/da eval dabench --data $(DABENCH) $(EVAL_ARGS)
 
 lint: install
-	$(BIN)/ruff check da_cli tests bench examples
+	$(BIN)/ruff check da_cli train tests bench examples
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -26,7 +26,7 @@ def guarded(fn: Callable) -> Callable:
     return wrapper
 
 
-from da_cli.cli import analyze, doctor, evaluate, history, models  # noqa: E402  (they import `guarded`)
+from da_cli.cli import analyze, doctor, evaluate, history, models, report, synth, train  # noqa: E402  (they import `guarded`)
 
 app = typer.Typer(
     name="da",
@@ -36,7 +36,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("analyze", no_args_is_help=True)(guarded(analyze.analyze))
+app.command("report", no_args_is_help=True)(guarded(report.report))
+app.command("synth", no_args_is_help=True)(guarded(synth.synth))
 app.add_typer(models.app, name="models")
+app.add_typer(train.app, name="train")
 app.add_typer(evaluate.app, name="eval")
 app.command("history")(guarded(history.history))
 app.command("doctor")(guarded(doctor.doctor))
