@@ -338,6 +338,7 @@ def test_a_question_report_goes_to_stdout_as_markdown(replay):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # minutes on an idle machine; far more on a shared one
 def test_embedded_model_writes_a_survey_pdf_with_figures(tmp_path):
     # The acceptance run: the real model surveys warehouse.db into a PDF of >= 2 pages with
     # >= 2 figures (da charts an angle whose code drew none, so figures do not depend on luck).
