@@ -13,6 +13,13 @@ class DaError(Exception):
         self.hint = hint
 
 
+class SetupError(DaError):
+    """Part of this installation or machine is missing (report templates, the Pango
+    library for PDF) or a training worker failed: nothing the input could change."""
+
+    exit_code = 1
+
+
 class UsageError(DaError):
     exit_code = 2
 

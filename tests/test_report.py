@@ -291,6 +291,22 @@ def test_an_unknown_output_format_is_refused_before_any_work(tmp_path, da_home):
     assert not (da_home / "data" / "runs").exists()  # nothing ran
 
 
+def test_pdf_without_pango_is_one_sentence_exit_1_before_any_work(tmp_path, da_home):
+    # A weasyprint that fails to import the way it does when Pango is absent (OSError).
+    fake = tmp_path / "site"
+    fake.mkdir()
+    (fake / "weasyprint.py").write_text("raise OSError('cannot load library libpango-1.0-0')\n")
+    env = {**os.environ, "PYTHONPATH": f"{fake}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    out = tmp_path / "report.pdf"
+    r = subprocess.run(
+        [sys.executable, "-m", "da_cli", "report", str(WAREHOUSE), "-o", str(out)],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    assert "Pango" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists() and not (da_home / "data" / "runs").exists()  # nothing ran
+
+
 def test_data_with_nothing_to_survey_asks_for_a_question(tmp_path):
     notes = tmp_path / "notes.csv"
     notes.write_text("id,text\n" + "".join(f"{i},note number {i}\n" for i in range(50)))

@@ -12,7 +12,7 @@ import typer
 
 from da_cli.cli import guarded
 from da_cli.cli.console import state
-from da_cli.errors import DaError, UsageError
+from da_cli.errors import SetupError, UsageError
 
 app = typer.Typer(
     help="Train the model with the DeepAnalyze curriculum and export it as a GGUF.",
@@ -104,7 +104,7 @@ def _start(
         state.info(f"Launching {plan.gpus} processes: {plan.shell()}")
         rc = launch.spawn(cfg, plan)
         if rc != 0:
-            raise DaError(f"Training failed in a worker process (exit status {rc}).")
+            raise SetupError(f"Training failed in a worker process (exit status {rc}).")
         state.info(f"Done; models under {cfg.output_dir}")
         return
     from train.run import run

@@ -5,7 +5,7 @@ library, so a missing one is reported as one sentence with what to install."""
 import logging
 from pathlib import Path
 
-from da_cli.errors import DaError
+from da_cli.errors import SetupError
 from da_cli.report import html
 from da_cli.report.document import Report
 
@@ -14,7 +14,7 @@ def _weasyprint():
     try:
         import weasyprint
     except (ImportError, OSError) as e:  # OSError: the Pango library could not be loaded
-        raise DaError(
+        raise SetupError(
             "PDF output needs WeasyPrint and the Pango library, which could not be loaded.",
             hint="Install Pango (Debian/Ubuntu: apt-get install libpango-1.0-0 "
             "libpangoft2-1.0-0; macOS: brew install pango), or write .html instead.",

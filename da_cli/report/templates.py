@@ -17,7 +17,7 @@ import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from da_cli.errors import DaError
+from da_cli.errors import SetupError
 
 MARKER = "report.html.j2"  # a directory holding this file is the layouts directory
 _SHARE = Path("share") / "da" / "templates"
@@ -40,7 +40,7 @@ def directory() -> Path:
     for d in candidates():
         if (d / MARKER).is_file():
             return d
-    raise DaError(
+    raise SetupError(
         "The report templates are missing from this installation of da.",
         hint="Reinstall da (pip install --force-reinstall da-cli).",
     )
