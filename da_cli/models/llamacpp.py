@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from da_cli.errors import ModelError
+from da_cli.models import sampling
 from da_cli.models.base import Generation, cut_at_stop
 
 
@@ -76,6 +77,7 @@ class LlamaCppModel:
             )
         except (ValueError, RuntimeError) as e:
             raise ModelError(f"llama.cpp could not load {path}; the file may be corrupt.") from e
+        sampling.install(self._llm)
         self.name = name or path.stem
         self.path = path
         self.n_ctx = n_ctx
