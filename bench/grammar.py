@@ -30,9 +30,7 @@ MESSAGES = [
 
 def decode(model: LlamaCppModel, tokens: int) -> tuple[float, str]:
     model.generate(MESSAGES, "", stop=[], grammar=None, max_tokens=1)  # evaluate the prompt
-    gen = model.generate(
-        MESSAGES, "", stop=[], grammar=protocol.FIRST_GRAMMAR, max_tokens=tokens
-    )
+    gen = model.generate(MESSAGES, "", stop=[], grammar=protocol.FIRST_GRAMMAR, max_tokens=tokens)
     return gen.completion_tokens / gen.seconds, gen.text
 
 

@@ -44,3 +44,40 @@ def test_embedded_model_joins_tables_to_name_the_top_customer():
     assert "Pioneer Distribution NV" in out["answer"]
     assert "83" in out["answer"]
     assert out["unverified_numbers"] == []
+
+
+@pytest.mark.smoke
+def test_grammar_fast_path_decodes_exactly_what_the_sampler_chain_does():
+    # models/sampling.py tests only the greedy token against the grammar; llama-cpp-python's
+    # chain masks the whole vocabulary. Greedy, both must give the same text, token for
+    # token, past the 64-token repeat-penalty window and through forced grammar closings.
+    # Each call starts from an empty KV cache: a prompt evaluated in another batch split
+    # gives logits that differ in the last bits, which can flip a near-tie either way.
+    from da_cli.agent import protocol
+    from da_cli.eval.run import format_grammar
+    from da_cli.models import load_model, sampling
+
+    model = load_model(None)
+    llm = model._llm
+    messages = [
+        {"role": "system", "content": "Answer with <Analyze> then <Code> blocks."},
+        {"role": "user", "content": "Table `sales` has region and revenue. Total per region?"},
+    ]
+    cases = [
+        ("", protocol.FIRST_GRAMMAR, 200),
+        ("The mean is 3.5.\nThe final answer:\n", format_grammar(["mean", "n"]), 40),
+    ]
+    try:
+        for continuation, grammar, n in cases:
+            sampling.install(llm)
+            llm.reset()
+            fast = model.generate(messages, continuation, stop=[], grammar=grammar, max_tokens=n)
+            assert isinstance(llm._sampler, sampling.GreedyGrammarSampler)
+            del llm._init_sampler
+            llm.reset()
+            chain = model.generate(messages, continuation, stop=[], grammar=grammar, max_tokens=n)
+            assert not isinstance(llm._sampler, sampling.GreedyGrammarSampler)
+            assert fast.text == chain.text and fast.completion_tokens == chain.completion_tokens
+        assert fast.text.startswith("@mean[") and "\n@n[" in fast.text
+    finally:
+        model.close()
