@@ -113,7 +113,7 @@ def test_questions_name_real_tables_and_checklists_fit_the_answer(planned):
         kinds = [c.kind for c in q.checklist]
         assert kinds[:4] == ["complete", "well_formed", "ran", "uses_tables"]
         if q.answer == "entity":
-            assert {"entity", "entity_first", "entity_shown"} <= set(kinds)
+            assert {"entity", "entity_first", "entity_shown", "number_shown"} <= set(kinds)
             assert q.reference == q.candidates[0]
         else:
             assert {"number", "number_shown"} <= set(kinds)
@@ -213,6 +213,16 @@ def entity_question() -> Question:
 def test_the_entity_must_be_the_first_candidate_the_answer_names(answer, ok):
     t = transcript(answer, [("West 9.0\nNorth 8.0", False)])
     assert inspect.inspect(entity_question(), t).accepted is ok
+
+
+def test_the_right_name_from_the_wrong_computation_is_rejected():
+    # A year filter ignored: Retail leads either way, but the output shows its all-years
+    # figure (2,210,448.92), not the one the question asked for (9.0 here).
+    q = entity_question()
+    ignored = inspect.inspect(q, transcript("West leads.", [("West 2210448.92", False)]))
+    assert [c.kind for c in ignored.failed] == ["number_shown"]
+    shown = transcript("West leads.", [("   region  revenue\n0  West  9.000000e+00", False)])
+    assert inspect.inspect(q, shown).accepted
 
 
 def test_failed_last_cell_unread_table_or_repaired_step_rejects():

@@ -207,6 +207,14 @@ def checklist(q: Question) -> list[Check]:
                 {"entity": q.reference, "candidates": q.candidates},
             ),
             Check("entity_shown", f"an output shows {q.reference}", {"entity": q.reference}),
+            # The right name can come from the wrong computation: "which channel had the
+            # most revenue in 2025?" answered over all years still names Retail. The
+            # figure the reference query ranked by pins the computation down.
+            Check(
+                "number_shown",
+                f"an output shows {q.reference}'s figure, {shown(q.value, q.integer)}",
+                {"value": q.value, "tolerance": q.tolerance},
+            ),
         ]
     return items
 
