@@ -419,16 +419,29 @@ def test_da_train_reads_the_records_and_masks_the_execute_output(tmp_path, token
 
 
 @pytest.mark.slow  # a tiny model, but 1-2 minutes on a busy 2-core machine
-def test_da_train_stage2_sft_runs_on_synth_output(tmp_path, tokenizer):
-    out = tmp_path / "data.jsonl"
-    r = run_da("-q", "synth", str(SALES), "-o", str(out), "--kind", "code", "--n", "2",
+@pytest.mark.smoke
+def test_da_train_stage2_sft_runs_on_solved_synth_trajectories(replay, tmp_path, tokenizer):
+    # A solved qa trajectory (through the real loop and sandbox, replayed model) and the
+    # model-free code items, both as `da synth` writes them, train the tiny model.
+    args = [str(SALES), "--n", "1", "--seed", "1", "--heldout", "0"]
+    qfile = tmp_path / "questions.jsonl"
+    assert run_da("-q", "synth", *args, "-o", str(qfile), "--questions-only").returncode == 0
+    (q,) = [json.loads(line) for line in qfile.read_text().splitlines()]
+    model = replay(
+        code_step(f"r = sql({q['reference_sql']!r})\nprint(r.iloc[0, 0], r.iloc[0, -1])"),
+        answer_step(f"The answer is {q['reference'][0]}."),
+    )
+    solved, code = tmp_path / "qa.jsonl", tmp_path / "code.jsonl"
+    r = run_da("-q", "synth", *args, "-o", str(solved), "--model", model, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["accepted"] == 1, r.stderr
+    r = run_da("-q", "synth", str(SALES), "-o", str(code), "--kind", "code", "--n", "2",
                "--heldout", "0")  # fmt: skip
     assert r.returncode == 0, r.stderr
     r = run_da(
         "-q", "train", "stage2", "--phase", "sft", "--base", "tiny", "--gpus", "0",
-        "--data", str(out), "-o", str(tmp_path / "run"), "--max-steps", "1",
-        "--set", "stage2.sft.grad_accum=1", "--set", "stage2.sft.max_length=4096",
-        timeout=600,
+        "--data", str(solved), "--data", str(code), "-o", str(tmp_path / "run"),
+        "--max-steps", "1", "--set", "stage2.sft.grad_accum=1",
+        "--set", "stage2.sft.max_length=4096", timeout=600,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     assert (tmp_path / "run" / "stage2-sft" / "final" / "model.safetensors").is_file()
