@@ -105,6 +105,7 @@ def test_eval_runs_the_agent_scores_and_resumes(bench, replay, tmp_path):
     }
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(row["id"], row["correct"]) for row in rows] == [(7, True), (9, False)]
+    assert "<Execute>\n" in rows[0]["turn"] and "30.0" in rows[0]["turn"]  # for failure analysis
     # A second run finds both done and runs nothing (the replay script is used up).
     again = run_da(*args)
     assert again.returncode == 0, again.stderr

@@ -100,6 +100,8 @@ def run_task(
         prompt_tokens=u.prompt_tokens,
         completion_tokens=u.completion_tokens,
         code=t.code,
+        # The whole assistant turn, Execute outputs included: what failure analysis reads.
+        turn=t.continuation[-12000:],
         seconds=round(time.perf_counter() - started, 2),
     )
     return record
