@@ -3,7 +3,7 @@ import json
 import pytest
 from conftest import answer_step, code_step, run_da
 
-from da_cli.eval.dabench import Task, extract, load_tasks, matches, score
+from da_cli.eval.dabench import Task, conform, extract, load_tasks, matches, precisions, score
 from da_cli.eval.run import summarize
 
 
@@ -46,6 +46,55 @@ def test_task_names_and_placeholders_come_from_the_format():
     assert task.names == ["mean_fare", "n"]
     assert {"mean_fare_value", "count"} <= task.placeholders
     assert "Answer format: @mean_fare[" in task.instruction()
+
+
+def task_with(format_: str, constraints: str = "") -> Task:
+    return Task(1, "q", constraints, format_, "f", "easy")
+
+
+@pytest.mark.parametrize(
+    "format_, constraints, want",
+    [
+        # One precision named anywhere holds for every name.
+        ("@a[x] @b[y] where both are numbers.", "Round to 2 decimal places.", {"a": 2, "b": 2}),
+        # Each placeholder's own sentence; a string gets none.
+        (
+            '@r[r_value] @p[p_value] @kind[k] where "r_value" is a number between -1 and 1, '
+            'rounded to two decimal places. "p_value" is a number between 0 and 1, rounded to '
+            'four decimal places. "k" is a string.',
+            "",
+            {"r": 2, "p": 4},
+        ),
+        # A description shared by two names; a placeholder written without quotes.
+        (
+            "@mean_a[mean_a] @mean_b[mean_b] @sd_a[sd] where 'mean_a' and 'mean_b' are numbers "
+            "rounded to 2 decimal places. where sd is rounded to three decimal places.",
+            "",
+            {"mean_a": 2, "mean_b": 2, "sd_a": 3},
+        ),
+        # An integer described on its own, before a sentence with another precision.
+        (
+            '@n[count] @m[mean] @s[std] where "count" is an integer. where "mean" is rounded '
+            'to two decimal places. where "std" is rounded to three decimal places.',
+            "",
+            {"m": 2, "s": 3},
+        ),
+        ("@a[x] where x is the mean.", "", {}),
+    ],
+)
+def test_the_precision_each_answer_name_asks_for(format_, constraints, want):
+    assert precisions(task_with(format_, constraints)) == want
+
+
+def test_the_format_self_check_rounds_only_numbers_with_too_many_decimals():
+    task = task_with(
+        '@r[r_value] @p[p_value] @kind[k] where "r_value" is rounded to two decimal places. '
+        '"p_value" is rounded to four decimal places. "k" is a string.'
+    )
+    given = {"r": "0.2051", "p": "0.00005", "kind": "linear"}
+    assert conform(given, task) == {"r": "0.21", "p": "0.0001", "kind": "linear"}  # half up
+    assert conform({"r": "0.2", "p": "1e-5"}, task) == {"r": "0.2", "p": "0.0000"}
+    assert conform({"r": "about 0.2051", "p": "nan"}, task) == {"r": "about 0.2051", "p": "nan"}
 
 
 @pytest.fixture
@@ -111,6 +160,28 @@ def test_eval_runs_the_agent_scores_and_resumes(bench, replay, tmp_path):
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["correct"] == 1
     assert len(out.read_text().splitlines()) == 2
+
+
+def test_rescore_scores_a_results_file_again_without_a_model(bench, tmp_path):
+    out = tmp_path / "runs.jsonl"
+    rows = [
+        {"id": 7, "level": "easy", "answer": "@mean_y[30.004]", "formatted": "", "correct": False,
+         "right": 0, "total": 1, "seconds": 1.0},
+        {"id": 9, "level": "hard", "answer": "", "formatted": "@max_x[3]", "correct": False,
+         "right": 0, "total": 1, "seconds": 1.0},
+    ]  # fmt: skip
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = run_da("eval", "dabench", "--data", str(bench), "-o", str(out), "--rescore", "--json",
+               "-m", "/nonexistent.gguf")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    # 30.004 is 30.00 at the two decimals the constraints ask for; the raw rule says no.
+    assert (summary["correct"], summary["accuracy"], summary["accuracy_raw"]) == (2, 100.0, 50.0)
+    again = [json.loads(line) for line in out.read_text().splitlines()]
+    assert again[0]["conformed"] == {"mean_y": "30.00"} and again[0]["correct_raw"] is False
+    nothing = tmp_path / "none.jsonl"
+    missing = run_da("eval", "dabench", "--data", str(bench), "--rescore", "-o", str(nothing))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
 
 
 def test_summary_of_nothing():

@@ -13,6 +13,7 @@ from da_cli.cli import guarded
 from da_cli.cli.console import state
 from da_cli.errors import UsageError
 from da_cli.eval.dabench import LEVELS, load_tasks
+from da_cli.eval.run import rescore as rescore_record
 from da_cli.eval.run import run_task, summarize
 from da_cli.models import DEFAULT_MODEL, load_model
 from da_cli.sandbox import Limits
@@ -47,6 +48,9 @@ def dabench(
         False, "--no-grammar", help="Decode without the protocol grammar (to measure it)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+    rescore: bool = typer.Option(
+        False, "--rescore", help="Score the output file's answers again; run no model."
+    ),
 ) -> None:
     """Run the agent on every DABench question and score it by the official rule.
 
@@ -54,6 +58,11 @@ def dabench(
     if level and level not in LEVELS:
         raise UsageError(f"--level must be one of {', '.join(LEVELS)}, not '{level}'.")
     tasks = load_tasks(data, level=level, limit=limit)
+    if rescore:
+        if output is None or not output.is_file():
+            raise UsageError("--rescore needs the results file to score again (-o FILE).")
+        _report(_rescore(output, tasks), model=model, grammar=None, output=output, as_json=as_json)
+        return
     backend = load_model(model)
     if no_grammar:
         backend.supports_grammar = False
@@ -90,12 +99,37 @@ def dabench(
                 bar.update(progress, advance=1, description=f"{right}/{len(so_far)} correct")
     finally:
         backend.close()
-    summary = summarize([done[t.id] for t in tasks if t.id in done])
-    summary.update(model=backend.name, grammar=not no_grammar, results=str(output))
+    records = [done[t.id] for t in tasks if t.id in done]
+    _report(records, model=backend.name, grammar=not no_grammar, output=output, as_json=as_json)
+
+
+def _report(
+    records: list[dict], *, model: str | None, grammar: bool | None, output: Path, as_json: bool
+) -> None:
+    summary = summarize(records)
+    summary.update(
+        model=model or next((r["model"] for r in records if r.get("model")), "unknown"),
+        grammar=grammar,
+        results=str(output),
+    )
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
         _print(summary)
+
+
+def _rescore(output: Path, tasks: list) -> list[dict]:
+    """Every record of the file scored again by the current rule, written back in place."""
+    done = _read(output)
+    by_id = {t.id: t for t in tasks}
+    for record in done.values():
+        task = by_id.get(record["id"])
+        if task is not None and "error" not in record:
+            rescore_record(record, task)
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()))
+    tmp.replace(output)
+    return [done[t.id] for t in tasks if t.id in done]
 
 
 def _read(path: Path) -> dict[int, dict]:
@@ -114,8 +148,12 @@ def _print(s: dict) -> None:
     if not s["questions"]:
         print("No questions were run.")
         return
-    print(f"model: {s['model']} (grammar {'on' if s['grammar'] else 'off'})")
-    print(f"questions: {s['correct']}/{s['questions']} correct ({s['accuracy']} %)")
+    grammar = "" if s["grammar"] is None else f" (grammar {'on' if s['grammar'] else 'off'})"
+    print(f"model: {s['model']}{grammar}")
+    print(
+        f"questions: {s['correct']}/{s['questions']} correct ({s['accuracy']} %; "
+        f"{s['accuracy_raw']} % without the format self-check)"
+    )
     print(f"sub-answers: {s['sub_accuracy']} % correct")
     for lv, row in s["by_level"].items():
         print(f"  {lv}: {row['accuracy']} % of {row['questions']}")

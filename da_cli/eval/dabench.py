@@ -9,6 +9,7 @@ sub-answer is right when it equals the label as a string or both parse as number
 import json
 import re
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
 from da_cli.errors import UsageError
@@ -103,6 +104,82 @@ class Score:
 
 
 def score(response: str, labels: tuple[tuple[str, str], ...]) -> Score:
-    given = extract(response)
+    """The official rule over a response's text."""
+    return score_values(extract(response), labels)
+
+
+def score_values(given: dict[str, str], labels: tuple[tuple[str, str], ...]) -> Score:
     right = sum(1 for name, label in labels if name in given and matches(given[name], label))
     return Score(right, len(labels))
+
+
+_DIGITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_PRECISION = re.compile(
+    r"\b(\d|zero|one|two|three|four|five|six)\s+decimal(?:s\b|\s+(?:places?|points?|digits?))",
+    re.IGNORECASE,
+)
+
+
+def precisions(task: Task) -> dict[str, int]:
+    """How many decimals the format (or the constraints) asks for, per answer name, where it
+    says so without ambiguity: one precision for every name, or the one in the sentence
+    that describes the name's placeholder (`where "r_value" is …, rounded to two decimal
+    places`), shared descriptions (`"mean_a" and "mean_b" are …`) included."""
+    text = f"{task.format}\n{task.constraints}"
+    found = [
+        (m.start(), int(g) if g.isdigit() else _DIGITS[g.lower()])
+        for m in _PRECISION.finditer(text)
+        for g in [m.group(1)]
+    ]
+    if not found:
+        return {}
+    if len({n for _, n in found}) == 1:
+        return dict.fromkeys(task.names, found[0][1])
+    holders = {m.group(1): m.group(2).strip() for m in _ANSWER.finditer(task.format)}
+    anchors = {name: _described_at(text, name, holders.get(name, "")) for name in task.names}
+    starts = sorted({a for a in anchors.values() if a >= 0})
+    out = {}
+    for name, at in anchors.items():
+        while at >= 0:
+            end = next((a for a in starts if a > at), len(text))
+            here = [n for i, n in found if at < i < end]
+            if here:
+                out[name] = here[0]
+                break
+            # Only a connective before the next description: the two share one sentence.
+            gap = _HOLDER_MENTION.sub("", text[at:end], count=1)
+            at = end if end < len(text) and re.fullmatch(r"[\s,]*(?:and|or)?[\s,]*", gap) else -1
+    return out
+
+
+_HOLDER_MENTION = re.compile(r"^[\"']?[^\"'\s]+[\"']?")
+
+
+def _described_at(text: str, name: str, holder: str) -> int:
+    """Where the text describes a name: its placeholder mentioned outside the brackets
+    (quoted or not), else the `@name[` itself."""
+    if holder:
+        bare = rf"(?<![\w\[\"'@]){re.escape(holder)}(?![\w\]\"'\[])"
+        quoted = rf"[\"']{re.escape(holder)}[\"']"
+        m = re.search(f"{quoted}|{bare}", text)
+        if m:
+            return m.start()
+    return text.find(f"@{name}[")
+
+
+def conform(given: dict[str, str], task: Task) -> dict[str, str]:
+    """The format self-check: a number with more decimals than the format asks for is
+    rounded (half up) to that many, as the question told the analyst to. Nothing else
+    changes; a value that is not a number is left as it is."""
+    out = dict(given)
+    for name, places in precisions(task).items():
+        value = given.get(name)
+        if value is None:
+            continue
+        try:
+            d = Decimal(value.strip())
+        except InvalidOperation:
+            continue
+        if d.is_finite() and -d.as_tuple().exponent > places:
+            out[name] = str(d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+    return out

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from da_cli.agent import analysis, loop
 from da_cli.errors import DaError
-from da_cli.eval.dabench import LEVELS, Task, extract, score
+from da_cli.eval.dabench import LEVELS, Task, conform, extract, score_values
 from da_cli.models.base import Model
 from da_cli.sandbox import Limits, Sandbox
 
@@ -54,7 +54,7 @@ def run_task(
     task: Task, model: Model, budget: loop.Budget, limits: Limits, *, grammar: bool = True
 ) -> dict:
     started = time.perf_counter()
-    record = {"id": task.id, "level": task.level}
+    record = {"id": task.id, "level": task.level, "model": model.name}
     try:
         catalog, t = analysis.prepare([str(task.file)], task.instruction())
         with (
@@ -84,15 +84,10 @@ def run_task(
         t.usage.completion_tokens += gen.completion_tokens
         t.usage.prompt_tokens += gen.prompt_tokens
         formatted = gen.text
-    s = score(response + "\n" + formatted, task.labels)
     u = t.usage
+    record.update(answer=response, formatted=formatted)
+    rescore(record, task)
     record.update(
-        correct=s.correct,
-        right=s.right,
-        total=s.total,
-        answer=response,
-        formatted=formatted,
-        extracted=extract(response + "\n" + formatted),
         partial=t.partial,
         stop_reason=t.stop_reason,
         turns=u.generations,
@@ -103,6 +98,27 @@ def run_task(
         # The whole assistant turn, Execute outputs included: what failure analysis reads.
         turn=t.continuation[-12000:],
         seconds=round(time.perf_counter() - started, 2),
+    )
+    return record
+
+
+def rescore(record: dict, task: Task) -> dict:
+    """Score a record from the text the model wrote (its Answer and format step), so a
+    results file can be scored again without running anything.
+
+    `correct_raw` is the benchmark's rule on that text as it is. `correct` adds the format
+    self-check: numbers with more decimals than the question asked for are rounded to its
+    precision (`conformed` lists what changed)."""
+    given = extract(record.get("answer", "") + "\n" + record.get("formatted", ""))
+    fixed = conform(given, task)
+    raw, s = score_values(given, task.labels), score_values(fixed, task.labels)
+    record.update(
+        correct=s.correct,
+        right=s.right,
+        total=s.total,
+        correct_raw=raw.correct,
+        extracted=given,
+        conformed={n: v for n, v in fixed.items() if given.get(n) != v},
     )
     return record
 
@@ -120,6 +136,10 @@ def summarize(records: list[dict]) -> dict:
         "questions": n,
         "correct": sum(r["correct"] for r in records),
         "accuracy": accuracy(records),
+        # The benchmark's rule on the text as written, without the format self-check.
+        "accuracy_raw": round(
+            100 * sum(r.get("correct_raw", r["correct"]) for r in records) / n, 1
+        ),
         "sub_accuracy": round(100 * sum(r["right"] for r in records) / total_subs, 1)
         if total_subs
         else None,
