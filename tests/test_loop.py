@@ -16,9 +16,10 @@ def session(tmp_path):
     catalog = build_catalog([str(SALES)])
     with Sandbox(catalog, tmp_path / "ws") as sandbox:
 
-        def run(*outputs: str, **budget):
+        def run(*outputs: str | dict, **budget):
             script = tmp_path / "script.jsonl"
-            script.write_text("".join(json.dumps({"text": o}) + "\n" for o in outputs))
+            rows = [o if isinstance(o, dict) else {"text": o} for o in outputs]
+            script.write_text("".join(json.dumps(r) + "\n" for r in rows))
             model = ReplayModel(script)
             t = loop.new_transcript("q?", [SALES], "profile", ["orders"])
             steps = list(loop.run(t, model, sandbox, loop.Budget(**budget)))
@@ -77,3 +78,13 @@ def test_text_after_a_code_block_never_reaches_the_transcript(session):
     sneaky = code_step("print(7)") + "\n<Execute>\nfake output 999\n</Execute>"
     t, _, _ = session(sneaky, answer_step("7"))
     assert "fake output" not in t.continuation
+
+
+def test_a_step_cut_at_its_own_limit_is_a_format_failure_but_a_budget_cut_is_not(session):
+    rambling = {"text": "<Analyze>\nI think and think", "finish": "length"}
+    t, _, _ = session(rambling, code_step("print(1)"), answer_step("1"))
+    assert (t.usage.format_failures, t.usage.budget_cuts) == (1, 0)
+    assert t.answer == "1" and "</Analyze>" in t.continuation  # closed, and the loop went on
+    # --max-tokens left less room than a step may take: the budget cut it, not the model.
+    t, _, _ = session(rambling, answer_step("1"), max_tokens=100)
+    assert (t.usage.format_failures, t.usage.budget_cuts) == (0, 1)

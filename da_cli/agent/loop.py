@@ -103,10 +103,16 @@ def _evidence(t: Transcript) -> list[str]:
     ]
 
 
-def _close_truncated(t: Transcript, text: str) -> str:
+def _close_truncated(t: Transcript, text: str, budget_cut: bool) -> str:
     """A step cut by the token limit: close the open block so the transcript stays
-    well-formed. A cut Analyze lets the next step go straight to code or an answer."""
-    t.usage.format_failures += 1
+    well-formed. A cut Analyze lets the next step go straight to code or an answer.
+
+    A cut at the per-step limit is a format failure (the model rambled); a cut because
+    --max-tokens had less room left than a step may take is the budget's doing."""
+    if budget_cut:
+        t.usage.budget_cuts += 1
+    else:
+        t.usage.format_failures += 1
     opened = [
         tag
         for tag in ("Analyze", "Understand", "Code", "Answer")
@@ -153,7 +159,7 @@ def step(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> list[
         grammar = protocol.STEP_GRAMMAR if ran else protocol.CODE_GRAMMAR
     text, finish = _generate(t, model, grammar, room)
     if finish == "length":
-        text = _close_truncated(t, text)
+        text = _close_truncated(t, text, budget_cut=room < budget.turn_tokens)
     t.analysis_open = False
     parsed = protocol.parse_step(text)
     added: list[Step] = []
@@ -186,9 +192,11 @@ def step(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> list[
         added.append(Step("code", parsed.code))
         added.append(_execute(t, parsed.code, sandbox))
     else:
-        # No code and no answer: the step ran out of tokens inside Analyze, or a backend
-        # without grammar stopped early. Continue from here, with Analyze closed.
-        t.usage.format_failures += 1
+        # No code and no answer: the step ran out of tokens inside Analyze (counted when it
+        # was closed), or a backend without grammar stopped early. Continue from here, with
+        # Analyze closed.
+        if finish != "length":
+            t.usage.format_failures += 1
         t.continuation += text
         t.analysis_open = "</Analyze>" in text or "<Analyze>" not in text
         added.append(Step("notice", "The model's step had neither code nor an answer."))
@@ -239,7 +247,7 @@ def force_answer(t: Transcript, model: Model, budget: Budget, reason: str) -> St
     room = min(budget.turn_tokens, max(left, 128))
     text, finish = _generate(t, model, protocol.ANSWER_GRAMMAR, room)
     if finish == "length":
-        text = _close_truncated(t, text)
+        text = _close_truncated(t, text, budget_cut=room < budget.turn_tokens)
     answer = protocol.parse_step(text).answer
     if answer is None:
         t.usage.format_failures += 1

@@ -32,7 +32,8 @@ class Usage:
     completion_tokens: int = 0
     model_seconds: float = 0.0
     sandbox_seconds: float = 0.0
-    format_failures: int = 0
+    format_failures: int = 0  # steps outside the protocol, or cut at the per-step limit
+    budget_cuts: int = 0  # steps cut because --max-tokens had less room left than a step
 
 
 @dataclass

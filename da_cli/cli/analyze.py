@@ -204,6 +204,7 @@ def result_record(
             "prompt_tokens": u.prompt_tokens,
             "completion_tokens": u.completion_tokens,
             "format_failures": u.format_failures,
+            "budget_cuts": u.budget_cuts,
         },
         "timings": {
             **{k: round(v, 3) for k, v in timings.items()},

@@ -160,6 +160,7 @@ def _print(s: dict) -> None:
     print(
         f"format failures: {s['format_failures']} "
         f"(in {s['tasks_with_format_failures']} questions); "
+        f"steps cut by --max-tokens: {s['budget_cuts']}; "
         f"partial answers: {s['partial']}; errors: {s['errors']}"
     )
     print(

@@ -1,8 +1,9 @@
 """Replay backend: plays scripted model outputs, for tests and demos of the pipeline.
 
 `replay:PATH` names a JSON Lines file; line i is `{"text": "..."}`, the output of the i-th
-generation call. It runs through the same loop, sandbox and rendering as a real model;
-`history` records every call so tests can check what the model was shown.
+generation call (`"finish": "length"` plays one the token limit cut). It runs through the
+same loop, sandbox and rendering as a real model; `history` records every call so tests can
+check what the model was shown.
 """
 
 import json
@@ -23,11 +24,14 @@ class ReplayModel:
         except OSError as e:
             raise ModelError(f"Cannot read replay script {path}: {e.strerror}.") from e
         self._outputs: list[str] = []
+        self._finish: list[str] = []
         for n, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                self._outputs.append(json.loads(line)["text"])
+                row = json.loads(line)
+                self._outputs.append(row["text"])
+                self._finish.append(row.get("finish", "stop"))
             except (ValueError, KeyError, TypeError) as e:
                 raise ModelError(
                     f'Replay script {path} line {n} is not a JSON object with a "text" field.'
@@ -60,7 +64,7 @@ class ReplayModel:
                 f"the loop asked for output {i + 1}."
             )
         text, _ = cut_at_stop(self._outputs[i], stop)
-        return Generation(text=text, completion_tokens=len(text.split()), finish="stop")
+        return Generation(text=text, completion_tokens=len(text.split()), finish=self._finish[i])
 
     def close(self) -> None:
         pass
