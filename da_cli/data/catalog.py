@@ -207,6 +207,42 @@ def _check_readable(path: Path, label: str) -> bytes:
     return head
 
 
+# Below this size a CSV is read by one thread: DuckDB's parallel scanner cannot pad ragged
+# rows (null_padding) in a file with quoted newlines, and small files gain little from it.
+SERIAL_CSV_BYTES = 64 << 20
+
+
+def _csv_options(con, path: Path, encoding: str) -> str:
+    """read_csv options: lenient about ragged rows, in the dialect DuckDB's strict sniffer
+    finds. Sniffing with strict_mode off can go badly wrong: a file with "" escapes and
+    quoted newlines came out as 69 columns and 1 row. Sniffing strictly goes wrong the
+    other way on ragged rows (one column, split on nothing): when the strict sniff sees a
+    single column and the lenient one several, the lenient options sniff on their own."""
+    enc = f", encoding={_quote(encoding)}" if encoding != "utf-8" else ""
+    opts = CSV_OPTIONS + enc
+    if path.stat().st_size <= SERIAL_CSV_BYTES:
+        opts += ", parallel=false"
+
+    def sniff(extra: str) -> tuple | None:
+        try:
+            return con.execute(
+                "SELECT Delimiter, Quote, Escape, SkipRows, HasHeader, len(Columns) "
+                f"FROM sniff_csv({_quote(str(path))}{enc}{extra})"
+            ).fetchone()
+        except duckdb.Error:
+            return None
+
+    strict = sniff("")
+    if strict is None or (strict[5] < 2 and (sniff(", " + CSV_OPTIONS) or strict)[5] > 1):
+        return opts
+    delim, quote, escape, skip, header, _ = strict
+    opts += f", delim={_quote(delim)}, header={'true' if header else 'false'}, skip={int(skip)}"
+    for name, value in (("quote", quote), ("escape", escape)):
+        if value != "(empty)":
+            opts += f", {name}={_quote(value)}"
+    return opts
+
+
 def _add_file(cat: Catalog, con, path: Path, raw: str, add, need) -> None:
     kind = kind_of(path)
     head = _check_readable(path, raw)
@@ -217,7 +253,7 @@ def _add_file(cat: Catalog, con, path: Path, raw: str, add, need) -> None:
             read_path, encoding = _text_source(path, head, raw)
             if read_path != path:
                 cat.derived.append(str(read_path))
-            opts = CSV_OPTIONS + (f", encoding={_quote(encoding)}" if encoding != "utf-8" else "")
+            opts = _csv_options(con, read_path, encoding)
             add(path.stem, path, "", f"SELECT * FROM read_csv({_quote(str(read_path))}, {opts})")
         elif kind == "parquet":
             add(path.stem, path, "", f"SELECT * FROM read_parquet({q})")
