@@ -158,6 +158,9 @@ def test_ctrl_c_stops_the_worker_and_exits_130(replay, da_home):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A suite started in the background (`nohup make test &`) passes SIGINT on as
+        # ignored, and Python then installs no handler: give da a terminal's Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list(da_home.glob("data/runs/*/.sandbox")):
