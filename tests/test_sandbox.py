@@ -46,6 +46,25 @@ def test_a_misplaced_column_error_says_which_tables_have_it(sandbox):
     assert "No table has a column list_prise. Similar columns: products.list_price," in r.error
 
 
+def test_one_table_is_ready_as_df_and_a_wrong_path_says_what_is_here(tmp_path):
+    csv = tmp_path / "trips.csv"
+    csv.write_text("city,fare\nOslo,3.5\nParis,4.5\n")
+    with Sandbox(build_catalog([str(csv)]), tmp_path / "ws", Limits(timeout_s=5)) as sb:
+        assert sb.run("print(df.fare.sum())").observation() == "8.0"
+        assert sb.run("len(data)").observation() == "2"
+        r = sb.run("import pandas as pd\npd.read_csv('path/to/trips.csv')")
+        assert "FileNotFoundError" in r.error
+        assert "Files in the working directory: trips.csv." in r.error
+        assert 'load("trips")' in r.error
+        assert sb.run("df = 5\ndf + 1").observation() == "6"  # the model's own df wins
+
+
+def test_with_several_tables_df_is_the_models_to_define(sandbox):
+    r = sandbox.run("df.head()")
+    assert "NameError" in r.error
+    assert sandbox.run("len(orders)").observation() == "5319"  # tables load by name
+
+
 def test_subprocess_output_is_captured(sandbox):
     assert "from-shell" in sandbox.run("import os; os.system('echo from-shell')").output
 

@@ -15,18 +15,26 @@ import traceback
 
 from da_cli.sandbox import wire
 
+# With one table, the names small models reach for first (`df.groupby(...)`) mean it.
+SINGLE_TABLE_NAMES = ("df", "data")
+
 
 class _Namespace(dict):
     """Cell globals where a table's name, used as a variable before it is assigned, loads
-    that table: small models often write `orders.groupby(...)` without loading it first."""
+    that table: small models often write `orders.groupby(...)` without loading it first.
+    With a single table, `df` and `data` load it too. Loading happens on first use only,
+    so a large table costs nothing until code asks for it."""
 
     def __init__(self, tables: list[str], load) -> None:
         super().__init__()
-        self._tables, self._load = set(tables), load
+        self._names = {t: t for t in tables}
+        if len(tables) == 1:
+            self._names.update(dict.fromkeys(SINGLE_TABLE_NAMES, tables[0]))
+        self._load = load
 
     def __missing__(self, name: str):
-        if name in self._tables:
-            self[name] = value = self._load(name)
+        if name in self._names:
+            self[name] = value = self._load(self._names[name])
             return value
         raise KeyError(name)
 
@@ -125,6 +133,21 @@ def _cell_traceback(exc: BaseException, filename: str) -> str:
     return head + "\n".join(lines) + ("\n" if lines else "") + err
 
 
+def _file_hint(tables: list[str]) -> str:
+    """Small models read `path/to/data.csv` or a name they guessed: say what is here."""
+    try:
+        here = sorted(
+            f for f in os.listdir(".") if os.path.isfile(f) and not f.startswith((".", "figure-"))
+        )
+    except OSError:
+        here = []
+    hint = f"\nFiles in the working directory: {', '.join(here[:10]) or 'none'}."
+    if tables:
+        names = ", ".join(tables[:10])
+        hint += f' Tables are ready as load("{tables[0]}") (the tables: {names}).'
+    return hint
+
+
 class CellTimeout(BaseException):
     """Raised inside a cell by its alarm; a BaseException so `except Exception` in generated
     code does not swallow it."""
@@ -161,6 +184,8 @@ def _run_cell(code: str, ns: dict, n: int, workspace: str, timeout: float) -> di
             error = f"SystemExit: {e.code}"
         else:
             error = _cell_traceback(e, filename)
+            if isinstance(e, FileNotFoundError):
+                error += _file_hint(ns.get("TABLES", []))
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     figures = _save_figures(workspace, n)
