@@ -55,6 +55,9 @@ def run_task(
 ) -> dict:
     started = time.perf_counter()
     record = {"id": task.id, "level": task.level, "model": model.name}
+    forget = getattr(model, "forget", None)  # backends with a cache (llama.cpp)
+    if forget is not None:
+        forget()
     try:
         catalog, t = analysis.prepare([str(task.file)], task.instruction())
         with (

@@ -166,6 +166,13 @@ class LlamaCppModel:
             finish=finish,
         )
 
+    def forget(self) -> None:
+        """Drop the KV cache: the next prompt is evaluated from its first token. llama.cpp's
+        logits differ in the last bits with how a prompt was split into batches, which
+        depends on what the cache held, and greedy decoding can flip on such a near-tie.
+        `da eval` calls this before each question, so its result depends on it alone."""
+        self._llm.reset()
+
     def close(self) -> None:
         llm, self._llm = self._llm, None
         if llm is not None:
