@@ -16,11 +16,12 @@ def session(tmp_path):
     catalog = build_catalog([str(SALES)])
     with Sandbox(catalog, tmp_path / "ws") as sandbox:
 
-        def run(*outputs: str | dict, **budget):
+        def run(*outputs: str | dict, grammar: bool = False, **budget):
             script = tmp_path / "script.jsonl"
             rows = [o if isinstance(o, dict) else {"text": o} for o in outputs]
             script.write_text("".join(json.dumps(r) + "\n" for r in rows))
             model = ReplayModel(script)
+            model.supports_grammar = grammar  # plays what a grammar-bound model wrote
             t = loop.new_transcript("q?", [SALES], "profile", ["orders"])
             steps = list(loop.run(t, model, sandbox, loop.Budget(**budget)))
             return t, steps, model
@@ -72,6 +73,17 @@ def test_max_turns_forces_a_partial_answer(session):
     )
     assert t.partial and t.answer == "2" and "max turns" in t.stop_reason
     assert steps[-1].kind == "answer" and steps[-1].partial
+
+
+def test_code_written_inside_analyze_runs_as_the_steps_code_block(session):
+    # The grammar's `inline` path: a small model opens its fence inside Analyze.
+    inline = "<Analyze>\nI will count the rows.\n\n```python\nprint(len(orders))\n```\n</Code>"
+    t, _, model = session(inline, answer_step("5319"), grammar=True)
+    assert [s.kind for s in t.steps][:3] == ["analyze", "code", "execute"]
+    assert t.steps[2].text == "5319"
+    layout = code_step("print(len(orders))", analyze="I will count the rows.")
+    assert model.history[1]["continuation"].startswith(layout + "\n<Execute>\n5319\n")
+    assert t.usage.format_failures == 0
 
 
 def test_text_after_a_code_block_never_reaches_the_transcript(session):

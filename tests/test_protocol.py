@@ -1,6 +1,7 @@
 import pytest
 
 from da_cli.agent import protocol
+from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, is_assembled
 
 
 def test_parse_step_with_code_takes_the_first_python_fence():
@@ -62,6 +63,7 @@ def test_execute_block_layout():
         protocol.ANSWER_GRAMMAR,
         protocol.AFTER_ANALYZE_GRAMMAR,
         protocol.AFTER_ANALYZE_CODE_GRAMMAR,
+        protocol.FIRST_GRAMMAR,
     ],
 )
 def test_grammars_compile_in_llama_cpp(grammar):
@@ -85,3 +87,85 @@ def test_change_questions_get_the_change_example_and_helper():
     assert "explain_change(" in system("how did revenue change in 2025?")
     assert "explain_change(" not in system("How many orders are there?")
     assert "shop_sales" in system("which city sold the most?")
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    """The embedded model's vocabulary (no weights): grammars are checked on real tokens."""
+    model = EMBEDDED[DEFAULT_MODEL]
+    if not is_assembled(model):
+        pytest.skip("the embedded model (and so its vocabulary) is not installed")
+    import llama_cpp
+
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    loaded = llama_cpp.llama_model_load_from_file(str(model.path).encode(), params)
+    yield llama_cpp.llama_model_get_vocab(loaded)
+    llama_cpp.llama_model_free(loaded)
+
+
+def writes(vocab, grammar: str, text: str) -> bool:
+    """Whether llama.cpp's grammar lets a model write exactly `text` and stop there."""
+    import ctypes
+    import math
+
+    import llama_cpp as c
+
+    sampler = c.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+    one = (c.llama_token_data * 1)()
+    array = c.llama_token_data_array(data=one, size=1, selected=-1, sorted=False)
+
+    def allowed(token: int) -> bool:
+        one[0].id, one[0].logit, one[0].p = token, 0.0, 0.0
+        c.llama_sampler_apply(sampler, ctypes.byref(array))
+        return math.isfinite(one[0].logit)
+
+    raw = text.encode()
+    tokens = (c.llama_token * (len(raw) + 8))()
+    n = c.llama_tokenize(vocab, raw, len(raw), tokens, len(raw) + 8, False, False)
+    try:
+        for token in tokens[:n]:
+            if not allowed(token):
+                return False
+            c.llama_sampler_accept(sampler, token)
+        return allowed(c.llama_vocab_eos(vocab))
+    finally:
+        c.llama_sampler_free(sampler)
+
+
+CODE = "```python\nprint(len(orders))\n```\n</Code>"
+
+
+@pytest.mark.parametrize(
+    "grammar", [protocol.STEP_GRAMMAR, protocol.CODE_GRAMMAR, protocol.FIRST_GRAMMAR]
+)
+def test_a_fence_opened_in_analyze_is_the_steps_code(vocab, grammar):
+    opening = "<Analyze>\nTo answer this, I will count `orders` rows (x < 5).\n"
+    assert writes(vocab, grammar, opening + "</Analyze>\n<Code>\n" + CODE)
+    assert writes(vocab, grammar, opening + "\n" + CODE)
+    # ... and the code ends the step: no invented output, no more analysis after it.
+    assert not writes(vocab, grammar, opening + CODE[: -len("</Code>")] + "```output\n3\n```")
+    assert not writes(vocab, grammar, opening + CODE + "\n</Analyze>")
+
+
+def test_analyze_and_answer_text_cannot_hide_a_closing_tag_behind_a_backtick(vocab):
+    opening = "<Analyze>\nTo answer this, I will "
+    hidden = opening + "`</Analyze>\nstill analysis\n</Analyze>\n<Code>\n" + CODE
+    assert not writes(vocab, protocol.FIRST_GRAMMAR, hidden)
+    assert writes(vocab, protocol.FIRST_GRAMMAR, opening + "`x`</Analyze>\n<Code>\n" + CODE)
+    answer = "<Answer>\nThe total is `5319`.\n</Answer>"
+    assert writes(vocab, protocol.ANSWER_GRAMMAR, answer)
+    assert writes(vocab, protocol.ANSWER_GRAMMAR, "<Answer>\nIt is `5319`</Answer>")
+    assert not writes(vocab, protocol.ANSWER_GRAMMAR, answer.replace("`5319`", "```\n5319\n```"))
+
+
+def test_canonical_puts_inline_code_in_the_protocols_layout():
+    inline = "<Analyze>\nCount them.\n\n```py\nprint(1)\n```\n</Code>"
+    fixed = protocol.canonical(inline)
+    assert fixed == "<Analyze>\nCount them.\n</Analyze>\n<Code>\n```python\nprint(1)\n```\n</Code>"
+    assert protocol.parse_step(fixed).code == "print(1)"
+    # Should a model go on after the fence, only the code is kept.
+    chatty = "<Analyze>\nCount.\n```python\nprint(1)\n```\n```output\n9\n```\nSo 9."
+    assert protocol.canonical(chatty).endswith("print(1)\n```\n</Code>")
+    normal = "<Analyze>\nx\n</Analyze>\n<Code>\n```python\nprint(1)\n```\n</Code>"
+    assert protocol.canonical(normal) == normal

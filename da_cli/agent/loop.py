@@ -158,6 +158,8 @@ def step(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> list[
     else:
         grammar = protocol.STEP_GRAMMAR if ran else protocol.CODE_GRAMMAR
     text, finish = _generate(t, model, grammar, room)
+    if model.supports_grammar:  # its `inline` path; other backends' text stays as written
+        text = protocol.canonical(text)
     if finish == "length":
         text = _close_truncated(t, text, budget_cut=room < budget.turn_tokens)
     t.analysis_open = False

@@ -21,25 +21,37 @@ STOP = ["</Code>", "</Answer>"]
 # Blocks are bounded in characters: a small model otherwise rambles in Analyze until the
 # token limit cuts the step; at the bound the grammar closes the block, and a whole step
 # (about 170 + 550 tokens at most) fits in one turn's token budget.
+#
+# Small models like to write their code inside Analyze, as in a chat answer, and then go on
+# to invent its output there (a "```output" block) and reason from the invention. Analyze
+# text therefore has no code fence: a fence it opens is the step's code (`inline`), closed
+# by "</Code>" like any Code block, and `canonical` rewrites the step into the protocol's
+# layout before it reaches the transcript. (A backtick is never followed by "<" inside a
+# block, so "`</Analyze>" cannot pass as text; only the block's last character may be one.)
 _COMMON = r"""
-analyze ::= "<Analyze>\n" text "</Analyze>\n"
 understand ::= "<Understand>\n" text "</Understand>\n"
 code ::= "<Code>\n```python\n" body "```\n</Code>"
+inline ::= "```" [a-z]* "\n" body "```\n</Code>"
 answer ::= "<Answer>\n" prose "</Answer>"
-text ::= ([^<] | "<" [^/]){0,700}
-prose ::= ([^<`] | "<" [^/] | "`" [^`] | "``" [^`]){0,1500}
+text ::= ([^<`] | "<" [^/`] | "`" [^`<] | "``" [^`<]){0,700} ("`" | "``")?
+prose ::= ([^<`] | "<" [^/`] | "`" [^`<] | "``" [^`<]){0,1500} ("`" | "``")?
 body ::= ([^`] | "`" [^`] | "``" [^`]){0,2000}
 """
-STEP_GRAMMAR = "root ::= analyze understand? (code | answer)\n" + _COMMON
+STEP_GRAMMAR = (
+    'root ::= "<Analyze>\\n" text ("</Analyze>\\n" understand? (code | answer) | inline)\n'
+    + _COMMON
+)
 # Until some code has run without error there is nothing to ground an answer in, so a
 # small model may not answer from its imagination: it must write code first.
-CODE_GRAMMAR = "root ::= analyze understand? code\n" + _COMMON
+CODE_GRAMMAR = (
+    'root ::= "<Analyze>\\n" text ("</Analyze>\\n" understand? code | inline)\n' + _COMMON
+)
 ANSWER_GRAMMAR = "root ::= answer\n" + _COMMON
 # The first step opens with a plan, so a small model does not jump to a conclusion before
 # it has seen any data.
 FIRST_GRAMMAR = (
-    'root ::= plan understand? code\nplan ::= "<Analyze>\\nTo answer this, I will " text '
-    '"</Analyze>\\n"\n' + _COMMON
+    'root ::= "<Analyze>\\nTo answer this, I will " text '
+    '("</Analyze>\\n" understand? code | inline)\n' + _COMMON
 )
 # After an Analyze block that the token limit cut (and the loop closed).
 AFTER_ANALYZE_GRAMMAR = "root ::= understand? (code | answer)\n" + _COMMON
@@ -55,6 +67,21 @@ class ParsedStep:
     understand: str | None = None
     code: str | None = None
     answer: str | None = None
+
+
+def canonical(text: str) -> str:
+    """A step whose code opened inside Analyze (the grammar's `inline`), in the protocol's
+    layout: the Analyze closed before the fence, the fence as the step's Code block, and
+    nothing after the fence closes. Any other step is returned as it is."""
+    if not text.startswith("<Analyze>") or "</Analyze>" in text:
+        return text
+    analysis, fence, rest = text.partition("```")
+    if not fence:
+        return text
+    _, newline, rest = rest.partition("\n")  # the fence's language, whatever the model wrote
+    code, closed, _ = rest.partition("```")
+    layout = f"{analysis.rstrip()}\n</Analyze>\n<Code>\n```python\n{code if newline else ''}"
+    return layout + "```\n</Code>" if closed else layout
 
 
 def parse_step(text: str) -> ParsedStep:
