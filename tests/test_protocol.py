@@ -1,6 +1,6 @@
 import pytest
 
-from da_cli.agent import protocol
+from da_cli.agent import prompts, protocol
 from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, is_assembled
 
 
@@ -86,6 +86,21 @@ def test_change_questions_get_the_change_example_and_helper():
     assert "explain_change(" in system("Why did sales drop in March?")
     assert "explain_change(" in system("how did revenue change in 2025?")
     assert "explain_change(" not in system("How many orders are there?")
+    for change in (
+        "Q3 revenue dropped. Which region is responsible?",
+        "Did revenue fall in Q3?",
+        "How has churn changed since 2024?",
+        "What caused the dip in July?",
+    ):
+        assert prompts.is_change_question(change), change
+    for rule in (  # change words in a computation's wording (DABench dev questions)
+        "Count the values that fall below Q1 - 1.5 * IQR or above Q3 + 1.5 * IQR.",
+        "Values in this column should not be rounded or changed in any way.",
+        "Drop these rows and create a new dataframe.",
+        "Calculate the percentage change in the Close price from the previous day.",
+        "Titles that do not fall within these four categories should be eliminated.",
+    ):
+        assert not prompts.is_change_question(rule), rule
     assert "shop_sales" in system("which city sold the most?")
 
 

@@ -49,9 +49,24 @@ def native_message(question: str, files: list[Path]) -> str:
 # Small models imitate the one worked example they are shown, so it should show the kind of
 # analysis the question asks for. Questions about a change over time get the breakdown
 # example; everything else the plain aggregate one.
+#
+# A change word alone is not enough: "values that fall below Q1 - 1.5*IQR", "drop these
+# rows", "the percentage change from the previous day" or "must not be changed" ask for a
+# computation, and a small model shown the breakdown example copies it into the wrong
+# analysis (18 of DABench's 257 dev questions read as change questions that way). A change
+# question asks why, says that something changed (a past-tense verb: "sales dropped"), or
+# asks whether or how it did ("did revenue fall", "how has churn changed"). The present
+# tense ("values that do not fall within") describes a rule, not a change.
+_VERB = (
+    r"(drop\w*|f[ae]ll\w*|declin\w*|decreas\w*|increas\w*|ris[ei]\w*|rose|gr[eo]w\w*|chang\w*|"
+    r"spik\w*|dip\w*|jump\w*|plung\w*|slump\w*|surg\w*|shr[aiu]nk\w*)"
+)
 _CHANGE = re.compile(
-    r"\b(why|drop(ped|s)?|f[ae]ll|falls|declin\w*|decreas\w*|increas\w*|ris(e|es|en)|rose|"
-    r"gr[eo]w\w*|chang\w*|spik\w*|dip\w*)\b",
+    r"\bwhy\b"
+    r"|\b(dropped|fell|declined|decreased|increased|rose|grew|spiked|dipped|jumped|plunged|"
+    r"slumped|surged|shrank|went (up|down))\b"
+    rf"|\b(did|has|have|had)\b(\W+\w+){{0,6}}?\W+{_VERB}\b"
+    r"|\bwhat (caused|drove|explains)\b",
     re.IGNORECASE,
 )
 
