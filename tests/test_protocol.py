@@ -174,6 +174,15 @@ def test_analyze_and_answer_text_cannot_hide_a_closing_tag_behind_a_backtick(voc
     assert not writes(vocab, protocol.ANSWER_GRAMMAR, answer.replace("`5319`", "```\n5319\n```"))
 
 
+def test_a_fence_after_the_answer_text_ends_the_answer(vocab):
+    fenced = "<Answer>\n@mean_fare[34.65]\n```\n</Answer>"
+    assert writes(vocab, protocol.ANSWER_GRAMMAR, fenced)
+    assert protocol.parse_step(fenced).answer == "@mean_fare[34.65]"
+    # ... not the start of an explanation, and not an Answer of its own.
+    assert not writes(vocab, protocol.ANSWER_GRAMMAR, fenced.replace("```\n", "```\nThis code"))
+    assert not writes(vocab, protocol.ANSWER_GRAMMAR, "<Answer>\n```\n</Answer>")
+
+
 def test_canonical_puts_inline_code_in_the_protocols_layout():
     inline = "<Analyze>\nCount them.\n\n```py\nprint(1)\n```\n</Code>"
     fixed = protocol.canonical(inline)

@@ -26,13 +26,15 @@ STOP = ["</Code>", "</Answer>"]
 # to invent its output there (a "```output" block) and reason from the invention. Analyze
 # text therefore has no code fence: a fence it opens is the step's code (`inline`), closed
 # by "</Code>" like any Code block, and `canonical` rewrites the step into the protocol's
-# layout before it reaches the transcript. (A backtick is never followed by "<" inside a
+# layout before it reaches the transcript. In the same chat habit they close their Answer
+# with a fence and go on to explain "this code" until the block's bound: a fence that ends
+# an Answer's text ends the Answer. (A backtick is never followed by "<" inside a
 # block, so "`</Analyze>" cannot pass as text; only the block's last character may be one.)
 _COMMON = r"""
 understand ::= "<Understand>\n" text "</Understand>\n"
 code ::= "<Code>\n```python\n" body "```\n</Code>"
 inline ::= "```" [a-z]* "\n" body "```\n</Code>"
-answer ::= "<Answer>\n" prose "</Answer>"
+answer ::= "<Answer>\n" (prose | [^<`\n] prose "```" "\n"?) "</Answer>"
 text ::= ([^<`] | "<" [^/`] | "`" [^`<] | "``" [^`<]){0,700} ("`" | "``")?
 prose ::= ([^<`] | "<" [^/`] | "`" [^`<] | "``" [^`<]){0,1500} ("`" | "``")?
 body ::= ([^`] | "`" [^`] | "``" [^`]){0,2000}
@@ -95,7 +97,7 @@ def parse_step(text: str) -> ParsedStep:
     if m:
         step.code = extract_code(m.group(1))
     if step.answer is not None:
-        step.answer = trim_repetition(step.answer)
+        step.answer = trim_repetition(step.answer.removesuffix("```").rstrip())
     return step
 
 
