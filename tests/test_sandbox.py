@@ -52,11 +52,34 @@ def test_one_table_is_ready_as_df_and_a_wrong_path_says_what_is_here(tmp_path):
     with Sandbox(build_catalog([str(csv)]), tmp_path / "ws", Limits(timeout_s=5)) as sb:
         assert sb.run("print(df.fare.sum())").observation() == "8.0"
         assert sb.run("len(data)").observation() == "2"
-        r = sb.run("import pandas as pd\npd.read_csv('path/to/trips.csv')")
+        r = sb.run("import pandas as pd\npd.read_csv('trips.xlsx')")
         assert "FileNotFoundError" in r.error
         assert "Files in the working directory: trips.csv." in r.error
         assert 'load("trips")' in r.error
         assert sb.run("df = 5\ndf + 1").observation() == "6"  # the model's own df wins
+
+
+@pytest.mark.parametrize(
+    "path", ["path/to/trips 2024.csv", "trips_2024.csv", "data.csv", "/data/Trips-2024.CSV"]
+)
+def test_a_path_a_small_model_guessed_reads_the_data_file_it_meant(tmp_path, path):
+    csv = tmp_path / "trips 2024.csv"
+    csv.write_text("city,fare\nOslo,3.5\nParis,4.5\n")
+    with Sandbox(build_catalog([str(csv)]), tmp_path / "ws", Limits(timeout_s=5)) as sb:
+        r = sb.run(f"import pandas as pd\nprint(pd.read_csv({path!r}).fare.sum())")
+        assert r.ok, r.error
+        assert r.output.splitlines()[-1] == "8.0"
+        assert f'(no file "{path}": read "trips 2024.csv", the data file here)' in r.output
+
+
+def test_a_guess_that_fits_several_data_files_fails_as_it_would(tmp_path):
+    files = [tmp_path / "a.csv", tmp_path / "b.csv"]
+    for f in files:
+        f.write_text("x\n1\n")
+    with Sandbox(build_catalog(list(map(str, files))), tmp_path / "ws", Limits(timeout_s=5)) as sb:
+        assert sb.run("import pandas as pd\nprint(len(pd.read_csv('a.csv')))").ok
+        r = sb.run("import pandas as pd\npd.read_csv('data.csv')")
+        assert "FileNotFoundError" in r.error and "a.csv, b.csv" in r.error
 
 
 def test_with_several_tables_df_is_the_models_to_define(sandbox):
