@@ -353,6 +353,25 @@ def test_a_question_report_goes_to_stdout_as_markdown(replay):
     assert Path(figure).is_absolute() and Path(figure).is_file()  # in the run's workspace
 
 
+def test_the_script_forgives_what_the_sandbox_forgave(replay, tmp_path):
+    # One table is `df` too, and a guessed file name reads the data file: a script that did
+    # not do the same would fail where the cells ran.
+    data = tmp_path / "Taxi Trips.csv"
+    data.write_text("city,fare\nOslo,3.5\nParis,4.5\n")
+    code = "print(df.fare.sum())\nprint(pd.read_csv('taxi_trips.csv').fare.max())"
+    model = replay(code_step(code), answer_step("Fares add up to 8.0; the top one is 4.5."))
+    script = tmp_path / "recompute.py"
+    args = ("report", str(data), "--question", "fares?", "-m", model, "--emit-script")
+    r = run_da(*args, str(script), "-o", str(tmp_path / "r.md"))
+    assert r.returncode == 0, r.stderr
+    run = tmp_path / "elsewhere"
+    run.mkdir()
+    r = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, cwd=run)
+    assert r.returncode == 0, r.stderr
+    assert "8.0\n" in r.stdout and "4.5\n" in r.stdout
+    assert '(no file "taxi_trips.csv": read "Taxi Trips.csv", the data file here)' in r.stderr
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # minutes on an idle machine; far more on a shared one
 def test_embedded_model_writes_a_survey_pdf_with_figures(tmp_path):

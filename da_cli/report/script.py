@@ -15,8 +15,10 @@ from pathlib import Path
 from da_cli.data import drivers
 from da_cli.report import templates
 from da_cli.report.document import Cell, Report
+from da_cli.sandbox import forgiving
 
 _LOAD = re.compile(r"^LOAD '(?P<path>.+)'$")
+_READS_A_FILE = re.compile(r"\b(" + "|".join(forgiving.READERS) + r")\b")
 
 
 @dataclass
@@ -63,14 +65,22 @@ def _context(report: Report, cells: list[Cell]) -> dict:
         r, s = _names(c.code)
         read |= r
         stored |= s
+    # The sandbox loads a table used as a variable on its first use (with one table, `df`
+    # and `data` too); the script loads those up front (the ones some cell reads without
+    # assigning).
+    names = {t: t for t in report.tables}
+    if len(report.tables) == 1:
+        names.update(dict.fromkeys(forgiving.SINGLE_TABLE_NAMES, report.tables[0]))
+    reads_files = any(_READS_A_FILE.search(c.code) for c in cells)
     return {
         "sources": report.sources,
         "steps": steps(report),
         "tables": report.tables,
         "drivers": inspect.getsource(drivers).strip() if "explain_change" in read else "",
-        # The sandbox loads a table used as a variable on its first use; the script loads
-        # those up front (only the ones some cell reads without assigning).
-        "table_variables": [t for t in report.tables if t in read and t not in stored],
+        "forgiving": inspect.getsource(forgiving).strip() if reads_files else "",
+        "table_variables": [
+            (name, table) for name, table in names.items() if name in read and name not in stored
+        ],
     }
 
 

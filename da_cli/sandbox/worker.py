@@ -14,9 +14,7 @@ import time
 import traceback
 
 from da_cli.sandbox import wire
-
-# With one table, the names small models reach for first (`df.groupby(...)`) mean it.
-SINGLE_TABLE_NAMES = ("df", "data")
+from da_cli.sandbox.forgiving import SINGLE_TABLE_NAMES, forgive_paths
 
 
 class _Namespace(dict):
@@ -75,7 +73,7 @@ def _setup_namespace(catalog: dict) -> dict:
         '2025-07', '2025') and the one before; options: measure=, date_column=, by=."""
         return drivers.explain_change(con, table, period, **options)
 
-    _forgive_paths(pd, [os.path.basename(src) for src in catalog["sources"]])
+    forgive_paths(pd, [os.path.basename(src) for src in catalog["sources"]])
     ns = _Namespace(tables, load)
     ns.update(
         {
@@ -132,60 +130,6 @@ def _cell_traceback(exc: BaseException, filename: str) -> str:
     head = "Traceback (most recent call last):\n" if lines else ""
     err = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     return head + "\n".join(lines) + ("\n" if lines else "") + err
-
-
-# pandas readers and the name of the argument that holds the path.
-_READERS = {
-    "read_csv": "filepath_or_buffer",
-    "read_table": "filepath_or_buffer",
-    "read_excel": "io",
-    "read_parquet": "path",
-    "read_json": "path_or_buf",
-}
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
-
-
-def data_file(path, sources: list[str]):
-    """The user's data file a small model meant by a path that does not exist, else `path`.
-
-    Small models write `pd.read_csv("path/to/sales.csv")`, spell a file with spaces the way
-    its table is named (`beauty_and_the_labor_market.csv`), or guess `data.csv`. Such a path
-    means the data file with that base name, with that name once spelling is ignored, or
-    the only data file of that type, in this order; anything else fails as it would."""
-    if not isinstance(path, (str, os.PathLike)) or os.path.exists(path):
-        return path
-    name = os.path.basename(os.fspath(path))
-    if "://" in os.fspath(path) or not name:
-        return path
-    here = [s for s in sources if os.path.isfile(s)]
-    for meant in (
-        [s for s in here if s == name],
-        [s for s in here if _norm(s) == _norm(name)],
-        [s for s in here if os.path.splitext(s)[1].lower() == os.path.splitext(name)[1].lower()],
-    ):
-        if len(meant) == 1:
-            print(f'(no file "{path}": read "{meant[0]}", the data file here)', file=sys.stderr)
-            return meant[0]
-    return path
-
-
-def _forgive_paths(pd, sources: list[str]) -> None:
-    """Make pandas' readers take the path a small model meant (see `data_file`)."""
-    for reader, argument in _READERS.items():
-        original = getattr(pd, reader)
-
-        def forgiving(*args, _original=original, _argument=argument, **kwargs):
-            if args:
-                args = (data_file(args[0], sources), *args[1:])
-            elif _argument in kwargs:
-                kwargs[_argument] = data_file(kwargs[_argument], sources)
-            return _original(*args, **kwargs)
-
-        forgiving.__doc__, forgiving.__name__ = original.__doc__, original.__name__
-        setattr(pd, reader, forgiving)
 
 
 def _file_hint(tables: list[str]) -> str:

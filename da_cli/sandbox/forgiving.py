@@ -1,0 +1,65 @@
+"""What the sandbox forgives small models' code: names and paths they guess.
+
+Pure functions with no import of da, so `da report --emit-script` copies this module
+verbatim into the script, which then reads the same files as the cells did in the sandbox.
+"""
+
+import os
+import re
+import sys
+
+# With one table, the names small models reach for first (`df.groupby(...)`) mean it.
+SINGLE_TABLE_NAMES = ("df", "data")
+
+# pandas readers and the name of the argument that holds the path.
+READERS = {
+    "read_csv": "filepath_or_buffer",
+    "read_table": "filepath_or_buffer",
+    "read_excel": "io",
+    "read_parquet": "path",
+    "read_json": "path_or_buf",
+}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
+
+
+def data_file(path, sources: list[str]):
+    """The user's data file a small model meant by a path that does not exist, else `path`.
+
+    Small models write `pd.read_csv("path/to/sales.csv")`, spell a file with spaces the way
+    its table is named (`beauty_and_the_labor_market.csv`), or guess `data.csv`. Such a path
+    means the data file with that base name, with that name once spelling is ignored, or
+    the only data file of that type, in this order; anything else fails as it would."""
+    if not isinstance(path, (str, os.PathLike)) or os.path.exists(path):
+        return path
+    name = os.path.basename(os.fspath(path))
+    if "://" in os.fspath(path) or not name:
+        return path
+    here = [s for s in sources if os.path.isfile(s)]
+    for meant in (
+        [s for s in here if s == name],
+        [s for s in here if _norm(s) == _norm(name)],
+        [s for s in here if os.path.splitext(s)[1].lower() == os.path.splitext(name)[1].lower()],
+    ):
+        if len(meant) == 1:
+            print(f'(no file "{path}": read "{meant[0]}", the data file here)', file=sys.stderr)
+            return meant[0]
+    return path
+
+
+def forgive_paths(pd, sources: list[str]) -> None:
+    """Make pandas' readers take the path a small model meant (see `data_file`)."""
+    for reader, argument in READERS.items():
+        original = getattr(pd, reader)
+
+        def forgiving(*args, _original=original, _argument=argument, **kwargs):
+            if args:
+                args = (data_file(args[0], sources), *args[1:])
+            elif _argument in kwargs:
+                kwargs[_argument] = data_file(kwargs[_argument], sources)
+            return _original(*args, **kwargs)
+
+        forgiving.__doc__, forgiving.__name__ = original.__doc__, original.__name__
+        setattr(pd, reader, forgiving)
