@@ -98,6 +98,17 @@ def test_ragged_rows_are_padded_not_refused(tmp_path):
     assert rows[1][:3] == (4, 5, None)
 
 
+def test_timestamps_with_a_time_zone_profile_and_load(tmp_path):
+    # "2017-01-01T00:00:00Z" is TIMESTAMP WITH TIME ZONE to DuckDB, whose conversion to pandas
+    # needs pytz, which pandas 3 no longer installs: every question on such a file failed.
+    csv = tmp_path / "weather.csv"
+    csv.write_text("time,temperature\n2017-01-01T00:00:00Z,-1.7\n2017-01-01T00:10:00Z,-1.5\n")
+    catalog = build_catalog([str(csv)])
+    assert "time" in render(profile(catalog, cache=False))
+    frame = catalog.connect().sql("SELECT * FROM weather").df()
+    assert frame["time"].dt.tz is not None and len(frame) == 2
+
+
 def test_quoted_newlines_and_apostrophes_keep_their_columns(tmp_path):
     # Like a news-articles export: "" escapes, apostrophes and newlines inside quoted text.
     # DuckDB's lenient sniffer took ' for the quote here (19 columns, a garbled header), and
