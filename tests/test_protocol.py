@@ -178,6 +178,8 @@ def test_a_fence_after_the_answer_text_ends_the_answer(vocab):
     fenced = "<Answer>\n@mean_fare[34.65]\n```\n</Answer>"
     assert writes(vocab, protocol.ANSWER_GRAMMAR, fenced)
     assert protocol.parse_step(fenced).answer == "@mean_fare[34.65]"
+    assert protocol.parse_step(fenced.replace("```", "````")).answer == "@mean_fare[34.65]"
+    assert protocol.parse_step("<Answer>\nIt is `x`\n</Answer>").answer == "It is `x`"
     # ... not the start of an explanation, and not an Answer of its own.
     assert not writes(vocab, protocol.ANSWER_GRAMMAR, fenced.replace("```\n", "```\nThis code"))
     assert not writes(vocab, protocol.ANSWER_GRAMMAR, "<Answer>\n```\n</Answer>")

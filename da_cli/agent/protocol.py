@@ -60,6 +60,8 @@ AFTER_ANALYZE_GRAMMAR = "root ::= understand? (code | answer)\n" + _COMMON
 AFTER_ANALYZE_CODE_GRAMMAR = "root ::= understand? code\n" + _COMMON
 
 _BLOCK = {tag: re.compile(rf"<{tag}>(.*?)(?:</{tag}>|\Z)", re.DOTALL) for tag in TAGS}
+# The fence that may end an Answer (a backtick the text ended with can precede it).
+_CLOSING_FENCE = re.compile(r"\s*`{3,}\s*\Z")
 _FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
 
@@ -97,7 +99,7 @@ def parse_step(text: str) -> ParsedStep:
     if m:
         step.code = extract_code(m.group(1))
     if step.answer is not None:
-        step.answer = trim_repetition(step.answer.removesuffix("```").rstrip())
+        step.answer = trim_repetition(_CLOSING_FENCE.sub("", step.answer))
     return step
 
 
