@@ -22,8 +22,9 @@ from conftest import ROOT, SALES, WAREHOUSE, answer_step, code_step, run_da, sha
 from da_cli.data.catalog import build_catalog
 from da_cli.data.profile import profile
 from da_cli.models.replay import ReplayModel
-from da_cli.report import evidence, survey, templates
-from da_cli.report.summary import Point, summarize
+from da_cli.report import templates
+from da_cli.research import evidence, survey
+from da_cli.research.summary import Point, summarize
 
 # Angle 1 (value by category): the model draws a figure; its first answer quotes a number
 # no output shows and is sent back by the loop; its second still carries one such sentence,
@@ -334,7 +335,7 @@ def test_templates_are_found_in_the_checkout_and_ship_in_a_wheel(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     shipped = {Path(n).name for n in names if "/data/share/da/templates/" in n}
     assert shipped == {p.name for p in (ROOT / "templates").iterdir()}
-    assert "da_cli/report/prompts/summary_system.j2" in names
+    assert "da_cli/research/prompts/summary_system.j2" in names
 
 
 def test_a_question_report_goes_to_stdout_as_markdown(replay):

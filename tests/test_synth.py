@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, SALES, WAREHOUSE, answer_step, code_step, run_da
 
-from da_cli.agent import analysis
+from da_cli.agent.session import Session
 from da_cli.agent.transcript import Step, Transcript
 from da_cli.models import load_model
 from da_cli.synth import guard, inspect, paraphrase, pipeline, record
@@ -358,7 +358,7 @@ def test_synth_solves_inspects_and_records_in_the_analyze_prompt(replay, tmp_pat
 
     # The prompt is exactly what `da analyze` gives the model, then the whole turn.
     for row in rows:
-        _, t = analysis.prepare([str(SALES)], row["question"])
+        t = Session([str(SALES)]).opening(row["question"])
         assert row["messages"][:-1] == t.messages
         assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
         turn = row["messages"][-1]["content"]

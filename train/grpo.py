@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from da_cli.agent import loop
+from da_cli.models.base import names_deepanalyze
 from da_cli.sandbox import Limits
 from train import base_model, data, rewards, rollout, runtime
 from train.config import RlSettings, TrainConfig
@@ -58,6 +59,7 @@ def make_rollout_func(settings: RlSettings) -> Any:
                 temperature=settings.temperature,
                 top_p=settings.top_p,
                 turn_tokens=settings.turn_tokens,
+                native=names_deepanalyze(getattr(model.config, "_name_or_path", "")),
             )
             try:
                 bar = tqdm(

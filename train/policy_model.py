@@ -47,6 +47,7 @@ class PolicyModel:
         max_context: int | None = None,
         turn_tokens: int | None = None,
         name: str = "policy",
+        native: bool = False,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -56,6 +57,9 @@ class PolicyModel:
         # The loop asks at least 256 tokens for a forced answer; a rollout caps every turn.
         self.turn_tokens = turn_tokens
         self.name = name
+        # A DeepAnalyze checkpoint trains on the reference prompt it was trained on, as
+        # `da analyze` would give it (the session picks the layout from this flag).
+        self.native = native
         self.turns: list[Turn] = []
         ends = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|endoftext|>")}
         self._eos = sorted(i for i in ends if isinstance(i, int) and i >= 0)

@@ -1,8 +1,9 @@
 """One GRPO rollout: a task run through `da`'s own agent loop and sandbox, then turned into
 the token ids, environment mask and log-probabilities GRPO trains on.
 
-The rollout is what `da analyze` does (catalog, profile, opening prompt, `loop.run` in a
-fresh sandbox), with the policy as the model backend. The loop edits the assistant turn as
+The rollout is what `da analyze` does (the same analysis session: catalog, profile, the
+opening prompt in the policy's layout, the agent loop in a fresh sandbox), with the policy
+as the model backend. The loop edits the assistant turn as
 it goes (it appends Execute output, closes a block the token limit cut, drops a repeated
 step, amends an Execute with a don't-repeat note), so the trained sequence is the final
 transcript, re-tokenized the way the model saw it. A token counts as the model's own
@@ -13,16 +14,13 @@ everything the loop wrote — Execute output above all — is 0 and never traine
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from da_cli.agent import analysis, loop
-from da_cli.agent.transcript import Transcript
+from da_cli.agent import loop
+from da_cli.agent.session import Session
 from da_cli.errors import ModelError
-from da_cli.sandbox import Limits, Sandbox
+from da_cli.sandbox import Limits
 from train.data import Task
 from train.policy_model import PolicyModel, Turn
 
@@ -44,29 +42,20 @@ class Rollout:
     seconds: float = 0.0
 
 
-def opening(task: Task) -> tuple[Any, Transcript]:
-    """The catalog and opening transcript `da analyze` would build for this question."""
-    return analysis.prepare(task.files, task.question)
-
-
 def run(task: Task, policy: PolicyModel, budget: loop.Budget, limits: Limits) -> Rollout:
     """Play one task to its Answer (or its budget) and assemble the sequence to train."""
     import time
 
     began = time.perf_counter()
-    catalog, t = opening(task)
     policy.turns = []
-    workspace = Path(tempfile.mkdtemp(prefix="da-rollout-"))
     error = None
-    try:
-        with Sandbox(catalog, workspace, limits) as sandbox:
-            try:
-                for _ in loop.run(t, policy, sandbox, budget):
-                    pass
-            except ModelError as e:  # the context is full: the rollout ends where it is
-                error = str(e)
-    finally:
-        shutil.rmtree(workspace, ignore_errors=True)
+    with Session(task.files, limits=limits) as session:
+        t = session.start(task.question, policy)
+        try:
+            for _ in session.run(budget):
+                pass
+        except ModelError as e:  # the context is full: the rollout ends where it is
+            error = str(e)
     prompt = policy.render(t.messages, "")
     eos = policy.tokenizer.eos_token if t.done and error is None else None
     ids, cids, mask, logps = assemble(policy.tokenizer, prompt, t.continuation, policy.turns, eos)

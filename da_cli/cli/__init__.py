@@ -1,32 +1,11 @@
 """The `da` command line: a thin shell over the library. Every subcommand goes through
-`guarded`, the one place where errors become one sentence and an exit code."""
-
-import functools
-from collections.abc import Callable
+`console.guarded`, the one place where errors become one sentence and an exit code."""
 
 import typer
 
 from da_cli import __version__
-from da_cli.cli.console import state
-from da_cli.errors import EXIT_INTERRUPTED, DaError
-
-
-def guarded(fn: Callable) -> Callable:
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except DaError as e:
-            state.error(e)
-            raise typer.Exit(e.exit_code) from None
-        except KeyboardInterrupt:
-            state.console.print("Interrupted.", style="red")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-
-    return wrapper
-
-
-from da_cli.cli import analyze, doctor, evaluate, history, models, report, synth, train  # noqa: E402  (they import `guarded`)
+from da_cli.cli import analyze, doctor, evaluate, history, models, report, synth, train
+from da_cli.cli.console import guarded, state
 
 app = typer.Typer(
     name="da",

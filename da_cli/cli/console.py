@@ -1,15 +1,22 @@
 """Terminal output: progress and errors on stderr (rich honours NO_COLOR), results on stdout."""
 
+import functools
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.syntax import Syntax
 
 from da_cli.agent.transcript import Step
-from da_cli.errors import DaError
+from da_cli.errors import EXIT_INTERRUPTED, DaError
+
+if TYPE_CHECKING:
+    from da_cli.report import Written
 
 _SHOWN_OUTPUT_LINES = 12
 
@@ -30,6 +37,15 @@ class State:
         self.console.print(f"[bold red]Error:[/bold red] {escape(str(err))}", soft_wrap=True)
         if err.hint:
             self.console.print(err.hint, markup=False, soft_wrap=True)
+
+    def wrote(self, written: "Written", figures: int) -> None:
+        """Say on stderr which report file was written, and what it holds."""
+        detail = [f"{figures} figure(s)"]
+        if written.pages is not None:
+            detail.insert(0, f"{written.pages} page(s)")
+        if written.extra:
+            detail.append(f"figures in {written.extra[0].parent.name}/")
+        self.info(f"Wrote {escape(str(written.path))} ({', '.join(detail)})")
 
     def show_step(self, s: Step) -> None:
         if self.quiet:
@@ -100,3 +116,21 @@ def _oneline(text: str, limit: int = 240) -> str:
 
 
 state = State()
+
+
+def guarded(fn: Callable) -> Callable:
+    """Every subcommand runs through this: the one place where errors become one sentence
+    on stderr and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DaError as e:
+            state.error(e)
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            state.console.print("Interrupted.", style="red")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper

@@ -9,8 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from da_cli import paths
 from da_cli.agent import loop
-from da_cli.cli import guarded
-from da_cli.cli.console import state
+from da_cli.cli.console import guarded, state
 from da_cli.errors import UsageError
 from da_cli.eval.dabench import LEVELS, load_tasks
 from da_cli.eval.run import rescore as rescore_record

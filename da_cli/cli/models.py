@@ -7,8 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from da_cli import paths
-from da_cli.cli import guarded
-from da_cli.cli.console import state
+from da_cli.cli.console import guarded, state
 from da_cli.errors import ModelError, UsageError
 from da_cli.models import pull as pull_mod
 from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, assemble, verify

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import typer
 
-from da_cli.cli import guarded
-from da_cli.cli.console import state
+from da_cli.cli.console import guarded, state
 from da_cli.errors import SetupError, UsageError
 
 app = typer.Typer(

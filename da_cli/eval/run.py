@@ -1,17 +1,16 @@
-"""One DABench task through the same path as `da analyze` (catalog, profile, prompt, agent
-loop, sandbox), then scored; and the summary over many."""
+"""One DABench task through the same analysis session as `da analyze` (catalog, profile,
+the model's own prompt layout, agent loop, sandbox), then scored; and the summary over many."""
 
 import re
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from da_cli.agent import analysis, loop
+from da_cli.agent import loop
+from da_cli.agent.session import Session
 from da_cli.errors import DaError
 from da_cli.eval.dabench import LEVELS, Task, conform, extract, score_values
 from da_cli.models.base import Model
-from da_cli.sandbox import Limits, Sandbox
+from da_cli.sandbox import Limits
 
 # The benchmark wants `@name[value]` lines. When the Answer lacks some, the model writes
 # them once more under a grammar that allows exactly those names: it still chooses every
@@ -59,12 +58,9 @@ def run_task(
     if forget is not None:
         forget()
     try:
-        catalog, t = analysis.prepare([str(task.file)], task.instruction())
-        with (
-            tempfile.TemporaryDirectory(prefix="da-eval-") as work,
-            Sandbox(catalog, Path(work) / "workspace", limits) as sandbox,
-        ):
-            for _ in loop.run(t, model, sandbox, budget):
+        with Session([str(task.file)], limits=limits) as session:
+            t = session.start(task.instruction(), model)
+            for _ in session.run(budget):
                 pass
     except DaError as e:
         record.update(error=str(e), correct=False, right=0, total=len(task.labels))

@@ -47,3 +47,10 @@ def cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
         if i >= 0 and (best is None or i + len(s) < best):
             best = i + len(s)
     return (text[:best], True) if best is not None else (text, False)
+
+
+def names_deepanalyze(*names: str) -> bool:
+    """Whether a model's name (a GGUF's metadata name, a served model's id, a checkpoint's
+    path) says it is a DeepAnalyze checkpoint: trained on the tags with no system prompt, so
+    it gets DeepAnalyze's reference prompt (`native`)."""
+    return any("deepanalyze" in n.lower().replace("-", "").replace("_", "") for n in names)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from da_cli.errors import ModelError
 from da_cli.models import sampling
-from da_cli.models.base import Generation, cut_at_stop
+from da_cli.models.base import Generation, cut_at_stop, names_deepanalyze
 
 
 def physical_cores() -> int:
@@ -31,8 +31,7 @@ def physical_cores() -> int:
 
 def is_deepanalyze(metadata: dict[str, str]) -> bool:
     """A DeepAnalyze checkpoint (trained on the tags, no system prompt) by its GGUF name."""
-    names = (metadata.get("general.name", ""), metadata.get("general.basename", ""))
-    return any("deepanalyze" in n.lower().replace("-", "").replace("_", "") for n in names)
+    return names_deepanalyze(metadata.get("general.name", ""), metadata.get("general.basename", ""))
 
 
 def threads() -> int:

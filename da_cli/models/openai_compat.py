@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 
 from da_cli.errors import ModelError
-from da_cli.models.base import Generation
+from da_cli.models.base import Generation, names_deepanalyze
 
 PREFIX = "openai:"
 TIMEOUT_S = 600
@@ -46,7 +46,7 @@ class OpenAICompatModel:
     def __init__(self, url: str, model: str) -> None:
         self.url, self.model = url, model
         self.name = f"openai:{model}"
-        self.native = "deepanalyze" in model.lower().replace("-", "")
+        self.native = names_deepanalyze(model)
         self.api_key = os.environ.get("DA_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
 
     def generate(

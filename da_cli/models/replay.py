@@ -1,6 +1,7 @@
 """Replay backend: plays scripted model outputs, for tests and demos of the pipeline.
 
-`replay:PATH` names a JSON Lines file; line i is `{"text": "..."}`, the output of the i-th
+`replay:PATH` names a JSON Lines file (named for a DeepAnalyze model, it plays a native one);
+line i is `{"text": "..."}`, the output of the i-th
 generation call (`"finish": "length"` plays one the token limit cut). It runs through the
 same loop, sandbox and rendering as a real model; `history` records every call so tests can
 check what the model was shown.
@@ -10,15 +11,17 @@ import json
 from pathlib import Path
 
 from da_cli.errors import ModelError
-from da_cli.models.base import Generation, cut_at_stop
+from da_cli.models.base import Generation, cut_at_stop, names_deepanalyze
 
 
 class ReplayModel:
     supports_grammar = False
-    native = False
 
     def __init__(self, path: Path) -> None:
         self.name = f"replay:{path}"
+        # A script named for a DeepAnalyze model plays one: the loop gives it the reference
+        # prompt, as it would the real checkpoint (tests check what each front end sends).
+        self.native = names_deepanalyze(path.stem)
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError as e:

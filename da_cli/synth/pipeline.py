@@ -5,8 +5,8 @@ with `together`: a question is asked about one dataset, in the prompt `da analyz
 for that dataset alone, as a user would ask it. The questioner profiles a dataset, checks
 which join keys really join (the profile's are guesses by name), proposes questions from the
 templates and settles each label by running its SQL in a sandbox of its own. The solver is
-`da analyze` exactly: `analysis.prepare` builds the prompt, `loop.run` runs the agent loop,
-each question in a fresh sandbox (one question's variables must not help the next). Items
+`da analyze` exactly: each question opens its own analysis session (the same prompt, loop and
+a fresh sandbox: one question's variables must not help the next). Items
 written without a model (`code`, `understand`) run their code in one sandbox per dataset
 with the solver's limits, so their outputs read as the solver's would.
 """
@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from da_cli.agent import analysis, loop
+from da_cli.agent import loop
+from da_cli.agent.session import Session
 from da_cli.agent.transcript import Transcript
-from da_cli.data.catalog import build_catalog, expand
-from da_cli.data.profile import ViewProfile, infer_joins, profile
+from da_cli.data.catalog import expand
+from da_cli.data.profile import ViewProfile, infer_joins
 from da_cli.errors import DaError, ModelError
 from da_cli.models.base import Model
-from da_cli.sandbox import Limits, Sandbox
+from da_cli.sandbox import Limits
 from da_cli.synth import guard, items, paraphrase
 from da_cli.synth.inspect import Verdict, inspect
 from da_cli.synth.questions import Check, Join, Question, settle
@@ -73,24 +74,23 @@ class Questioner:
 
     def __init__(self, sources: list[str], work: Path) -> None:
         self.sources = sources
-        self.catalog = build_catalog(sources)
-        self.profiles: list[ViewProfile] = profile(self.catalog)
-        self._sandbox = Sandbox(
-            self.catalog,
-            work / "questioner",
-            Limits(timeout_s=120, output_chars=QUERY_OUTPUT_CHARS),
+        self.session = Session(
+            sources,
+            limits=Limits(timeout_s=120, output_chars=QUERY_OUTPUT_CHARS),
+            workspace=work / "questioner",
         )
+        self.catalog = self.session.catalog
+        self.profiles: list[ViewProfile] = self.session.profiles
 
     def __enter__(self) -> "Questioner":
-        self._sandbox.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._sandbox.close()
+        self.session.close()
 
     def query(self, sql: str) -> list[list] | None:
         """The query's rows, or None when it fails (the question is then dropped)."""
-        result = self._sandbox.run(_ROWS_CELL.format(query=sql))
+        result = self.session.cell(_ROWS_CELL.format(query=sql))
         if not result.ok:
             return None
         try:
@@ -184,13 +184,10 @@ def plan_questions(sources: list[str], settings: Settings, *, teacher: Model | N
 
 
 def solve(q: Question, model: Model, settings: Settings) -> Transcript:
-    """The question through `da analyze`'s own path: prompt, loop, a fresh sandbox."""
-    catalog, t = analysis.prepare(q.sources, q.text, native=model.native)
-    with (
-        tempfile.TemporaryDirectory(prefix="da-synth-") as work,
-        Sandbox(catalog, Path(work) / "workspace", settings.limits) as sandbox,
-    ):
-        for _ in loop.run(t, model, sandbox, settings.budget):
+    """The question through `da analyze`'s own session: prompt, loop, a fresh sandbox."""
+    with Session(q.sources, limits=settings.limits) as session:
+        t = session.start(q.text, model)
+        for _ in session.run(settings.budget):
             pass
     return t
 
@@ -241,24 +238,23 @@ def run(
 
 
 def _code_items(plan: Plan, settings: Settings) -> Iterator[Outcome]:
-    sandboxes: dict[tuple[str, ...], Sandbox] = {}
-    with tempfile.TemporaryDirectory(prefix="da-synth-") as tmp:
-        try:
-            for i, q in enumerate(plan.questions):
-                started = time.perf_counter()
-                catalog, first = analysis.prepare(q.sources, q.text)
-                key = tuple(q.sources)
-                if key not in sandboxes:
-                    sandboxes[key] = Sandbox(
-                        catalog, Path(tmp) / f"items{len(sandboxes)}", settings.limits
-                    )
-                    sandboxes[key].start()
-                # Alternate SQL and pandas: stage 1 sees both ways to the same number.
-                t = items.code_item(q, first.messages, sandboxes[key], pandas=i % 2 == 1)
-                yield Outcome(q, t, inspect(q, t), time.perf_counter() - started, "code")
-        finally:
-            for sandbox in sandboxes.values():
-                sandbox.close()
+    """Code items in one session per dataset; the prompt is `da`'s own (stage 1 teaches
+    the protocol as `da` writes it)."""
+    sessions: dict[tuple[str, ...], Session] = {}
+    try:
+        for i, q in enumerate(plan.questions):
+            started = time.perf_counter()
+            key = tuple(q.sources)
+            if key not in sessions:
+                sessions[key] = Session(q.sources, limits=settings.limits)
+            session = sessions[key]
+            first = session.opening(q.text)
+            # Alternate SQL and pandas: stage 1 sees both ways to the same number.
+            t = items.code_item(q, first.messages, session.sandbox, pandas=i % 2 == 1)
+            yield Outcome(q, t, inspect(q, t), time.perf_counter() - started, "code")
+    finally:
+        for session in sessions.values():
+            session.close()
 
 
 def _understand(
@@ -280,9 +276,11 @@ def _understand(
                 q.sources, q.files = group, questioner.catalog.sources
             if on_plan:
                 on_plan(Plan(qs, candidates=len(questioner.profiles)))
-            with Sandbox(questioner.catalog, work / "items", settings.limits) as sandbox:
+            with Session(
+                group, limits=settings.limits, workspace=work / "items", catalog=questioner.catalog
+            ) as session:
                 for p, q in zip(profiles, qs, strict=True):
                     started = time.perf_counter()
-                    _, first = analysis.prepare(group, q.text)
-                    t = items.understand_item(p, joins, first.messages, sandbox, q)
+                    first = session.opening(q.text)
+                    t = items.understand_item(p, joins, first.messages, session.sandbox, q)
                     yield Outcome(q, t, inspect(q, t), time.perf_counter() - started, "understand")

@@ -17,7 +17,7 @@ import jinja2
 
 from da_cli.agent import protocol
 from da_cli.models.base import Model
-from da_cli.report import evidence
+from da_cli.research import evidence
 
 MAX_TOKENS = 400
 RETRIES = 1

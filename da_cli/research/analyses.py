@@ -1,5 +1,5 @@
 """Running a report's analyses: each angle (or the user's one question) through the normal
-agent loop, all in one sandbox session, then da's own cell where an angle lacks a figure or
+analysis session, all in one sandbox worker, then da's own cell where an angle lacks a figure or
 a backed number.
 
 `run` is a generator, like the agent loop: it yields an `Started` marker per analysis and
@@ -10,15 +10,13 @@ objects it was given.
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from da_cli.agent import loop
+from da_cli.agent.session import Session
 from da_cli.agent.transcript import Step, Transcript
-from da_cli.data.profile import ViewProfile, by_relevance, infer_joins, render
 from da_cli.models.base import Model
-from da_cli.report import chart, evidence
-from da_cli.report.survey import Angle
-from da_cli.sandbox import Sandbox
+from da_cli.research import chart, evidence
+from da_cli.research.survey import Angle
 
 
 @dataclass
@@ -72,38 +70,25 @@ def why_da_charts(a: Analysis) -> str | None:
 
 
 def run(
-    analyses: list[Analysis],
-    model: Model,
-    sandbox: Sandbox,
-    files: list[Path],
-    profiles: list[ViewProfile],
-    budget: loop.Budget,
+    analyses: list[Analysis], model: Model, session: Session, budget: loop.Budget
 ) -> Iterator[Started | Step]:
-    """Each analysis in turn, with `budget` per analysis; `budget.timeout_s` is the time for
-    all of them together (an analysis that would start after it is skipped)."""
+    """Each analysis in turn in `session` (one worker for all), with `budget` per analysis;
+    `budget.timeout_s` is the time for all of them together (an analysis that would start
+    after it is skipped)."""
     started = time.monotonic()
-    joins = bool(infer_joins(profiles))
     for i, a in enumerate(analyses, 1):
         left = None if budget.timeout_s is None else budget.timeout_s - (time.monotonic() - started)
         if left is not None and left <= 0:
             a.skipped = f"the time budget ({budget.timeout_s:g} s) was spent before it started"
             continue
         yield Started(i, len(analyses), a.title)
-        ordered = by_relevance(profiles, a.question)
-        a.transcript = loop.new_transcript(
-            a.question,
-            files,
-            render(ordered),
-            [p.name for p in ordered],
-            joins=a.angle.joins if a.angle else joins,
-            native=model.native,  # a DeepAnalyze checkpoint gets its own reference layout
-        )
+        a.transcript = session.start(a.question, model, joins=a.angle.joins if a.angle else None)
         each = loop.Budget(budget.max_turns, budget.max_tokens, left, budget.turn_tokens)
-        yield from loop.run(a.transcript, model, sandbox, each)
+        yield from session.run(each)
         why = why_da_charts(a)
         if why and a.angle is not None:
             code = chart.cell(a.angle, why)
-            result = sandbox.run(code)
+            result = session.cell(code)
             step = Step(
                 "execute",
                 result.observation(),

@@ -3,7 +3,7 @@ and a chart. It runs in the same sandbox as the model's code (so its output is e
 any other) when the model's code drew no figure or its answer showed no number; the code is
 plain and deterministic, and says in its first line that da, not the model, wrote it."""
 
-from da_cli.report.survey import Angle
+from da_cli.research.survey import Angle
 
 MARK = "# Made by da, not by the model"
 READING = "Reading: "  # the prefix of the reading line in the cell's output

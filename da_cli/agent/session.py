@@ -1,0 +1,168 @@
+"""One analysis session: the one composition of an analysis that every front end uses.
+
+`da analyze`, `da report`'s research, `da eval`, `da synth`, GRPO rollouts and the Python API
+all open a `Session`, so each sees exactly what the others do: the same catalog and profile,
+the same opening prompt (DeepAnalyze's reference layout for a native checkpoint, `da`'s own
+otherwise), the same sandbox worker and the same agent loop. An improvement to any of these
+lands once for all of them.
+
+Opening a session registers and profiles the sources (DataError on a bad one) and needs no
+model, so bad data fails before a slow model load. `start` opens a question's transcript,
+`run` drives the loop and yields its typed steps, `ask` continues the conversation with a
+follow-up, `cell` runs `da`'s own code in the same worker. Closing stops the worker, and
+removes the workspace when the session made a temporary one.
+"""
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from da_cli.agent import loop
+from da_cli.agent.transcript import Step, Transcript
+from da_cli.data.catalog import Catalog, build_catalog
+from da_cli.data.profile import ViewProfile, by_relevance, infer_joins, profile, render
+from da_cli.models.base import Model
+from da_cli.sandbox import ExecutionResult, Limits, Sandbox
+
+
+class Session:
+    """Sources, one sandbox worker and (once a question starts) a model and its transcript.
+
+    `workspace`: where cells may write (figures, files); None makes a temporary one that
+    closing removes. `catalog`: an already-built catalog of the same sources, to share."""
+
+    def __init__(
+        self,
+        sources: list[str],
+        *,
+        limits: Limits | None = None,
+        workspace: Path | None = None,
+        catalog: Catalog | None = None,
+    ) -> None:
+        self.sources = [str(s) for s in sources]
+        self.catalog = catalog if catalog is not None else build_catalog(self.sources)
+        self.limits = limits or Limits()
+        self._temporary: Path | None = None
+        self._workspace = Path(workspace) if workspace is not None else None
+        self._profiles: list[ViewProfile] | None = None
+        self._sandbox: Sandbox | None = None
+        self.model: Model | None = None
+        self.transcript: Transcript | None = None
+
+    # --- the data --------------------------------------------------------------------------
+
+    @property
+    def profiles(self) -> list[ViewProfile]:
+        """Every table's profile (computed once; the profiler also caches it on disk)."""
+        if self._profiles is None:
+            self._profiles = profile(self.catalog)
+        return self._profiles
+
+    def opening(
+        self, question: str, *, native: bool = False, joins: bool | None = None
+    ) -> Transcript:
+        """The opening transcript for `question`: the protocol, the files and the profile
+        with the tables most relevant to the question first. `native`: DeepAnalyze's
+        reference prompt instead. `joins` overrides whether the join example is shown
+        (default: the profile found join keys)."""
+        ordered = by_relevance(self.profiles, question)
+        return loop.new_transcript(
+            question,
+            [Path(s) for s in self.catalog.sources],
+            render(ordered),
+            [p.name for p in ordered],
+            joins=bool(infer_joins(self.profiles)) if joins is None else joins,
+            native=native,
+        )
+
+    # --- the analysis ----------------------------------------------------------------------
+
+    def start(self, question: str, model: Model, *, joins: bool | None = None) -> Transcript:
+        """A new analysis of `question` by `model`, in the layout the model was trained on."""
+        self.model = model
+        self.transcript = self.opening(question, native=model.native, joins=joins)
+        return self.transcript
+
+    def ask(self, question: str) -> Transcript:
+        """A follow-up in this session's conversation: the earlier analysis stays in the
+        transcript, and its variables in the worker."""
+        if self.transcript is None:
+            raise RuntimeError("ask() continues an analysis; start() one first")
+        self.transcript = loop.follow_up(conversation(self.transcript), question)
+        return self.transcript
+
+    def resume(self, previous: dict, question: str, model: Model) -> int:
+        """Continue a stored conversation (`runs.last_state()`) with `question`: its clean
+        cells run again so their variables exist in this worker. Returns how many of them
+        failed this time."""
+        self.model = model
+        failed = sum(not self.cell(code).ok for code in previous.get("cells", []))
+        self.transcript = loop.follow_up(previous, question)
+        return failed
+
+    def run(self, budget: loop.Budget) -> Iterator[Step]:
+        """The agent loop over the current transcript: its steps, until an Answer (a spent
+        budget ends with a forced, partial one)."""
+        if self.transcript is None or self.model is None:
+            raise RuntimeError("run() needs an analysis; start() one first")
+        yield from loop.run(self.transcript, self.model, self.sandbox, budget)
+
+    def cell(self, code: str) -> ExecutionResult:
+        """Run `da`'s own code (not the model's) in the session's worker."""
+        return self.sandbox.run(code)
+
+    @property
+    def workspace(self) -> Path:
+        """Where cells write; a temporary folder (removed on close) unless one was given.
+        It can be set until the worker starts (the CLI names its run after profiling)."""
+        if self._workspace is None:
+            self._temporary = Path(tempfile.mkdtemp(prefix="da-session-"))
+            self._workspace = self._temporary / "workspace"
+        return self._workspace
+
+    @workspace.setter
+    def workspace(self, path: Path) -> None:
+        if self._sandbox is not None:
+            raise RuntimeError("the worker has started in its workspace already")
+        self._workspace = Path(path)
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The session's worker, started on first use."""
+        if self._sandbox is None:
+            self._sandbox = Sandbox(self.catalog, self.workspace, self.limits)
+            self._sandbox.start()
+        return self._sandbox
+
+    # --- lifetime --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+        if self._temporary is not None:
+            shutil.rmtree(self._temporary, ignore_errors=True)
+            self._temporary = None
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def conversation(t: Transcript) -> dict:
+    """What a follow-up needs of an analysis: its messages, its assistant turn as it ended,
+    and whether it speaks the native layout (also what `--continue` stores)."""
+    return {"messages": t.messages, "continuation": t.continuation, "native": t.native}
+
+
+def clean_cells(t: Transcript) -> list[str]:
+    """The code of every cell that ran without error, in order: replayed, it rebuilds the
+    analysis's variables in a new worker."""
+    cells = []
+    for code, result in zip(t.steps, t.steps[1:], strict=False):
+        if code.kind == "code" and result.kind == "execute" and not result.error:
+            cells.append(code.text)
+    return cells

@@ -1,0 +1,103 @@
+"""The Python API: what a notebook or another tool calls instead of the command line.
+
+    from da_cli import analyze
+    result = analyze(["sales.xlsx"], "Which region sold the most?")
+    print(result.answer, result.partial, result.usage.completion_tokens)
+
+`analyze` runs exactly what `da analyze` runs (the same `Session`), stores the run where
+`da history` and `da analyze --continue` find it, and returns a typed `Result`. For finer
+control (several questions in one worker, follow-ups, your own cells) open a
+`da_cli.Session` yourself.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from da_cli import runs
+from da_cli.agent.loop import Budget
+from da_cli.agent.session import Session
+from da_cli.agent.transcript import Step, Usage
+from da_cli.models import load_model
+from da_cli.models.base import Model
+from da_cli.sandbox import Limits
+
+
+@dataclass
+class Result:
+    """One analysis's outcome. `record` is the same object `da analyze --json` prints."""
+
+    question: str
+    answer: str | None
+    partial: bool  # a budget ran out and the model was made to answer from what it had
+    stop_reason: str | None
+    steps: list[Step]
+    code: list[str]
+    figures: list[Path]
+    usage: Usage
+    unverified: list[str]  # numbers of a partial answer that no output showed
+    model: str
+    run_dir: Path | None
+    record: dict = field(repr=False)
+
+
+def result(session: Session, run_dir: Path | None, timings: dict) -> Result:
+    """The finished analysis of `session` as a `Result`, stored as a run in `run_dir`
+    (None: not stored)."""
+    t, model = session.transcript, session.model
+    assert t is not None and model is not None, "result() needs a finished analysis"
+    rec = runs.record(t, session.catalog, model.name, session.workspace, timings)
+    if run_dir is not None:
+        runs.save(run_dir, rec, t, session.sources)
+    return Result(
+        question=t.question,
+        answer=t.answer,
+        partial=t.partial,
+        stop_reason=t.stop_reason,
+        steps=list(t.steps),
+        code=t.code,
+        figures=[Path(f) for f in rec["figures"]],
+        usage=t.usage,
+        unverified=list(t.unverified),
+        model=model.name,
+        run_dir=run_dir,
+        record=rec,
+    )
+
+
+def analyze(
+    sources: list[str | Path] | str | Path,
+    question: str,
+    *,
+    model: Model | str | None = None,
+    budget: Budget | None = None,
+    limits: Limits | None = None,
+    save: bool = True,
+    on_step: Callable[[Step], None] | None = None,
+) -> Result:
+    """Answer `question` from `sources` (files, folders or globs; read-only).
+
+    `model`: a loaded backend (reused, not closed) or a `--model` string (an embedded name,
+    a .gguf path, `openai:URL#NAME`, `replay:PATH`; None: the default model), loaded and
+    closed here. `budget`/`limits`: as `da analyze`'s flags (its defaults when None).
+    `save`: store the run (its figures stay in the run's workspace; unsaved, they are
+    removed with the session). `on_step` hears each step as the loop yields it.
+    Raises the `da_cli.errors.DaError` subclasses the CLI maps to exit codes; a spent
+    budget is not an error here: the result is marked `partial`."""
+    started = time.perf_counter()
+    paths = [str(s) for s in ([sources] if isinstance(sources, str | Path) else sources)]
+    backend = model if model is not None and not isinstance(model, str) else load_model(model)
+    try:
+        with Session(paths, limits=limits) as session:
+            run_dir = runs.new() if save else None
+            if run_dir is not None:
+                session.workspace = run_dir / "workspace"
+            session.start(question, backend)
+            for step in session.run(budget or Budget()):
+                if on_step is not None:
+                    on_step(step)
+            return result(session, run_dir, {"total_s": time.perf_counter() - started})
+    finally:
+        if backend is not model:
+            backend.close()

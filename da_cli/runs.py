@@ -1,0 +1,138 @@
+"""The run store: every analysis and report `da` runs, under `data_dir()/runs/<id>/`.
+
+A run directory holds `transcript.jsonl` (a header object with the result, then one line per
+step), `state.json` (what `--continue` needs: the sources, the conversation and the cells
+that ran cleanly), `report.json` (a report's document model, when one was rendered) and the
+cells' `workspace/`. The CLI, `da history` and the Python API all read and write runs here,
+so a notebook user's analyses show up in `da history` like the terminal's.
+"""
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+from da_cli import paths
+from da_cli.agent.session import clean_cells, conversation
+from da_cli.agent.transcript import Transcript
+from da_cli.data.catalog import Catalog
+from da_cli.errors import UsageError
+
+SCHEMA = "da.analyze/1"
+TRANSCRIPT = "transcript.jsonl"
+STATE = "state.json"
+
+
+def root() -> Path:
+    return paths.data_dir() / "runs"
+
+
+def new() -> Path:
+    """A new, empty run directory (named by time, so they sort by when they started)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = root() / f"{stamp}-{uuid.uuid4().hex[:6]}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def record(
+    t: Transcript, catalog: Catalog, model_name: str, workspace: Path, timings: dict
+) -> dict:
+    """The result of one analysis as `--json` prints it and the transcript's header keeps."""
+    u = t.usage
+    figures = [str(workspace / f) for s in t.steps for f in s.figures]
+    return {
+        "schema": SCHEMA,
+        "question": t.question,
+        "sources": catalog.sources,
+        "model": model_name,
+        "answer": t.answer,
+        "partial": t.partial,
+        "stop_reason": t.stop_reason,
+        "unverified_numbers": t.unverified,
+        "turns": [s.to_dict() for s in t.steps],
+        "code": t.code,
+        "figures": figures,
+        "workspace": str(workspace),
+        "usage": {
+            "generations": u.generations,
+            "prompt_tokens": u.prompt_tokens,
+            "completion_tokens": u.completion_tokens,
+            "format_failures": u.format_failures,
+            "budget_cuts": u.budget_cuts,
+        },
+        "timings": {
+            **{k: round(v, 3) for k, v in timings.items()},
+            "model_s": round(u.model_seconds, 3),
+            "sandbox_s": round(u.sandbox_seconds, 3),
+        },
+    }
+
+
+def save(run_dir: Path, record: dict, t: Transcript, sources: list[str]) -> None:
+    """A finished analysis: its transcript and what `--continue` needs."""
+    save_transcript(run_dir, record)
+    save_state(run_dir, t, sources)
+
+
+def save_transcript(run_dir: Path, record: dict) -> None:
+    """An analysis's record as JSON Lines: the header, then one line per step."""
+    header = {k: v for k, v in record.items() if k != "turns"}
+    write_transcript(run_dir, header, record["turns"])
+
+
+def write_transcript(run_dir: Path, header: dict, steps: list[dict]) -> None:
+    """`transcript.jsonl`: `header` (what `da history` lists), then each step; private to
+    the user, since outputs quote their data."""
+    path = run_dir / TRANSCRIPT
+    with path.open("w", encoding="utf-8") as f:
+        f.write(json.dumps(header, ensure_ascii=False) + "\n")
+        for step in steps:
+            f.write(json.dumps(step, ensure_ascii=False) + "\n")
+    os.chmod(path, 0o600)
+
+
+def save_json(run_dir: Path, name: str, obj: dict) -> None:
+    path = run_dir / name
+    path.write_text(json.dumps(obj, indent=1, ensure_ascii=False), encoding="utf-8")
+    os.chmod(path, 0o600)
+
+
+def save_state(run_dir: Path, t: Transcript, sources: list[str]) -> None:
+    """What `--continue` needs: the sources as given (a directory or glob is expanded again),
+    the conversation, and the cells that ran cleanly, to rebuild the variables."""
+    state = {
+        "sources": [str(Path(s).expanduser().resolve()) for s in sources],
+        "question": t.question,
+        **conversation(t),
+        "cells": clean_cells(t),
+    }
+    (run_dir / STATE).write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+
+
+def last_state() -> dict:
+    """The newest run's `state.json`: the conversation `--continue` goes on with."""
+    found = sorted(root().glob(f"*/{STATE}"))
+    if not found:
+        raise UsageError("There is no earlier analysis to continue.")
+    return json.loads(found[-1].read_text(encoding="utf-8"))
+
+
+def listing(limit: int | None = None) -> list[dict]:
+    """Headers of saved runs, newest first; unreadable files are skipped, not fatal."""
+    runs = []
+    # Newest first by when the transcript was written; run ids (second resolution) can tie.
+    found = sorted(root().glob(f"*/{TRANSCRIPT}"), key=lambda p: p.stat().st_mtime_ns)
+    for path in reversed(found):
+        try:
+            with path.open(encoding="utf-8") as f:
+                header = json.loads(f.readline())
+        except (OSError, ValueError):
+            continue
+        header["id"] = path.parent.name
+        header["transcript"] = str(path)
+        runs.append(header)
+        if limit and len(runs) >= limit:
+            break
+    return runs
