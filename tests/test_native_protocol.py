@@ -1,11 +1,17 @@
 """Golden tests: DeepAnalyze checkpoints get the reference protocol byte for byte
 (ruc-datalab/DeepAnalyze, API/utils.py `prepare_vllm_messages` and deepanalyze.py)."""
 
-import pytest
-from conftest import SALES, code_step
+import json
+from pathlib import Path
 
-from da_cli.agent import loop, protocol
+import pytest
+from conftest import SALES, answer_step, code_step, run_da
+
+from da_cli import paths
+from da_cli.agent import loop, prompts, protocol
 from da_cli.data.catalog import build_catalog
+from da_cli.eval.dabench import Task
+from da_cli.eval.run import run_task
 from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED
 from da_cli.models.llamacpp import LlamaCppModel, is_deepanalyze
 from da_cli.models.replay import ReplayModel
@@ -74,8 +80,43 @@ def test_the_turn_is_continued_in_the_chat_template_without_a_new_header():
 
 
 def _script(tmp_path, outputs):
-    import json
-
     path = tmp_path / "script.jsonl"
     path.write_text("".join(json.dumps({"text": o}) + "\n" for o in outputs))
     return path
+
+
+# --- every front end sends a DeepAnalyze model its reference prompt ---------------------
+
+
+def _native_script(tmp_path, outputs) -> Path:
+    """A replay script named like a DeepAnalyze checkpoint: it plays a native model."""
+    path = tmp_path / "DeepAnalyze-8B.jsonl"
+    path.write_text("".join(json.dumps({"text": o}) + "\n" for o in outputs))
+    return path
+
+
+def test_a_replay_script_named_for_deepanalyze_plays_a_native_model(tmp_path):
+    assert ReplayModel(_native_script(tmp_path, [])).native
+    assert not ReplayModel(_script(tmp_path, [])).native
+
+
+def test_da_analyze_sends_a_deepanalyze_model_the_reference_prompt(tmp_path):
+    script = _native_script(tmp_path, [code_step("print(1)"), answer_step("It is 1.")])
+    r = run_da("analyze", str(SALES), "How many regions?", "--model", f"replay:{script}")
+    assert r.returncode == 0, r.stderr
+    state = json.loads(next((paths.data_dir() / "runs").glob("*/state.json")).read_text())
+    assert state["native"]
+    assert state["messages"] == [
+        {"role": "user", "content": prompts.native_message("How many regions?", [SALES])}
+    ]
+
+
+def test_da_eval_sends_a_deepanalyze_model_the_reference_prompt(tmp_path):
+    data = tmp_path / "t.csv"
+    data.write_text("x\n1\n2\n")
+    task = Task(1, "Mean of x?", "", "@mean_x[value]", data, "easy")
+    model = ReplayModel(_native_script(tmp_path, [answer_step("@mean_x[1.5]")]))
+    run_task(task, model, loop.Budget(max_turns=2), Limits(timeout_s=10))
+    assert model.history[0]["messages"] == [
+        {"role": "user", "content": prompts.native_message(task.instruction(), [data])}
+    ]

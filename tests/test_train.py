@@ -15,7 +15,7 @@ import pytest
 import yaml
 from conftest import ROOT, answer_step, code_step, run_da
 
-from da_cli.agent import loop
+from da_cli.agent import loop, prompts
 from da_cli.errors import UsageError
 from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, is_assembled
 from da_cli.sandbox import Limits
@@ -190,6 +190,17 @@ def test_a_rollout_runs_code_in_the_sandbox_and_masks_its_output(tmp_path, token
     assert prompt.endswith("<|im_start|>assistant\n")
     assert rewards.format_ok(r.continuation, r.format_failures)
     assert rewards.answer_accuracy(r.answer, task.reference) == 1.0
+
+
+def test_a_rollout_gives_a_deepanalyze_policy_its_reference_prompt(tmp_path, tokenizer):
+    csv = tmp_path / "sales.csv"
+    csv.write_text("region,revenue\nEast,100\nWest,250\n")
+    task = data.Task("Which region has the most revenue?", [str(csv)], "West")
+    policy = ScriptedPolicy(tokenizer, [answer_step("West.")])
+    policy.native = True  # as for a DeepAnalyze checkpoint
+    r = rollout.run(task, policy, loop.Budget(max_turns=2), Limits(timeout_s=10))
+    native = [{"role": "user", "content": prompts.native_message(task.question, [csv])}]
+    assert tokenizer.decode(r.prompt_ids) == policy.render(native, "")
 
 
 # --- config and launch ------------------------------------------------------------------
