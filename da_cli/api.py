@@ -87,9 +87,10 @@ def analyze(
     budget is not an error here: the result is marked `partial`."""
     started = time.perf_counter()
     paths = [str(s) for s in ([sources] if isinstance(sources, str | Path) else sources)]
-    backend = model if model is not None and not isinstance(model, str) else load_model(model)
-    try:
-        with Session(paths, limits=limits) as session:
+    with Session(paths, limits=limits) as session:
+        session.profiles  # noqa: B018  (bad data fails before a slow model load)
+        backend = model if model is not None and not isinstance(model, str) else load_model(model)
+        try:
             run_dir = runs.new() if save else None
             if run_dir is not None:
                 session.workspace = run_dir / "workspace"
@@ -98,6 +99,6 @@ def analyze(
                 if on_step is not None:
                     on_step(step)
             return result(session, run_dir, {"total_s": time.perf_counter() - started})
-    finally:
-        if backend is not model:
-            backend.close()
+        finally:
+            if backend is not model:
+                backend.close()

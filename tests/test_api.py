@@ -1,0 +1,101 @@
+"""The Python API: the README's examples run as written (here with a scripted model; the
+slow test runs the first with the real embedded model), and `analyze` is what `da analyze`
+does: the same record, a stored run that `da history` lists and `--continue` follows."""
+
+import json
+import re
+
+import pytest
+from conftest import ROOT, SALES, answer_step, code_step, run_da
+
+import da_cli
+from da_cli import api, models, runs
+from da_cli.errors import DataError
+from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, is_assembled
+from da_cli.models.replay import ReplayModel
+
+
+def readme_examples() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### From Python") :]
+    section = section[: section.index("\n## ")]
+    return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+
+
+def _scripted(monkeypatch, tmp_path, outputs: list[str]) -> None:
+    path = tmp_path / "script.jsonl"
+    path.write_text("".join(json.dumps({"text": o}) + "\n" for o in outputs))
+    monkeypatch.setattr(api, "load_model", lambda spec=None, **_: ReplayModel(path))
+    monkeypatch.setattr(models, "load_model", lambda spec=None, **_: ReplayModel(path))
+
+
+def test_the_readme_python_examples_run(monkeypatch, tmp_path, capsys):
+    first, second = readme_examples()
+    monkeypatch.chdir(ROOT)
+    _scripted(
+        monkeypatch,
+        tmp_path,
+        [
+            code_step('print(sql("SELECT region, sum(revenue) r FROM orders GROUP BY 1"))'),
+            answer_step("West had the most revenue."),
+        ],
+    )
+    exec(compile(first, "README-example-1", "exec"), {})
+    out = capsys.readouterr().out
+    assert out.startswith("West had the most revenue.\nFalse ")
+    assert "code " in out and "answer West" in out
+
+    _scripted(
+        monkeypatch,
+        tmp_path,
+        [
+            code_step('print(sql("SELECT region, sum(revenue) r FROM orders GROUP BY 1"))'),
+            answer_step("West leads."),
+            code_step("print(orders.channel.mode()[0])"),
+            answer_step("Retail."),
+        ],
+    )
+    scope: dict = {}
+    exec(compile(second, "README-example-2", "exec"), scope)
+    assert scope["answer"] == "Retail."
+    assert capsys.readouterr().out.strip().splitlines()[-1].isdigit()  # da's own cell ran
+
+
+def test_analyze_returns_the_cli_record_and_stores_a_run(monkeypatch, tmp_path):
+    _scripted(monkeypatch, tmp_path, [code_step("print(len(orders))"), answer_step("Many.")])
+    result = da_cli.analyze(SALES, "How many orders?")
+    assert isinstance(result, da_cli.Result)
+    assert (result.answer, result.partial, result.model) == ("Many.", False, result.record["model"])
+    assert [s.kind for s in result.steps] == ["analyze", "code", "execute", "analyze", "answer"]
+    assert result.record["schema"] == runs.SCHEMA and result.record["answer"] == "Many."
+    assert runs.listing()[0]["id"] == result.run_dir.name  # da history lists it
+    assert runs.last_state()["question"] == "How many orders?"  # --continue follows it
+    listed = run_da("history", "--json")
+    assert json.loads(listed.stdout.splitlines()[0])["id"] == result.run_dir.name
+
+
+def test_a_spent_budget_is_a_partial_result_not_an_error(monkeypatch, tmp_path):
+    _scripted(monkeypatch, tmp_path, [code_step("print(1)"), answer_step("It is 1.")])
+    result = da_cli.analyze(SALES, "q?", budget=da_cli.Budget(max_turns=1), save=False)
+    assert result.partial and result.stop_reason == "max turns (1)" and result.run_dir is None
+    assert runs.listing() == []
+
+
+def test_bad_input_raises_the_error_the_cli_maps_to_its_exit_code(monkeypatch, tmp_path):
+    loaded = []
+    monkeypatch.setattr(api, "load_model", lambda *a, **k: loaded.append(1))
+    with pytest.raises(DataError):
+        da_cli.analyze(tmp_path / "missing.csv", "q?")
+    assert loaded == []  # bad data fails before a (slow) model load
+
+
+@pytest.mark.slow
+@pytest.mark.smoke
+@pytest.mark.skipif(
+    not is_assembled(EMBEDDED[DEFAULT_MODEL]), reason="the embedded model is not installed"
+)
+def test_the_first_readme_example_runs_with_the_real_model(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    exec(compile(readme_examples()[0], "README-example-1", "exec"), {})
+    answer = capsys.readouterr().out.splitlines()[0]
+    assert answer.strip() and "<" not in answer
