@@ -42,14 +42,54 @@ class Result:
     record: dict = field(repr=False)
 
 
-def result(session: Session, run_dir: Path | None, timings: dict) -> Result:
-    """The finished analysis of `session` as a `Result`, stored as a run in `run_dir`
-    (None: not stored)."""
+def run(
+    session: Session,
+    budget: Budget,
+    run_dir: Path | None,
+    *,
+    started: float,
+    timings: dict | None = None,
+    on_step: Callable[[Step], None] | None = None,
+) -> Result:
+    """Run the analysis `session` has started to its Answer, recorded step by step in
+    `run_dir` (None: not stored), so an interrupt or a failure still leaves its transcript
+    and `--continue` state, marked with how it ended. `started`: `time.perf_counter()` when
+    the whole command began; `timings`: other phases' seconds for the record."""
     t, model = session.transcript, session.model
-    assert t is not None and model is not None, "result() needs a finished analysis"
-    rec = runs.record(t, session.catalog, model.name, session.workspace, timings)
+    assert t is not None and model is not None, "run() needs a started analysis"
+    recorder = None
     if run_dir is not None:
-        runs.save(run_dir, rec, t, session.sources)
+        header = {
+            "schema": runs.SCHEMA,
+            "question": t.question,
+            "sources": session.catalog.sources,
+            "model": model.name,
+        }
+        recorder = runs.Recorder(run_dir, header)
+    try:
+        for step in session.run(budget):
+            if recorder is not None:
+                recorder.step(step.to_dict())
+            if on_step is not None:
+                on_step(step)
+    except BaseException as e:
+        if recorder is not None and run_dir is not None:
+            interrupted = isinstance(e, KeyboardInterrupt)
+            recorder.end(
+                "interrupted" if interrupted else "failed", None if interrupted else str(e)
+            )
+            runs.save_state(run_dir, t, session.sources)
+        raise
+    rec = runs.record(
+        t,
+        session.catalog,
+        model.name,
+        session.workspace,
+        {"total_s": time.perf_counter() - started, **(timings or {})},
+    )
+    if recorder is not None and run_dir is not None:
+        recorder.finish(rec)
+        runs.save_state(run_dir, t, session.sources)
     return Result(
         question=t.question,
         answer=t.answer,
@@ -95,10 +135,7 @@ def analyze(
             if run_dir is not None:
                 session.workspace = run_dir / "workspace"
             session.start(question, backend)
-            for step in session.run(budget or Budget()):
-                if on_step is not None:
-                    on_step(step)
-            return result(session, run_dir, {"total_s": time.perf_counter() - started})
+            return run(session, budget or Budget(), run_dir, started=started, on_step=on_step)
         finally:
             if backend is not model:
                 backend.close()

@@ -70,18 +70,6 @@ def record(
     }
 
 
-def save(run_dir: Path, record: dict, t: Transcript, sources: list[str]) -> None:
-    """A finished analysis: its transcript and what `--continue` needs."""
-    save_transcript(run_dir, record)
-    save_state(run_dir, t, sources)
-
-
-def save_transcript(run_dir: Path, record: dict) -> None:
-    """An analysis's record as JSON Lines: the header, then one line per step."""
-    header = {k: v for k, v in record.items() if k != "turns"}
-    write_transcript(run_dir, header, record["turns"])
-
-
 def write_transcript(run_dir: Path, header: dict, steps: list[dict]) -> None:
     """`transcript.jsonl`: `header` (what `da history` lists), then each step; private to
     the user, since outputs quote their data."""
@@ -91,6 +79,39 @@ def write_transcript(run_dir: Path, header: dict, steps: list[dict]) -> None:
         for step in steps:
             f.write(json.dumps(step, ensure_ascii=False) + "\n")
     os.chmod(path, 0o600)
+
+
+class Recorder:
+    """A run's transcript written as it grows, so an interrupted or failed run is not lost:
+    a header that says the run is under way, each step appended as the loop yields it, and
+    at the end the header of the finished run (`finish`) or a mark of how it ended (`end`).
+    `da history` reads the header line either way."""
+
+    def __init__(self, run_dir: Path, header: dict) -> None:
+        self.run_dir = run_dir
+        self.path = run_dir / TRANSCRIPT
+        self.header = {**header, "ended": "running"}
+        write_transcript(run_dir, self.header, [])
+
+    def step(self, step: dict) -> None:
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(step, ensure_ascii=False) + "\n")
+
+    def end(self, how: str, error: str | None = None) -> None:
+        """Mark an unfinished run: "interrupted" or "failed" (with the error's sentence)."""
+        self.header.update(ended=how, **({"error": error} if error else {}))
+        lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+        lines[:1] = [json.dumps(self.header, ensure_ascii=False) + "\n"]
+        tmp = self.path.with_name(TRANSCRIPT + ".tmp")
+        tmp.write_text("".join(lines), encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.path)
+
+    def finish(self, record: dict) -> None:
+        """The finished run: its whole record as the header, then every step."""
+        ended = "partial" if record.get("partial") else "answered"
+        header = {k: v for k, v in record.items() if k != "turns"}
+        write_transcript(self.run_dir, {**header, "ended": ended}, record["turns"])
 
 
 def save_json(run_dir: Path, name: str, obj: dict) -> None:

@@ -181,6 +181,44 @@ def test_ctrl_c_stops_the_worker_and_exits_130(replay, da_home):
     left = [p for p in os.listdir("/proc") if p.isdigit() and cwd(p).startswith(str(da_home))]
     assert left == [], "a worker process outlived the CLI"
     assert Path(SALES).is_file()
+    # The interrupted run is kept: its transcript so far, marked, and listed by da history.
+    [transcript] = da_home.glob("data/runs/*/transcript.jsonl")
+    header, *steps = [json.loads(line) for line in transcript.read_text().splitlines()]
+    assert header["ended"] == "interrupted" and header["question"] == "q"
+    assert [s["kind"] for s in steps] == ["analyze", "code"]
+    listed = run_da("history")
+    assert "(interrupted)" in listed.stdout
+
+
+def test_a_run_the_model_fails_keeps_its_transcript_and_is_in_history(replay, da_home):
+    # The script ends after one step: the backend fails when the loop asks for the next.
+    r = run_da("analyze", str(SALES), "how many orders?", "--model", replay(code_step(COUNT)))
+    assert r.returncode == 4, r.stderr
+    [transcript] = da_home.glob("data/runs/*/transcript.jsonl")
+    header, *steps = [json.loads(line) for line in transcript.read_text().splitlines()]
+    assert header["ended"] == "failed" and "only 1 outputs" in header["error"]
+    assert [s["kind"] for s in steps] == ["analyze", "code", "execute"]
+    assert "5319" in steps[-1]["text"]
+    listed = json.loads(run_da("history", "--json").stdout.splitlines()[0])
+    assert listed["question"] == "how many orders?" and listed["ended"] == "failed"
+
+
+def test_a_report_that_cannot_be_written_does_not_lose_the_answer(replay, da_home, tmp_path):
+    # A folder given as the report, refused before any work is done.
+    folder = tmp_path / "out.html"
+    folder.mkdir()
+    r = run_da("analyze", str(SALES), "q?", "--model", replay(), "-o", str(folder))
+    assert r.returncode == 2 and "is a folder" in r.stderr and "Traceback" not in r.stderr
+    assert not list(da_home.glob("data/runs/*"))
+    # A write that fails only when it happens (here /proc, which even root cannot write
+    # into): the answer is printed first, the run is kept, and the failure is one sentence.
+    model = replay(code_step(COUNT), answer_step("There are 5319 orders."))
+    r = run_da("analyze", str(SALES), "how many orders?", "--model", model, "-o", "/proc/r.html")
+    assert r.returncode == 2, r.stderr
+    assert r.stdout.strip() == "There are 5319 orders."
+    assert "Could not write /proc/r.html" in r.stderr and "Traceback" not in r.stderr
+    [transcript] = da_home.glob("data/runs/*/transcript.jsonl")
+    assert json.loads(transcript.read_text().splitlines()[0])["ended"] == "answered"
 
 
 def test_doctor_reports_the_containment_level():

@@ -149,6 +149,13 @@ def _generate(t: Transcript, model: Model, grammar: str, max_tokens: int) -> tup
 
 def step(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> list[Step]:
     """One model step (and the execution of its code). Returns the steps it added."""
+    return list(steps(t, model, sandbox, budget))
+
+
+def steps(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> Iterator[Step]:
+    """One model step, yielding each of its steps as soon as it exists: the code before it
+    runs, so the display and the run's transcript show what is running (and keep it when
+    the run is interrupted in the middle of a cell)."""
     room = min(budget.turn_tokens, max(budget.max_tokens - t.usage.completion_tokens, 64))
     ran = any(s.kind == "execute" and not s.error for s in t.steps)
     if t.analysis_open:
@@ -164,35 +171,37 @@ def step(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> list[
         text = _close_truncated(t, text, budget_cut=room < budget.turn_tokens)
     t.analysis_open = False
     parsed = protocol.parse_step(text)
-    added: list[Step] = []
+    answer_only = parsed.answer is not None and parsed.code is None
+    if not answer_only and parsed.code is not None and _ran_before(t, parsed.code):
+        # Small models copy their own previous step, so a repeat left in the transcript begets
+        # more repeats: drop it (the transcript is as before) and sample the next try.
+        _amend_last_execute(t)
+        yield _note(t, "The model repeated code that already ran; trying again.", True)
+        return
     if parsed.analyze:
-        added.append(Step("analyze", parsed.analyze))
+        yield _add(t, Step("analyze", parsed.analyze))
     if parsed.understand:
-        added.append(Step("understand", parsed.understand))
+        yield _add(t, Step("understand", parsed.understand))
 
-    if parsed.answer is not None and parsed.code is None:
+    if answer_only:
+        assert parsed.answer is not None
         t.continuation += text
         missing = grounding.ungrounded(parsed.answer, _evidence(t))
         if missing and t.rejected_answers < MAX_REJECTED_ANSWERS:
             t.rejected_answers += 1
             hint = UNGROUNDED_HINT.format(numbers=", ".join(missing[:5]))
             t.continuation += protocol.execute_block(hint)
-            added.append(Step("notice", f"Answer rejected: {hint}"))
+            yield _add(t, Step("notice", f"Answer rejected: {hint}"))
         else:
             t.answer = parsed.answer
-            added.append(Step("answer", parsed.answer))
-    elif parsed.code is not None and _ran_before(t, parsed.code):
-        # Small models copy their own previous step, so a repeat left in the transcript begets
-        # more repeats: drop it (the transcript is as before) and sample the next try.
-        _amend_last_execute(t)
-        return [_note(t, "The model repeated code that already ran; trying again.", True)]
+            yield _add(t, Step("answer", parsed.answer))
     elif parsed.code is not None:
         # Keep only the text up to the end of the code block: anything a model writes after
         # it (a guessed <Execute>, say) must not reach the transcript.
         end = text.find("</Code>")
         t.continuation += text[: end + len("</Code>")] if end >= 0 else text + "\n</Code>"
-        added.append(Step("code", parsed.code))
-        added.append(_execute(t, parsed.code, sandbox))
+        yield _add(t, Step("code", parsed.code))
+        yield _add(t, _execute(t, parsed.code, sandbox))
     else:
         # No code and no answer: the step ran out of tokens inside Analyze (counted when it
         # was closed), or a backend without grammar stopped early. Continue from here, with
@@ -201,9 +210,12 @@ def step(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> list[
             t.usage.format_failures += 1
         t.continuation += text
         t.analysis_open = "</Analyze>" in text or "<Analyze>" not in text
-        added.append(Step("notice", "The model's step had neither code nor an answer."))
-    t.steps += added
-    return added
+        yield _add(t, Step("notice", "The model's step had neither code nor an answer."))
+
+
+def _add(t: Transcript, s: Step) -> Step:
+    t.steps.append(s)
+    return s
 
 
 def _execute(t: Transcript, code: str, sandbox: Sandbox) -> Step:
@@ -232,9 +244,7 @@ def _amend_last_execute(t: Transcript) -> None:
 
 
 def _note(t: Transcript, text: str, repeated: bool = False) -> Step:
-    s = Step("notice", text, repeated=repeated)
-    t.steps.append(s)
-    return s
+    return _add(t, Step("notice", text, repeated=repeated))
 
 
 def _ran_before(t: Transcript, code: str) -> bool:
@@ -274,4 +284,4 @@ def run(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> Iterat
             yield _note(t, f"Budget reached: {reason}; asking for a final answer.")
             yield force_answer(t, model, budget, reason)
             return
-        yield from step(t, model, sandbox, budget)
+        yield from steps(t, model, sandbox, budget)

@@ -103,31 +103,26 @@ def analyze(
                 )
             else:
                 session.start(question, backend)
-            for step in session.run(budget):
-                state.show_step(step)
+            timings = {"profile_s": profile_s, "load_s": load_s}
+            result = api.run(
+                session, budget, run_dir, started=started, timings=timings, on_step=state.show_step
+            )
         finally:
             backend.close()
-        timings = {
-            "total_s": time.perf_counter() - started,
-            "profile_s": profile_s,
-            "load_s": load_s,
-        }
-        result = api.result(session, run_dir, timings)
     transcript = session.transcript
     assert transcript is not None
+    # The answer first: a report that cannot be written must not take the answer with it.
+    if as_json:
+        print(json.dumps(result.record, indent=2, ensure_ascii=False), flush=True)
+    else:
+        print(transcript.answer, flush=True)
     if output:
         from da_cli.research import findings
 
-        doc = findings.from_analysis(
-            transcript, session.catalog, backend.name, run_dir / "workspace"
-        )
+        doc = findings.from_analysis(transcript, session.catalog, backend.name, session.workspace)
         runs.save_json(run_dir, "report.json", doc.to_dict())
         for path in output:
             state.wrote(reports.write(doc, path), len(doc.figures))
-    if as_json:
-        print(json.dumps(result.record, indent=2, ensure_ascii=False))
-    else:
-        print(transcript.answer)
     if transcript.unverified:
         state.console.print(
             "Warning: the partial answer quotes numbers that no output showed: "

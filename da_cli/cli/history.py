@@ -25,7 +25,11 @@ def history(
         table.add_column(col, overflow="fold")
     for run in found:
         answer = (run.get("answer") or "").strip().replace("\n", " ")
-        if run.get("partial"):
+        ended = run.get("ended")
+        if ended in ("interrupted", "failed", "running"):
+            # "running" that is not: the process was killed before it could say how it ended.
+            answer = f"({ended}) " + answer
+        elif run.get("partial"):
             answer = "(partial) " + answer
         table.add_row(run["id"], Text(_clip(run.get("question", ""))), Text(_clip(answer)))
     Console(highlight=False, soft_wrap=True).print(table)

@@ -3,6 +3,7 @@ HTML, PDF, Markdown or a notebook, chosen by the output file's extension; plus t
 that plans and runs a report's analyses when there is no question, and the standalone
 script that recomputes a report's numbers."""
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,11 +35,19 @@ def format_of(path: Path) -> str:
 
 def check(paths: list[Path]) -> None:
     """Refuse unusable outputs before any analysis runs: an unknown extension, a folder that
-    does not exist, or a PDF without its renderer."""
+    does not exist or cannot be written, a path that is a folder or a read-only file, or a
+    PDF without its renderer."""
     for path in paths:
         fmt = format_of(path)
-        if not path.parent.is_dir():
+        folder = path.parent
+        if not folder.is_dir():
             raise UsageError(f"The folder of {path} does not exist.")
+        if path.is_dir():
+            raise UsageError(f"{path} is a folder; give a file name for the report.")
+        if not os.access(folder, os.W_OK | os.X_OK) or (
+            path.exists() and not os.access(path, os.W_OK)
+        ):
+            raise UsageError(f"Cannot write {path}: permission denied.")
         if fmt == "pdf":
             pdf.check()
 
@@ -52,8 +61,19 @@ class Written:
 
 
 def write(report: Report, path: Path) -> Written:
-    """Render `report` to `path` in the format its extension names."""
+    """Render `report` to `path` in the format its extension names; a file that cannot be
+    written is a UsageError (one sentence), not a traceback."""
     fmt = format_of(path)
+    try:
+        return _write(report, path, fmt)
+    except OSError as e:
+        raise UsageError(
+            f"Could not write {path}: {e.strerror or e}.",
+            hint="The analysis itself is saved; `da history` lists it.",
+        ) from e
+
+
+def _write(report: Report, path: Path, fmt: str) -> Written:
     if fmt == "html":
         html.write(report, path)
         return Written(path, fmt)
