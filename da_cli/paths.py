@@ -7,6 +7,8 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir, user_data_dir
 
+from da_cli.errors import SetupError
+
 
 def home() -> Path | None:
     value = os.environ.get("DA_HOME")
@@ -34,3 +36,19 @@ def derived_dir() -> Path:
     encoded files): small, rebuildable, and kept under `DA_HOME` when tests set it."""
     base = home()
     return base / "cache" if base else cache_dir() / "derived"
+
+
+def ensure(folder: Path) -> Path:
+    """`folder`, created if need be and writable, or a SetupError that says so in one
+    sentence (a `DA_HOME` that is a file, or read-only, is a setup problem, not a crash)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as e:
+        base = f"DA_HOME ({home()})" if home() else "its user folder"
+        raise SetupError(
+            f"da cannot write to {folder} in {base}: {e.strerror or e}.",
+            hint="Point DA_HOME at a writable folder, or unset it.",
+        ) from e
+    return folder

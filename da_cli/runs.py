@@ -9,8 +9,10 @@ so a notebook user's analyses show up in `da history` like the terminal's.
 
 import json
 import os
+import shutil
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from da_cli import paths
@@ -29,11 +31,58 @@ def root() -> Path:
 
 
 def new() -> Path:
-    """A new, empty run directory (named by time, so they sort by when they started)."""
+    """A new, empty run directory (named by time, so they sort by when they started).
+    With `DA_KEEP_RUNS=N` set, only the newest N runs are kept: older ones are removed
+    first."""
+    keep = os.environ.get("DA_KEEP_RUNS", "")
+    if keep.isdigit() and int(keep) > 0:
+        prune(keep=int(keep) - 1)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = root() / f"{stamp}-{uuid.uuid4().hex[:6]}"
-    run_dir.mkdir(parents=True)
+    run_dir = paths.ensure(root()) / f"{stamp}-{uuid.uuid4().hex[:6]}"
+    run_dir.mkdir()
     return run_dir
+
+
+def _size(folder: Path) -> int:
+    total = 0
+    for dirpath, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+@dataclass
+class Usage:
+    runs: int
+    bytes: int
+
+
+def usage() -> Usage:
+    """How many runs are stored and the disk space they take."""
+    found = [p for p in root().glob("*") if p.is_dir()] if root().is_dir() else []
+    return Usage(len(found), sum(_size(p) for p in found))
+
+
+def prune(*, keep: int | None = None, older_than_days: float | None = None) -> Usage:
+    """Remove stored runs: all but the newest `keep`, and/or those older than
+    `older_than_days`. Returns what was removed (runs and bytes freed)."""
+    if not root().is_dir():
+        return Usage(0, 0)
+    found = sorted((p for p in root().iterdir() if p.is_dir()), key=lambda p: p.name)
+    doomed: set[Path] = set()
+    if keep is not None:
+        doomed.update(found[: max(len(found) - keep, 0)])
+    if older_than_days is not None:
+        cutoff = time.time() - older_than_days * 86400
+        doomed.update(p for p in found if p.stat().st_mtime < cutoff)
+    freed = 0
+    for p in doomed:
+        freed += _size(p)
+        shutil.rmtree(p, ignore_errors=True)
+    return Usage(len(doomed), freed)
 
 
 def record(

@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import SALES, answer_step, code_step, run_da
+import pytest
+from conftest import ROOT, SALES, answer_step, code_step, run_da
 
 COUNT = 'print(sql("SELECT count(*) AS n FROM orders").n[0])'
 
@@ -287,3 +288,50 @@ def test_continue_asks_a_follow_up_with_the_variables_restored(replay, tmp_path,
 def test_continue_without_an_earlier_analysis_is_a_usage_error():
     r = run_da("analyze", "--continue", "and then?")
     assert r.returncode == 2 and "no earlier analysis" in r.stderr
+
+
+@pytest.mark.parametrize("kind", ["a file", "not writable"])
+def test_an_unusable_da_home_is_one_sentence_and_a_setup_exit_code(replay, tmp_path, kind):
+    if kind == "a file":
+        home = tmp_path / "home"
+        home.write_text("not a folder")
+    else:
+        home = Path("/proc/da-home")  # no one, root included, can create a folder in /proc
+    env = {**os.environ, "DA_HOME": str(home)}
+    r = subprocess.run(
+        [sys.executable, "-m", "da_cli", "analyze", str(SALES), "q?", "-m", replay()],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert r.returncode == 1, r.stderr
+    assert "da cannot write to" in r.stderr and "DA_HOME" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_history_prune_removes_old_runs_and_doctor_shows_the_space(replay, da_home):
+    for question in ("one?", "two?", "three?"):
+        model = replay(code_step(COUNT), answer_step("5319."))
+        assert run_da("analyze", str(SALES), question, "--model", model).returncode == 0
+    assert "3 stored" in run_da("doctor").stdout
+    r = run_da("history", "--prune", "--keep", "1")
+    assert r.returncode == 0 and r.stdout.startswith("Removed 2 run(s)"), r.stderr
+    assert [json.loads(x)["question"] for x in run_da("history", "--json").stdout.splitlines()] == [
+        "three?"
+    ]
+    assert run_da("history", "--prune").returncode == 2  # says what to keep
+    # A retention setting: only the newest N runs are kept, automatically.
+    env_keep = {**os.environ, "DA_KEEP_RUNS": "2"}
+    for question in ("four?", "five?"):
+        model = replay(code_step(COUNT), answer_step("5319."))
+        subprocess.run(
+            [sys.executable, "-m", "da_cli", "analyze", str(SALES), question, "-m", model],
+            env=env_keep,
+            cwd=ROOT,
+            capture_output=True,
+            timeout=300,
+        )
+    listed = [json.loads(x)["question"] for x in run_da("history", "--json").stdout.splitlines()]
+    assert listed == ["five?", "four?"]

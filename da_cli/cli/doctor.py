@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from da_cli import __version__
+from da_cli import __version__, runs
 from da_cli.data import extensions
 from da_cli.errors import DaError
 from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED
@@ -36,6 +36,14 @@ def doctor() -> None:
         ("sandbox", isolation.level()),
         ("processes", _process_cap()),
     ]
+    stored = runs.usage()
+    rows.append(
+        (
+            "runs",
+            f"{stored.runs} stored, {stored.bytes / 1e6:.1f} MB in {runs.root()} "
+            "(da history --prune to remove old ones)",
+        )
+    )
     model = EMBEDDED[DEFAULT_MODEL]
     rows.append(("default model", f"{model.name}: {model.status()}, {model.path}"))
     try:

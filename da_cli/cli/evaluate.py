@@ -67,7 +67,7 @@ def dabench(
         backend.supports_grammar = False
     name = re.sub(r"[^\w.-]+", "_", backend.name)
     output = output or paths.data_dir() / "evals" / f"dabench-{name}.jsonl"
-    output.parent.mkdir(parents=True, exist_ok=True)
+    paths.ensure(output.parent)
     done = _read(output)
     todo = [t for t in tasks if t.id not in done]
     budget = loop.Budget(max_turns=max_turns, max_tokens=max_tokens, timeout_s=timeout)

@@ -344,10 +344,10 @@ def _text_source(path: Path, head: bytes, raw: str) -> tuple[Path, str]:
     read_path, encoding = path, _sniff_encoding(path)
     if encoding == "cp1252":
         read_path = memo.with_suffix(".csv")
-        read_path.parent.mkdir(parents=True, exist_ok=True)
+        paths.ensure(read_path.parent)
         _transcode(path, read_path, "cp1252")
         encoding = "utf-8"
-    memo.parent.mkdir(parents=True, exist_ok=True)
+    paths.ensure(memo.parent)
     memo.write_text(json.dumps({"path": str(read_path), "encoding": encoding}))
     return read_path, encoding
 

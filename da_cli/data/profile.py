@@ -81,7 +81,7 @@ def profile(
             where = Path(view.source).name
             raise DataError(f"Table {view.name} from {where} cannot be read: {first}.") from e
     if memo:
-        memo.parent.mkdir(parents=True, exist_ok=True)
+        paths.ensure(memo.parent)
         tmp = memo.with_suffix(".tmp")
         tmp.write_text(json.dumps([asdict(p) for p in out]))
         tmp.replace(memo)
