@@ -1,10 +1,11 @@
+import os
 import sqlite3
 from pathlib import Path
 
 import duckdb
 import msoffcrypto
 import pytest
-from conftest import SALES, WAREHOUSE
+from conftest import SALES, WAREHOUSE, answer_step, run_da
 from msoffcrypto.format.ooxml import OOXMLFile
 
 from da_cli.data.catalog import build_catalog, sanitize
@@ -204,3 +205,13 @@ def test_folder_of_parquet_is_one_view(tmp_path):
     assert [v.name for v in cat.views] == ["sales"]
     got = cat.connect().execute("SELECT year, count(*) FROM sales GROUP BY 1 ORDER BY 1")
     assert got.fetchall() == [(2024, 10), (2025, 10)]
+
+
+def test_a_fifo_source_is_refused_at_once_with_the_data_exit_code(tmp_path, replay):
+    # Opening a FIFO to sniff it blocks until a writer appears, i.e. forever.
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    r = run_da("analyze", str(fifo), "q", "--model", replay(answer_step("x")), timeout=30)
+    assert r.returncode == 3, r.stderr
+    assert "not a regular file" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -124,6 +124,9 @@ def expand(raw: str) -> list[Path]:
         return files
     if not path.exists():
         raise DataError(f"Source {raw} does not exist.")
+    if not path.is_dir() and not path.is_file():
+        # A FIFO, socket or device: opening one to sniff it could block forever.
+        raise DataError(f"Source {raw} is not a regular file (a pipe, socket or device).")
     if path.is_dir():
         files = sorted(
             f
