@@ -124,6 +124,21 @@ def test_secrets_are_scrubbed_from_the_environment(tmp_path, monkeypatch):
     assert r.observation() == "[]"
 
 
+def test_the_worker_inherits_only_an_allow_list_of_variables(tmp_path, monkeypatch):
+    # Secrets whose names no deny-list catches: a PAT, a password inside a URL.
+    monkeypatch.setenv("GITHUB_PAT", "ghp_hunter4")
+    monkeypatch.setenv("DATABASE_URL", "postgres://app:hunter5@db.internal/prod")
+    monkeypatch.setenv("SOME_TOOL_SETTING", "x")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    with Sandbox(build_catalog([str(SALES)]), tmp_path / "ws") as sb:
+        r = sb.run("import os; print(sorted(os.environ.items()))")
+    assert r.ok, r.error
+    for leaked in ("GITHUB_PAT", "ghp_hunter4", "DATABASE_URL", "hunter5", "SOME_TOOL_SETTING"):
+        assert leaked not in r.output
+    for kept in ("'PATH'", "'LC_ALL', 'C.UTF-8'", "'MPLBACKEND', 'Agg'"):
+        assert kept in r.output
+
+
 def test_memory_limit_applies(tmp_path):
     with Sandbox(build_catalog([str(SALES)]), tmp_path / "ws", Limits(memory_mb=2048)) as sb:
         r = sb.run("b = bytearray(4 * 1024**3)")

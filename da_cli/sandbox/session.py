@@ -3,7 +3,7 @@
 What is isolated: the worker runs in Linux namespaces when bubblewrap works (see
 `isolation`: no network, own PID namespace, read-only system, sources read-only, one
 writable workspace, everything else of the host absent), in its own process group and
-session, with an environment scrubbed of secrets, rlimits on address space, CPU time, file
+session, with an allow-listed environment (no secrets), rlimits on address space, CPU time, file
 size and open files, a per-cell timeout (an alarm inside the cell; a worker stuck past it is
 killed and restarted), and it dies with its parent. Small sources are copied into the
 workspace too, so relative paths work.
@@ -12,7 +12,7 @@ Processes: a pids cgroup caps how many the worker may run (RLIMIT_NPROC does not
 root) where the system lets us create one, else RLIMIT_NPROC; processes a cell leaves
 running are stopped after it, and reported to the model as an error.
 
-What is not: without bubblewrap only the rlimits and the scrubbed environment apply
+What is not: without bubblewrap only the rlimits and the allow-listed environment apply
 (`Sandbox.isolation` says which), and memory is limited per process (address space), not
 for the worker's children together.
 """
@@ -20,7 +20,6 @@ for the worker's children together.
 import contextlib
 import ctypes
 import os
-import re
 import resource
 import select
 import shutil
@@ -40,7 +39,23 @@ from da_cli.sandbox.worker import strays_error
 
 COPY_LIMIT = 256 << 20  # sources up to this size are copied into the workspace
 KILL_GRACE_S = 5.0  # past the cell timeout, how long before the worker is killed
-_SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
+# Inherited by the worker (with every LC_*); nothing else of the parent's environment is.
+_INHERITED = frozenset(
+    {
+        "PATH",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TERM",
+        "NO_COLOR",
+        "LD_LIBRARY_PATH",
+        "PYTHONUTF8",
+        "PYTHONIOENCODING",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+    }
+)
 
 
 @dataclass
@@ -82,7 +97,10 @@ class Limits:
 
 
 def scrubbed_env(workspace: Path, scratch: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not _SECRET.search(k)}
+    """The worker's whole environment: the few inherited variables Python, locale and time
+    handling need (an allow-list: a deny-list of secret-looking names always misses one,
+    `GITHUB_PAT` or a password inside `DATABASE_URL`), plus the sandbox's own settings."""
+    env = {k: v for k, v in os.environ.items() if k in _INHERITED or k.startswith("LC_")}
     env.update(
         MPLBACKEND="Agg",
         MPLCONFIGDIR=str(scratch / "mpl"),
