@@ -88,6 +88,25 @@ def test_with_several_tables_df_is_the_models_to_define(sandbox):
     assert sandbox.run("len(orders)").observation() == "5319"  # tables load by name
 
 
+@pytest.mark.parametrize(
+    "breaker",
+    [
+        "import os; os.close(1)",
+        "import os; os.close(2); os.close(1)",
+        "import sys; sys.stdout.close()",
+        "import io, sys; sys.stdout = io.StringIO(); sys.stderr = None",
+    ],
+)
+def test_a_cell_cannot_break_the_next_cells_output(sandbox, breaker):
+    sandbox.run(breaker)
+    assert sandbox.run("print('after')").output == "after\n"
+    r = sandbox.run(
+        "import sys, os; print('out'); print('err', file=sys.stderr); os.system('echo sh')"
+    )
+    assert r.output.split() == ["out", "err", "sh"]
+    assert sandbox.run("print('again')").output == "again\n"
+
+
 def test_subprocess_output_is_captured(sandbox):
     assert "from-shell" in sandbox.run("import os; os.system('echo from-shell')").output
 

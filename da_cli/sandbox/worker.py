@@ -269,6 +269,35 @@ def _read_capture(path: str, limit: int) -> str:
     )
 
 
+def _capture_output(capture: str) -> None:
+    """Point fds 1 and 2, and fresh `sys.stdout`/`sys.stderr` on them, at an emptied
+    capture file. Whatever the previous cell did to them (closed fd 1, closed or replaced
+    `sys.stdout`), the next cell starts with working output."""
+    _flush_output()
+    out_fd = os.open(capture, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # With fd 1 or 2 closed by a cell, open() returns that very number: closing it after
+    # the dup2s would close the capture again.
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    if out_fd > 2:
+        os.close(out_fd)
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        original = getattr(sys, f"__{name}__")
+        if original is None or original.closed:
+            original = open(  # noqa: SIM115  (lives as long as the worker)
+                fd, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False
+            )
+            setattr(sys, f"__{name}__", original)
+        setattr(sys, name, original)
+
+
+def _flush_output() -> None:
+    """Flush what a cell printed; a stream the cell closed or replaced is no reason to fail."""
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
 def main(fd_in: int, fd_out: int) -> None:
     me = os.getpid()
     init = wire.recv(fd_in)
@@ -289,12 +318,7 @@ def main(fd_in: int, fd_out: int) -> None:
         if msg.get("op") == "shutdown":
             return
         n += 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        out_fd = os.open(capture, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(out_fd, 1)
-        os.dup2(out_fd, 2)
-        os.close(out_fd)
+        _capture_output(capture)
         start = time.perf_counter()
         result = _run_cell(msg["code"], ns, n, workspace, float(msg["timeout"]))
         if os.getpid() != me:
@@ -305,11 +329,7 @@ def main(fd_in: int, fd_out: int) -> None:
             result["error"] = (result["error"] + "\n" if result["error"] else "") + strays_error(
                 strays
             )
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except OSError:
-            pass
+        _flush_output()
         result["seconds"] = time.perf_counter() - start
         result["output"] = _read_capture(capture, int(msg.get("limit", 4000)))
         wire.send(fd_out, result)
