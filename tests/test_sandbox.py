@@ -1,8 +1,12 @@
+import json
+import os
 import socket
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import SALES, sha256
+from conftest import ROOT, SALES, answer_step, code_step, sha256
 
 from da_cli.data.catalog import build_catalog
 from da_cli.sandbox import Limits, Sandbox, isolation
@@ -214,3 +218,33 @@ def test_the_worker_has_no_capabilities(contained):
 def test_the_cli_process_is_out_of_reach(contained):
     contained.run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
     assert contained.run("print('still here')").output.strip() == "still here"
+
+
+def test_selfcheck_starts_a_real_worker_and_runs_a_cell():
+    from da_cli.sandbox import selfcheck  # what `da doctor` reports
+
+    check = selfcheck()
+    assert check.ok, check.detail
+    assert check.isolation == isolation.level()
+
+
+def test_an_interpreter_reached_through_a_linked_folder_runs_the_sandbox(tmp_path, replay):
+    # `venvlink/bin/python -m da_cli ...`: bubblewrap must find the interpreter at that
+    # path inside the namespaces, and Python must still find the venv's site-packages.
+    link = tmp_path / "venvlink"
+    link.symlink_to(Path(sys.prefix).resolve(), target_is_directory=True)
+    csv = tmp_path / "t.csv"
+    csv.write_text("x\n1\n2\n")
+    model = replay(code_step("import duckdb, pandas\nprint(df.x.sum())"), answer_step("3"))
+    r = subprocess.run(
+        [str(link / "bin" / "python"), "-m", "da_cli", "analyze", str(csv), "q"]
+        + ["--model", model, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert r.returncode == 0, r.stderr
+    (execute,) = [t for t in json.loads(r.stdout)["turns"] if t["kind"] == "execute"]
+    assert execute["text"] == "3"
