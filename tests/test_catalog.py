@@ -215,3 +215,73 @@ def test_a_fifo_source_is_refused_at_once_with_the_data_exit_code(tmp_path, repl
     assert r.returncode == 3, r.stderr
     assert "not a regular file" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def _workbook(path: Path, rows: list[list], title: str | None = None) -> Path:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Report"
+    if title:
+        ws.append([title])
+        ws.merge_cells("A1:D1")
+        ws.append(["Prepared by finance, March 2025"])
+        ws.merge_cells("A2:D2")
+        ws.append([])
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+    return path
+
+
+REGIONS = ["North", "South", "East", "West"]
+TABLE = [["region", "month", "units", "revenue"]] + [
+    [REGIONS[i % 4], f"2025-{i % 12 + 1:02d}", i, i * 10.5] for i in range(40)
+]
+
+
+def test_a_title_above_the_header_is_skipped_and_said(tmp_path):
+    cat = build_catalog([str(_workbook(tmp_path / "t.xlsx", TABLE, title="Sales report 2025"))])
+    (view,) = cat.views
+    got = cat.connect().execute(f"SELECT * FROM {view.name}")
+    assert [d[0] for d in got.description] == ["region", "month", "units", "revenue"]
+    assert len(got.fetchall()) == 40
+    text = render(profile(cat))
+    assert 'Note: 2 rows were skipped above the header (a title: "Sales report 2025")' in text
+    assert "the header is row 4" in text
+
+
+def test_a_blank_row_inside_a_sheet_does_not_end_it(tmp_path):
+    rows = TABLE[:21] + [[]] + TABLE[21:]
+    assert len(_rows(_workbook(tmp_path / "gap.xlsx", rows))) == 40
+
+
+def test_a_sheet_without_a_header_row_says_so(tmp_path):
+    cat = build_catalog([str(_workbook(tmp_path / "n.xlsx", [r[2:] for r in TABLE[1:]]))])
+    assert "looks like a header" in cat.views[0].note
+    assert "Note: " in render(profile(cat))
+
+
+def test_formulas_without_saved_values_say_why_the_sheet_is_empty(tmp_path):
+    rows = [["a", "b", "total"]] + [[i, f"=A{i + 1}*2", f"=A{i + 1}+B{i + 1}"] for i in range(1, 6)]
+    rows = [rows[0]] + [[f"=ROW()*{i}", *r[1:]] for i, r in enumerate(rows[1:], 1)]
+    cat = build_catalog([str(_workbook(tmp_path / "calc.xlsx", rows))])
+    text = render(profile(cat))
+    assert "(0 rows)" in text
+    assert "15 formula cells among the first rows have no saved value" in text
+
+
+def test_an_empty_workbook_in_a_directory_is_skipped_with_a_note(tmp_path):
+    from openpyxl import Workbook
+
+    Workbook().save(tmp_path / "empty.xlsx")
+    (tmp_path / "a.csv").write_text("x\n1\n")
+    cat = build_catalog([str(tmp_path)])
+    assert [v.name for v in cat.views] == ["a"]
+    assert cat.sources == [str(tmp_path / "a.csv")]
+    assert cat.notes == [
+        f"Source {tmp_path / 'empty.xlsx'} has no sheet with data. It was skipped."
+    ]
+    with pytest.raises(DataError, match="has no sheet with data"):
+        build_catalog([str(tmp_path / "empty.xlsx")])  # named on its own, it is an error

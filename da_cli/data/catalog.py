@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 
 from da_cli import paths
-from da_cli.data import extensions
-from da_cli.errors import DataError
+from da_cli.data import extensions, workbook
+from da_cli.errors import DataError, EmptySource
 
 KINDS = {
     ".csv": "csv",
@@ -46,6 +46,7 @@ class View:
     name: str  # the table name generated code and SQL use
     source: str  # absolute path of the file it reads
     detail: str  # sheet or table inside the source, or "" for a single-table file
+    note: str = ""  # what reading it skipped or could not be sure of, for the profile
 
 
 @dataclass
@@ -55,6 +56,9 @@ class Catalog:
     statements: list[str] = field(default_factory=list)
     # Files the views read besides `sources` (UTF-8 copies of legacy-encoded CSVs).
     derived: list[str] = field(default_factory=list)
+    # One sentence each on what was skipped or is uncertain (an empty file in a directory,
+    # a title row above a header), for front ends to show; views carry their own as well.
+    notes: list[str] = field(default_factory=list)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         con = connect()
@@ -68,12 +72,13 @@ class Catalog:
             "views": [v.__dict__ for v in self.views],
             "statements": self.statements,
             "derived": self.derived,
+            "notes": self.notes,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "Catalog":
         views = [View(**v) for v in d["views"]]
-        return cls(d["sources"], views, d["statements"], d.get("derived", []))
+        return cls(d["sources"], views, d["statements"], d.get("derived", []), d.get("notes", []))
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -150,6 +155,7 @@ def build_catalog(paths_: list[str]) -> Catalog:
     con = connect()
     taken: set[str] = set()
     loaded: set[str] = set()
+    empty: list[str] = []  # files skipped for having no data
 
     def need(ext: str) -> None:
         if ext not in loaded:
@@ -158,7 +164,7 @@ def build_catalog(paths_: list[str]) -> Catalog:
             cat.statements.append(stmt)
             loaded.add(ext)
 
-    def add(base: str, source: Path, detail: str, select: str) -> None:
+    def add(base: str, source: Path, detail: str, select: str, note: str = "") -> None:
         name = sanitize(base)
         if name in taken:
             name = sanitize(f"{source.stem}_{base}")
@@ -169,7 +175,9 @@ def build_catalog(paths_: list[str]) -> Catalog:
         stmt = f"CREATE VIEW {_ident(name)} AS {select}"
         con.execute(stmt)
         cat.statements.append(stmt)
-        cat.views.append(View(name, str(source), detail))
+        cat.views.append(View(name, str(source), detail, note))
+        if note:
+            cat.notes.append(f"Table {name} ({source.name}): {note}")
 
     for raw in paths_:
         files = [f.resolve() for f in expand(raw)]
@@ -194,7 +202,16 @@ def build_catalog(paths_: list[str]) -> Catalog:
                 raise DataError(f"Parquet files in {raw} cannot be read: {_first_line(e)}.") from e
         for path in files:
             label = raw if path == Path(raw).expanduser().resolve() else str(path)
-            _add_file(cat, con, path, label, add, need)
+            try:
+                _add_file(cat, con, path, label, add, need)
+            except EmptySource as e:
+                if label == raw:  # named on its own: nothing to analyze is an error
+                    raise
+                cat.sources.remove(str(path))
+                cat.notes.append(f"{e} It was skipped.")
+                empty.append(path.name)
+    if not cat.views:
+        raise DataError(f"No source holds any data (empty: {', '.join(empty)}).")
     con.close()
     return cat
 
@@ -206,7 +223,7 @@ def _check_readable(path: Path, label: str) -> bytes:
     except OSError as e:
         raise DataError(f"Source {label} cannot be read: {e.strerror}.") from e
     if not head:
-        raise DataError(f"Source {label} is empty.")
+        raise EmptySource(f"Source {label} is empty.")
     return head
 
 
@@ -266,9 +283,11 @@ def _add_file(cat: Catalog, con, path: Path, raw: str, add, need) -> None:
             if head.startswith(OLE_MAGIC):
                 raise DataError(_ole_problem(path, raw))
             need("excel")
-            for sheet in _sheet_names(path, raw):
-                select = f"SELECT * FROM read_xlsx({q}, sheet={_quote(sheet)})"
-                add(sheet, path, sheet, _whole_numbers_as_integers(con, select))
+            sheets, skipped = workbook.layouts(path, raw)
+            cat.notes += skipped
+            for sheet in sheets:
+                select = _whole_numbers_as_integers(con, workbook.select(con, path, sheet))
+                add(sheet.sheet, path, sheet.sheet, select, sheet.note)
         elif kind in ("sqlite", "duckdb"):
             if kind == "sqlite" and head.startswith(b"DUCK", 8):
                 kind = "duckdb"
@@ -288,7 +307,7 @@ def _add_file(cat: Catalog, con, path: Path, raw: str, add, need) -> None:
                 [alias],
             ).fetchall()
             if not tables:
-                raise DataError(f"Source {raw} holds no tables.")
+                raise EmptySource(f"Source {raw} holds no tables.")
             for (table,) in tables:
                 add(table, path, table, f"SELECT * FROM {_ident(alias)}.{_ident(table)}")
     except duckdb.Error as e:
@@ -384,24 +403,6 @@ def _transcode(src: Path, dst: Path, encoding: str) -> None:
         while chunk := fin.read(4 << 20):
             fout.write(chunk)
     tmp.replace(dst)
-
-
-def _sheet_names(path: Path, raw: str) -> list[str]:
-    import zipfile
-
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(path, read_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as e:
-        raise DataError(f"Source {raw} is not a readable XLSX workbook.") from e
-    try:
-        names = [ws.title for ws in wb.worksheets if ws.max_row is None or ws.max_row > 1]
-    finally:
-        wb.close()
-    if not names:
-        raise DataError(f"Source {raw} has no sheet with data.")
-    return names
 
 
 def _first_line(e: Exception) -> str:

@@ -20,7 +20,7 @@ from da_cli import paths
 from da_cli.data.catalog import Catalog, _ident
 from da_cli.errors import DataError
 
-VERSION = 2  # bump when the cached structure changes
+VERSION = 3  # bump when the cached structure changes
 MAX_COLUMNS = 300  # statistics beyond this many columns are not computed at all
 SAMPLE_ROWS = 3
 TOP_VALUES = 6
@@ -54,6 +54,7 @@ class ViewProfile:
     columns: list[ColumnProfile]
     sample: list[list[str]]
     total_columns: int
+    note: str = ""  # what reading the source skipped or could not be sure of
 
 
 @dataclass
@@ -75,7 +76,7 @@ def profile(
     out = []
     for view in catalog.views:
         try:
-            out.append(_profile_view(con, view.name, view.source, view.detail))
+            out.append(_profile_view(con, view.name, view.source, view.detail, view.note))
         except duckdb.Error as e:
             first = str(e).strip().splitlines()[0].rstrip(".")
             where = Path(view.source).name
@@ -105,7 +106,7 @@ def _from_dict(d: dict) -> ViewProfile:
     return ViewProfile(**d)
 
 
-def _profile_view(con, name: str, source: str, detail: str) -> ViewProfile:
+def _profile_view(con, name: str, source: str, detail: str, note: str = "") -> ViewProfile:
     v = _ident(name)
     described = con.execute(f"DESCRIBE {v}").fetchall()
     schema = [(row[0], row[1]) for row in described]
@@ -141,7 +142,7 @@ def _profile_view(con, name: str, source: str, detail: str) -> ViewProfile:
         [_cell(x) for x in row]
         for row in con.execute(f"SELECT * FROM {v} LIMIT {SAMPLE_ROWS}").fetchall()
     ]
-    return ViewProfile(name, source, detail, rows, columns, sample, len(schema))
+    return ViewProfile(name, source, detail, rows, columns, sample, len(schema), note)
 
 
 def _top_values(con, v: str, columns: list[ColumnProfile]) -> None:
@@ -249,11 +250,13 @@ def _render_view(p: ViewProfile, detail: int, max_cols: int) -> str:
         kind = "sheet " if where.lower().endswith((".xlsx", ".xlsm")) else "table "
         where += ", " + ("" if " " in p.detail else kind) + p.detail
     head = f"Table `{p.name}` ({p.rows:,} rows) from {where}"
+    note = [f"Note: {p.note}"] if p.note else []  # at every detail: it changes the reading
     if detail == 1:
         names = ", ".join(f"{c.name} {c.type}" for c in p.columns[:max_cols])
         more = p.total_columns - min(len(p.columns), max_cols)
-        return f"{head}: {names}" + (f", … {more} more columns" if more > 0 else "")
-    lines = [head, "Columns:"]
+        line = f"{head}: {names}" + (f", … {more} more columns" if more > 0 else "")
+        return "\n".join([line, *note])
+    lines = [head, *note, "Columns:"]
     shown = p.columns[:max_cols]
     for c in shown:
         desc = f"- {c.name} ({c.type})"
