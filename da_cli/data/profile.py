@@ -39,10 +39,11 @@ class ColumnProfile:
     name: str
     type: str
     nulls: float  # share of rows that are null
-    distinct: int  # approximate
+    distinct: int  # approximate unless `exact`
     min: str | None
     max: str | None
-    top: list[str] = field(default_factory=list)
+    top: list[str] = field(default_factory=list)  # most frequent first
+    exact: bool = False  # `distinct` was counted, not estimated
 
 
 @dataclass
@@ -146,7 +147,9 @@ def _profile_view(con, name: str, source: str, detail: str, note: str = "") -> V
 
 
 def _top_values(con, v: str, columns: list[ColumnProfile]) -> None:
-    """Most frequent values of the low-cardinality text columns, all in one scan."""
+    """Most frequent values of the low-cardinality text columns, all in one scan. The
+    estimate that picks them can be low (6 for 7 regions), so the scan, which sees every
+    value, sets their exact count: a list is never shown as complete when it is not."""
     few = [c for c in columns if c.type == "VARCHAR" and 0 < c.distinct <= TOP_WHEN_DISTINCT]
     if not few:
         return
@@ -157,11 +160,15 @@ def _top_values(con, v: str, columns: list[ColumnProfile]) -> None:
         f"GROUP BY GROUPING SETS ({', '.join(f'({c})' for c in cols)}) ORDER BY n DESC"
     ).fetchall()
     k = len(few)
+    for c in few:
+        c.distinct, c.exact = 0, True
     for row in result:
         values, grouped_out = row[:k], row[k : 2 * k]
         i = grouped_out.index(0)  # the one column this row groups by
-        if values[i] is not None and len(few[i].top) < TOP_VALUES:
-            few[i].top.append(str(values[i]))
+        if values[i] is not None:
+            few[i].distinct += 1
+            if len(few[i].top) < TOP_VALUES:
+                few[i].top.append(str(values[i]))
 
 
 def _cell(x: object) -> str:
@@ -262,8 +269,8 @@ def _render_view(p: ViewProfile, detail: int, max_cols: int) -> str:
         desc = f"- {c.name} ({c.type})"
         if c.top:
             desc += ": values " + ", ".join(_short(t) for t in c.top)
-            if c.distinct > len(c.top):
-                desc += f", … (~{c.distinct} distinct)"
+            if c.distinct > len(c.top) or not c.exact:
+                desc += f", … ({'' if c.exact else '~'}{c.distinct} distinct)"
         elif c.min is not None and c.type != "VARCHAR":
             desc += f": {_short(c.min)} .. {_short(c.max)}"
         elif c.distinct:
