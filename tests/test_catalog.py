@@ -1,11 +1,14 @@
 import os
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
 import msoffcrypto
 import pytest
-from conftest import SALES, WAREHOUSE, answer_step, run_da
+from conftest import SALES, WAREHOUSE, answer_step, run_da, sha256
 from msoffcrypto.format.ooxml import OOXMLFile
 
 from da_cli.data.catalog import build_catalog, sanitize
@@ -168,21 +171,41 @@ def test_password_protected_xlsx_is_one_sentence(tmp_path):
         build_catalog([str(tmp_path / "locked.xlsx")])
 
 
-def test_sqlite_locked_by_a_writer_is_still_read(tmp_path):
+WRITER = """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN EXCLUSIVE")
+con.execute("INSERT INTO t VALUES (-1)")
+print("locked", flush=True)
+sys.stdin.read()  # hold the lock until the test closes stdin
+con.execute("ROLLBACK")
+"""
+
+
+def test_sqlite_locked_by_a_writer_in_another_process_is_still_read(tmp_path):
+    # POSIX locks do not block their owner, so the writer must be another process.
     db = tmp_path / "busy.db"
     setup = sqlite3.connect(db)
     setup.execute("CREATE TABLE t (i INTEGER)")
     setup.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(100)])
     setup.commit()
     setup.close()
-    writer = sqlite3.connect(db, isolation_level=None)
-    writer.execute("BEGIN EXCLUSIVE")
-    writer.execute("INSERT INTO t VALUES (-1)")
+    before = sha256(db)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     try:
-        assert len(_rows(db)) == 100
+        assert writer.stdout.readline() == b"locked\n"
+        start = time.monotonic()
+        cat = build_catalog([str(db)])
+        rows = cat.connect().execute("SELECT count(*), min(i) FROM t").fetchone()
+        assert time.monotonic() - start < 8
     finally:
-        writer.execute("ROLLBACK")
-        writer.close()
+        writer.communicate(timeout=10)
+    assert rows == (100, 0)  # the committed state, without the writer's row
+    assert "was locked by another program" in render(profile(cat))
+    assert "was locked by another program" in cat.notes[0]
+    assert sha256(db) == before
 
 
 def test_directory_and_glob_sources(tmp_path):

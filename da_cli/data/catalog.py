@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from da_cli import paths
-from da_cli.data import extensions, workbook
+from da_cli.data import extensions, locked, workbook
 from da_cli.errors import DataError, EmptySource
 
 KINDS = {
@@ -176,7 +176,7 @@ def build_catalog(paths_: list[str]) -> Catalog:
         con.execute(stmt)
         cat.statements.append(stmt)
         cat.views.append(View(name, str(source), detail, note))
-        if note:
+        if note and not any(note in n for n in cat.notes):  # a database's note: once
             cat.notes.append(f"Table {name} ({source.name}): {note}")
 
     for raw in paths_:
@@ -294,8 +294,14 @@ def _add_file(cat: Catalog, con, path: Path, raw: str, add, need) -> None:
             if kind == "sqlite" and not head.startswith(b"SQLite format 3\x00"):
                 raise DataError(f"Source {raw} is not a SQLite database.")
             alias = sanitize(f"src_{len(cat.sources)}_{path.stem}")
+            note = ""
             if kind == "sqlite":
                 need("sqlite")
+                if locked.is_locked(path):  # DuckDB would wait, then fail
+                    copy, note = locked.snapshot(path, raw)
+                    cat.derived.append(str(copy))
+                    cat.notes.append(note)
+                    q = _quote(str(copy))
                 attach = f"ATTACH {q} AS {_ident(alias)} (TYPE sqlite, READ_ONLY)"
             else:
                 attach = f"ATTACH {q} AS {_ident(alias)} (READ_ONLY)"
@@ -309,7 +315,7 @@ def _add_file(cat: Catalog, con, path: Path, raw: str, add, need) -> None:
             if not tables:
                 raise EmptySource(f"Source {raw} holds no tables.")
             for (table,) in tables:
-                add(table, path, table, f"SELECT * FROM {_ident(alias)}.{_ident(table)}")
+                add(table, path, table, f"SELECT * FROM {_ident(alias)}.{_ident(table)}", note)
     except duckdb.Error as e:
         detail = _first_line(e)
         if "file is not a database" in detail or "malformed" in detail:
