@@ -28,7 +28,7 @@ def test_sql_and_load_see_the_sources(sandbox):
     assert out.observation() == "5319\n(4, 3)"
 
 
-def test_relative_paths_read_a_copy_so_writes_never_reach_the_source(sandbox):
+def test_relative_paths_read_the_sources_and_writes_never_reach_them(sandbox):
     before = sha256(SALES)
     r = sandbox.run("import pandas as pd\nlen(pd.read_excel('sales.xlsx'))")
     assert r.observation() == "5319"
@@ -248,3 +248,40 @@ def test_an_interpreter_reached_through_a_linked_folder_runs_the_sandbox(tmp_pat
     assert r.returncode == 0, r.stderr
     (execute,) = [t for t in json.loads(r.stdout)["turns"] if t["kind"] == "execute"]
     assert execute["text"] == "3"
+
+
+def test_sources_are_mounted_in_the_workspace_not_copied(contained, tmp_path):
+    # Two questions on a 200 MB CSV used to leave two 200 MB copies behind.
+    assert contained.run("import os\nos.path.getsize('sales.xlsx')").observation() == str(
+        SALES.stat().st_size
+    )
+    on_host = contained.workspace / "sales.xlsx"
+    assert not on_host.exists() or on_host.stat().st_size == 0  # only the mount point
+    contained.close()
+    assert list(contained.workspace.iterdir()) == []
+
+
+def test_a_cell_that_writes_past_the_workspace_cap_fails_and_its_files_go(tmp_path):
+    limits = Limits(timeout_s=20, workspace_mb=24)
+    with Sandbox(build_catalog([str(SALES)]), tmp_path / "ws", limits) as sb:
+        assert sb.run("open('keep.txt', 'w').write('mine')").ok
+        r = sb.run(
+            "import os\nfor i in range(50):\n"
+            "    with open(f'big-{i}.bin', 'wb') as f:\n        f.write(os.urandom(8 << 20))"
+        )
+        assert "past the workspace's limit of 24 MB" in r.error
+        used = sum(f.stat().st_size for f in sb.workspace.rglob("*") if f.is_file())
+        assert used <= 24 << 20
+        assert (sb.workspace / "keep.txt").read_text() == "mine"  # earlier work is kept
+        assert sb.run("print('next')").output == "next\n"
+
+
+def test_without_namespaces_a_source_is_a_read_only_copy_removed_at_close(tmp_path):
+    csv = tmp_path / "t.csv"
+    csv.write_text("x\n1\n")
+    limits = Limits(timeout_s=5, isolation="none")
+    with Sandbox(build_catalog([str(csv)]), tmp_path / "ws", limits) as sb:
+        assert sb.run("print(open('t.csv').read())").output == "x\n1\n\n"
+        sb.run("open('out.csv', 'w').write('mine')")
+    assert sorted(f.name for f in (tmp_path / "ws").iterdir()) == ["out.csv"]
+    assert csv.read_text() == "x\n1\n"

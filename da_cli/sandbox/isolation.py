@@ -85,9 +85,16 @@ def symlinks_on(path: str) -> list[tuple[str, str]]:
 
 
 def wrap(
-    command: list[str], *, workspace: Path, scratch: Path, sources: list[str], mode: str = "auto"
+    command: list[str],
+    *,
+    workspace: Path,
+    scratch: Path,
+    sources: list[str],
+    placed: dict[str, str] | None = None,
+    mode: str = "auto",
 ) -> list[str]:
-    """`command` run inside the namespaces, or unchanged when they are not available."""
+    """`command` run inside the namespaces, or unchanged when they are not available.
+    `placed`: path in the workspace -> source, bound there read-only as well."""
     bwrap = bubblewrap() if mode != "none" else None
     if bwrap is None:
         return command
@@ -109,6 +116,8 @@ def wrap(
         args += ["--ro-bind", src, src]
     for rw in (workspace, scratch):
         args += ["--bind", str(rw), str(rw)]
+    for inside, src in (placed or {}).items():
+        args += ["--ro-bind", src, inside]
     # The directories bubblewrap made to hold those mounts live in writable tmpfs: make
     # them read-only too, so a write anywhere but the workspace fails instead of landing
     # somewhere the user never sees (TMPDIR points into the scratch dir).

@@ -15,6 +15,7 @@ import traceback
 
 from da_cli.sandbox import wire
 from da_cli.sandbox.forgiving import SINGLE_TABLE_NAMES, forgive_paths
+from da_cli.sandbox.quota import DiskQuota, WorkspaceFull, cell_clock
 
 
 class _Namespace(dict):
@@ -156,7 +157,9 @@ def _alarm(signum, frame):
     raise CellTimeout
 
 
-def _run_cell(code: str, ns: dict, n: int, workspace: str, timeout: float) -> dict:
+def _run_cell(
+    code: str, ns: dict, n: int, workspace: str, timeout: float, quota: DiskQuota
+) -> dict:
     filename = f"<cell {n}>"
     value = None
     error = None
@@ -169,13 +172,16 @@ def _run_cell(code: str, ns: dict, n: int, workspace: str, timeout: float) -> di
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)
-        exec(compile(tree, filename, "exec"), ns)
-        if last is not None:
-            result = eval(compile(last, filename, "eval"), ns)
-            if result is not None:
-                value = repr(result)
+        with quota.watching():
+            exec(compile(tree, filename, "exec"), ns)
+            if last is not None:
+                result = eval(compile(last, filename, "eval"), ns)
+                if result is not None:
+                    value = repr(result)
     except CellTimeout:
         error = f"TimeoutError: the cell ran longer than {timeout:g} s and was stopped."
+    except WorkspaceFull:
+        error = "OSError: the cell was stopped: it wrote past the workspace's limit."
     except SyntaxError as e:
         error = f"SyntaxError: {e.msg} (line {e.lineno})\n  {(e.text or '').rstrip()}"
     except BaseException as e:  # noqa: BLE001  (anything the cell raises is the model's)
@@ -303,6 +309,10 @@ def main(fd_in: int, fd_out: int) -> None:
     init = wire.recv(fd_in)
     workspace = init["workspace"]
     capture = init["capture"]
+    placed = {os.path.join(workspace, name) for name in init.get("placed", [])}
+    quota = DiskQuota(
+        init.get("writable", [workspace]), placed, int(init.get("workspace_mb", 2048))
+    )
     try:
         ns = _setup_namespace(init["catalog"])
     except Exception as e:  # noqa: BLE001
@@ -319,8 +329,8 @@ def main(fd_in: int, fd_out: int) -> None:
             return
         n += 1
         _capture_output(capture)
-        start = time.perf_counter()
-        result = _run_cell(msg["code"], ns, n, workspace, float(msg["timeout"]))
+        start, since = time.perf_counter(), cell_clock()
+        result = _run_cell(msg["code"], ns, n, workspace, float(msg["timeout"]), quota)
         if os.getpid() != me:
             os._exit(0)  # a child the cell forked, returning here: only the worker answers
         strays = _stop_strays(bool(init.get("own_pid_namespace")))
@@ -329,6 +339,9 @@ def main(fd_in: int, fd_out: int) -> None:
             result["error"] = (result["error"] + "\n" if result["error"] else "") + strays_error(
                 strays
             )
+        over = quota.enforce(since)
+        if over:
+            result["error"] = (result["error"] + "\n" if result["error"] else "") + over
         _flush_output()
         result["seconds"] = time.perf_counter() - start
         result["output"] = _read_capture(capture, int(msg.get("limit", 4000)))
