@@ -83,6 +83,37 @@ def test_sanitize_names():
     assert sanitize("2024") == "t_2024"
 
 
+def test_accented_letters_stay_in_table_names(tmp_path):
+    assert sanitize("été") == "été"
+    assert sanitize("Ventes Année 2024") == "ventes_année_2024"
+    assert sanitize("Ｑ３ ﬁnance") == "q3_finance"  # NFKC, as Python reads identifiers
+    (tmp_path / "été.csv").write_text("x\n1\n")
+    cat = build_catalog([str(tmp_path / "été.csv")])
+    assert [v.name for v in cat.views] == ["été"]
+    assert cat.connect().execute("SELECT x FROM été").fetchone() == (1,)
+
+
+def test_a_file_named_twice_is_one_table(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "p.csv").write_text("x\n1\n")
+    cat = build_catalog([str(folder / "p.csv"), str(folder / "p.csv"), str(folder)])
+    assert [v.name for v in cat.views] == ["p"]
+    assert cat.sources == [str(folder / "p.csv")]
+
+
+def test_two_files_of_one_name_each_say_their_own_file(tmp_path):
+    for year in ("2024", "2025"):
+        (tmp_path / year).mkdir()
+        (tmp_path / year / "sales.csv").write_text(f"year\n{year}\n")
+    cat = build_catalog(
+        [str(tmp_path / "2024" / "sales.csv"), str(tmp_path / "2025" / "sales.csv")]
+    )
+    text = render(profile(cat))
+    assert "Table `sales` (1 rows) from 2024/sales.csv" in text
+    assert "Table `sales_sales` (1 rows) from 2025/sales.csv" in text
+
+
 def _rows(path) -> list[tuple]:
     cat = build_catalog([str(path)])
     return cat.connect().execute(f'SELECT * FROM "{cat.views[0].name}"').fetchall()

@@ -10,6 +10,7 @@ import glob
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,7 +99,14 @@ def _ident(s: str) -> str:
 
 
 def sanitize(name: str) -> str:
-    name = re.sub(r"[^0-9a-zA-Z_]+", "_", name).strip("_").lower() or "table"
+    """A table name that works unquoted in SQL and as a Python variable: letters (accented
+    ones too, `été`), digits and underscores. NFKC is how Python normalises identifiers,
+    so the variable a cell writes is the table's own name."""
+    name = unicodedata.normalize("NFKC", name)
+    name = re.sub(r"[^\w]+", "_", name).strip("_").lower() or "table"
+    if not name.isidentifier():  # a mark that no identifier may hold: fall back to ASCII
+        ascii_ = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+        name = re.sub(r"[^0-9a-z_]+", "_", ascii_).strip("_") or "table"
     return f"t_{name}" if name[0].isdigit() else name
 
 
@@ -156,6 +164,7 @@ def build_catalog(paths_: list[str]) -> Catalog:
     taken: set[str] = set()
     loaded: set[str] = set()
     empty: list[str] = []  # files skipped for having no data
+    seen: set[str] = set()  # files registered so far
 
     def need(ext: str) -> None:
         if ext not in loaded:
@@ -180,7 +189,9 @@ def build_catalog(paths_: list[str]) -> Catalog:
             cat.notes.append(f"Table {name} ({source.name}): {note}")
 
     for raw in paths_:
-        files = [f.resolve() for f in expand(raw)]
+        # A file named twice (or by a folder and again by name) is registered once.
+        files = [f for f in dict.fromkeys(f.resolve() for f in expand(raw)) if str(f) not in seen]
+        seen.update(map(str, files))
         # A folder of Parquet files is one dataset (often hive-partitioned): one view.
         parquet = [f for f in files if KINDS.get(f.suffix.lower()) == "parquet"]
         if len(parquet) > 1 and Path(raw).expanduser().is_dir():

@@ -18,6 +18,7 @@ import duckdb
 
 from da_cli import paths
 from da_cli.data.catalog import Catalog, _ident
+from da_cli.data.naming import source_names
 from da_cli.errors import DataError
 
 VERSION = 3  # bump when the cached structure changes
@@ -244,15 +245,16 @@ def render(profiles: list[ViewProfile], budget_tokens: int = BUDGET_TOKENS) -> s
 
 
 def _render(profiles: list[ViewProfile], joins: list[Join], detail: int, max_cols: int) -> str:
-    blocks = [_render_view(p, detail, max_cols) for p in profiles]
+    names = source_names([p.source for p in profiles])
+    blocks = [_render_view(p, detail, max_cols, names[p.source]) for p in profiles]
     if joins:
         blocks.append("Join keys:\n" + "\n".join(f"- {j.left} = {j.right}" for j in joins))
     return "\n\n".join(blocks)
 
 
-def _render_view(p: ViewProfile, detail: int, max_cols: int) -> str:
-    # The file name, not its path: the sandbox has a read-only copy in its working dir.
-    where = Path(p.source).name
+def _render_view(p: ViewProfile, detail: int, max_cols: int, where: str) -> str:
+    # `where`: the file's name (with folders where two share it), not its path: the sandbox
+    # mounts it read-only in its working dir under that name.
     if p.detail:
         kind = "sheet " if where.lower().endswith((".xlsx", ".xlsm")) else "table "
         where += ", " + ("" if " " in p.detail else kind) + p.detail
