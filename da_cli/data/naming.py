@@ -13,7 +13,9 @@ def source_names(sources: list[str]) -> dict[str, str]:
         parts = PurePath(src).parts
         for depth in range(1, len(parts) + 1):
             name = str(PurePath(*parts[-depth:]))
-            rivals = [s for s in sources if s != src and PurePath(s).parts[-depth:] == parts[-depth:]]
+            rivals = [
+                s for s in sources if s != src and PurePath(s).parts[-depth:] == parts[-depth:]
+            ]
             if not rivals or depth == len(parts):
                 names[src] = name.lstrip("/")
                 break
