@@ -30,6 +30,12 @@ class DataError(DaError):
     exit_code = 3
 
 
+class EmptySource(DataError):
+    """A source with nothing to read (an empty file, a workbook without data, a database
+    without tables): named on its own it is an error; found in a directory it is skipped
+    with a note, since one empty file there loses nothing."""
+
+
 class ModelError(DaError):
     """The model is missing, corrupt, or its backend failed."""
 

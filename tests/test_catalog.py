@@ -1,10 +1,14 @@
+import os
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
 import msoffcrypto
 import pytest
-from conftest import SALES, WAREHOUSE
+from conftest import SALES, WAREHOUSE, answer_step, run_da, sha256
 from msoffcrypto.format.ooxml import OOXMLFile
 
 from da_cli.data.catalog import build_catalog, sanitize
@@ -77,6 +81,37 @@ def test_sqlite_without_tables_is_a_data_error(tmp_path):
 def test_sanitize_names():
     assert sanitize("Q3 Sales (EU)") == "q3_sales_eu"
     assert sanitize("2024") == "t_2024"
+
+
+def test_accented_letters_stay_in_table_names(tmp_path):
+    assert sanitize("été") == "été"
+    assert sanitize("Ventes Année 2024") == "ventes_année_2024"
+    assert sanitize("Ｑ３ ﬁnance") == "q3_finance"  # NFKC, as Python reads identifiers
+    (tmp_path / "été.csv").write_text("x\n1\n")
+    cat = build_catalog([str(tmp_path / "été.csv")])
+    assert [v.name for v in cat.views] == ["été"]
+    assert cat.connect().execute("SELECT x FROM été").fetchone() == (1,)
+
+
+def test_a_file_named_twice_is_one_table(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "p.csv").write_text("x\n1\n")
+    cat = build_catalog([str(folder / "p.csv"), str(folder / "p.csv"), str(folder)])
+    assert [v.name for v in cat.views] == ["p"]
+    assert cat.sources == [str(folder / "p.csv")]
+
+
+def test_two_files_of_one_name_each_say_their_own_file(tmp_path):
+    for year in ("2024", "2025"):
+        (tmp_path / year).mkdir()
+        (tmp_path / year / "sales.csv").write_text(f"year\n{year}\n")
+    cat = build_catalog(
+        [str(tmp_path / "2024" / "sales.csv"), str(tmp_path / "2025" / "sales.csv")]
+    )
+    text = render(profile(cat))
+    assert "Table `sales` (1 rows) from 2024/sales.csv" in text
+    assert "Table `sales_sales` (1 rows) from 2025/sales.csv" in text
 
 
 def _rows(path) -> list[tuple]:
@@ -167,21 +202,41 @@ def test_password_protected_xlsx_is_one_sentence(tmp_path):
         build_catalog([str(tmp_path / "locked.xlsx")])
 
 
-def test_sqlite_locked_by_a_writer_is_still_read(tmp_path):
+WRITER = """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN EXCLUSIVE")
+con.execute("INSERT INTO t VALUES (-1)")
+print("locked", flush=True)
+sys.stdin.read()  # hold the lock until the test closes stdin
+con.execute("ROLLBACK")
+"""
+
+
+def test_sqlite_locked_by_a_writer_in_another_process_is_still_read(tmp_path):
+    # POSIX locks do not block their owner, so the writer must be another process.
     db = tmp_path / "busy.db"
     setup = sqlite3.connect(db)
     setup.execute("CREATE TABLE t (i INTEGER)")
     setup.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(100)])
     setup.commit()
     setup.close()
-    writer = sqlite3.connect(db, isolation_level=None)
-    writer.execute("BEGIN EXCLUSIVE")
-    writer.execute("INSERT INTO t VALUES (-1)")
+    before = sha256(db)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     try:
-        assert len(_rows(db)) == 100
+        assert writer.stdout.readline() == b"locked\n"
+        start = time.monotonic()
+        cat = build_catalog([str(db)])
+        rows = cat.connect().execute("SELECT count(*), min(i) FROM t").fetchone()
+        assert time.monotonic() - start < 8
     finally:
-        writer.execute("ROLLBACK")
-        writer.close()
+        writer.communicate(timeout=10)
+    assert rows == (100, 0)  # the committed state, without the writer's row
+    assert "was locked by another program" in render(profile(cat))
+    assert "was locked by another program" in cat.notes[0]
+    assert sha256(db) == before
 
 
 def test_directory_and_glob_sources(tmp_path):
@@ -204,3 +259,83 @@ def test_folder_of_parquet_is_one_view(tmp_path):
     assert [v.name for v in cat.views] == ["sales"]
     got = cat.connect().execute("SELECT year, count(*) FROM sales GROUP BY 1 ORDER BY 1")
     assert got.fetchall() == [(2024, 10), (2025, 10)]
+
+
+def test_a_fifo_source_is_refused_at_once_with_the_data_exit_code(tmp_path, replay):
+    # Opening a FIFO to sniff it blocks until a writer appears, i.e. forever.
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    r = run_da("analyze", str(fifo), "q", "--model", replay(answer_step("x")), timeout=30)
+    assert r.returncode == 3, r.stderr
+    assert "not a regular file" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def _workbook(path: Path, rows: list[list], title: str | None = None) -> Path:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Report"
+    if title:
+        ws.append([title])
+        ws.merge_cells("A1:D1")
+        ws.append(["Prepared by finance, March 2025"])
+        ws.merge_cells("A2:D2")
+        ws.append([])
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+    return path
+
+
+REGIONS = ["North", "South", "East", "West"]
+TABLE = [["region", "month", "units", "revenue"]] + [
+    [REGIONS[i % 4], f"2025-{i % 12 + 1:02d}", i, i * 10.5] for i in range(40)
+]
+
+
+def test_a_title_above_the_header_is_skipped_and_said(tmp_path):
+    cat = build_catalog([str(_workbook(tmp_path / "t.xlsx", TABLE, title="Sales report 2025"))])
+    (view,) = cat.views
+    got = cat.connect().execute(f"SELECT * FROM {view.name}")
+    assert [d[0] for d in got.description] == ["region", "month", "units", "revenue"]
+    assert len(got.fetchall()) == 40
+    text = render(profile(cat))
+    assert 'Note: 2 rows were skipped above the header (a title: "Sales report 2025")' in text
+    assert "the header is row 4" in text
+
+
+def test_a_blank_row_inside_a_sheet_does_not_end_it(tmp_path):
+    rows = TABLE[:21] + [[]] + TABLE[21:]
+    assert len(_rows(_workbook(tmp_path / "gap.xlsx", rows))) == 40
+
+
+def test_a_sheet_without_a_header_row_says_so(tmp_path):
+    cat = build_catalog([str(_workbook(tmp_path / "n.xlsx", [r[2:] for r in TABLE[1:]]))])
+    assert "looks like a header" in cat.views[0].note
+    assert "Note: " in render(profile(cat))
+
+
+def test_formulas_without_saved_values_say_why_the_sheet_is_empty(tmp_path):
+    rows = [["a", "b", "total"]] + [[i, f"=A{i + 1}*2", f"=A{i + 1}+B{i + 1}"] for i in range(1, 6)]
+    rows = [rows[0]] + [[f"=ROW()*{i}", *r[1:]] for i, r in enumerate(rows[1:], 1)]
+    cat = build_catalog([str(_workbook(tmp_path / "calc.xlsx", rows))])
+    text = render(profile(cat))
+    assert "(0 rows)" in text
+    assert "15 formula cells among the first rows have no saved value" in text
+
+
+def test_an_empty_workbook_in_a_directory_is_skipped_with_a_note(tmp_path):
+    from openpyxl import Workbook
+
+    Workbook().save(tmp_path / "empty.xlsx")
+    (tmp_path / "a.csv").write_text("x\n1\n")
+    cat = build_catalog([str(tmp_path)])
+    assert [v.name for v in cat.views] == ["a"]
+    assert cat.sources == [str(tmp_path / "a.csv")]
+    assert cat.notes == [
+        f"Source {tmp_path / 'empty.xlsx'} has no sheet with data. It was skipped."
+    ]
+    with pytest.raises(DataError, match="has no sheet with data"):
+        build_catalog([str(tmp_path / "empty.xlsx")])  # named on its own, it is an error

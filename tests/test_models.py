@@ -140,3 +140,16 @@ def test_a_hub_reply_that_is_not_a_gguf_is_refused(hub):
     assert not (hub / "fake.gguf").exists()
     r = run_da("models", "pull", "hf:org/missing.gguf")
     assert r.returncode == 2
+
+
+def test_a_folder_as_model_says_what_it_holds(tmp_path):
+    with pytest.raises(ModelError, match="is a folder with no .gguf model file in it"):
+        load_model(str(tmp_path))
+    (tmp_path / "a.gguf").write_bytes(b"GGUF")
+    (tmp_path / "b.gguf").write_bytes(b"GGUF")
+    with pytest.raises(ModelError, match=r"holds 2 .gguf files \(a.gguf, b.gguf\); pass the one"):
+        load_model(str(tmp_path))
+    (tmp_path / "b.gguf").unlink()
+    (tmp_path / "a.gguf").write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="a.gguf is not a GGUF file"):  # the folder's one file
+        load_model(str(tmp_path))

@@ -82,3 +82,28 @@ def test_tables_the_question_names_come_first():
     ranked = [p.name for p in by_relevance(profiles, "which customer has the most orders?")]
     assert ranked[:2] == ["customers", "orders"]
     assert sorted(ranked) == sorted(p.name for p in profiles)
+
+
+def test_a_value_list_is_never_shown_as_complete_when_it_is_not(tmp_path):
+    # HyperLogLog estimates these 7 values as fewer (a collision), as on a 290 MB file
+    # whose 7 regions were listed as 6, with no "…".
+    regions = [f"region 0-{i}" for i in range(7)]
+    con = duckdb.connect()
+    estimate = con.execute("SELECT approx_count_distinct(r) FROM unnest(?) t(r)", [regions])
+    assert estimate.fetchone()[0] < 7  # the premise of this test
+    csv = tmp_path / "sales.csv"
+    rows = [f"{r},{n}" for n, r in enumerate(regions, 1) for _ in range(10 * n)]
+    csv.write_text("region,units\n" + "\n".join(rows) + "\n")
+    (p,) = profile(build_catalog([str(csv)]))
+    assert p.columns[0].distinct == 7
+    (line,) = [x for x in render([p]).splitlines() if x.startswith("- region")]
+    assert line.endswith(", … (7 distinct)")
+    assert "region 0-6" in line  # most frequent first
+
+
+def test_a_short_value_list_is_shown_whole(tmp_path):
+    csv = tmp_path / "t.csv"
+    csv.write_text("channel\nweb\nstore\nweb\nphone\nweb\nstore\n")
+    text = render(profile(build_catalog([str(csv)])))
+    (line,) = [x for x in text.splitlines() if x.startswith("- channel")]
+    assert line == "- channel (VARCHAR): values web, store, phone"

@@ -195,3 +195,38 @@ def test_canonical_puts_inline_code_in_the_protocols_layout():
     assert protocol.canonical(chatty).endswith("print(1)\n```\n</Code>")
     normal = "<Analyze>\nx\n</Analyze>\n<Code>\n```python\nprint(1)\n```\n</Code>"
     assert protocol.canonical(normal) == normal
+
+
+@pytest.mark.parametrize(
+    "text, prose",
+    [
+        # The budget ended mid-code in a backend without a grammar.
+        (
+            "<Analyze>\nSum revenue by region.\n</Analyze>\n<Code>\n```python\nsql('SELECT",
+            "Sum revenue by region.",
+        ),
+        # The model wrote its own Execute (invented output) and went on.
+        (
+            "<Analyze>\nCount them.\n</Analyze>\n<Code>\nprint(1)\n</Code>\n"
+            "<Execute>\n5319\n</Execute>\n<Analyze>\nThere are many.",
+            "Count them.\n\nThere are many.",
+        ),
+        # Code opened as a fence inside Analyze, and a tag cut in half at the end.
+        (
+            "<Analyze>\nLook first.\n```python\ndf.head()\n```\nThen decide.\n</Ana",
+            "Look first.\n\nThen decide.",
+        ),
+        (
+            "<Understand>\nIt is monthly data.\n</Understand>\n<Answer>\nQ3 fell 12 %.",
+            "It is monthly data.\n\nQ3 fell 12 %.",
+        ),
+        ("<Code>\n```python\nx = 1\n```\n</Code>", ""),
+        ("No tags at all: 3 < 4.", "No tags at all: 3 < 4."),
+    ],
+)
+def test_plain_text_never_keeps_protocol_markup(text, prose):
+    out = protocol.plain_text(text)
+    assert out == prose
+    for tag in protocol.TAG_TOKENS:
+        assert tag not in out
+    assert "```" not in out

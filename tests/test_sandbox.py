@@ -1,8 +1,12 @@
+import json
+import os
 import socket
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import SALES, sha256
+from conftest import ROOT, SALES, answer_step, code_step, sha256
 
 from da_cli.data.catalog import build_catalog
 from da_cli.sandbox import Limits, Sandbox, isolation
@@ -24,7 +28,7 @@ def test_sql_and_load_see_the_sources(sandbox):
     assert out.observation() == "5319\n(4, 3)"
 
 
-def test_relative_paths_read_a_copy_so_writes_never_reach_the_source(sandbox):
+def test_relative_paths_read_the_sources_and_writes_never_reach_them(sandbox):
     before = sha256(SALES)
     r = sandbox.run("import pandas as pd\nlen(pd.read_excel('sales.xlsx'))")
     assert r.observation() == "5319"
@@ -88,6 +92,25 @@ def test_with_several_tables_df_is_the_models_to_define(sandbox):
     assert sandbox.run("len(orders)").observation() == "5319"  # tables load by name
 
 
+@pytest.mark.parametrize(
+    "breaker",
+    [
+        "import os; os.close(1)",
+        "import os; os.close(2); os.close(1)",
+        "import sys; sys.stdout.close()",
+        "import io, sys; sys.stdout = io.StringIO(); sys.stderr = None",
+    ],
+)
+def test_a_cell_cannot_break_the_next_cells_output(sandbox, breaker):
+    sandbox.run(breaker)
+    assert sandbox.run("print('after')").output == "after\n"
+    r = sandbox.run(
+        "import sys, os; print('out'); print('err', file=sys.stderr); os.system('echo sh')"
+    )
+    assert r.output.split() == ["out", "err", "sh"]
+    assert sandbox.run("print('again')").output == "again\n"
+
+
 def test_subprocess_output_is_captured(sandbox):
     assert "from-shell" in sandbox.run("import os; os.system('echo from-shell')").output
 
@@ -122,6 +145,21 @@ def test_secrets_are_scrubbed_from_the_environment(tmp_path, monkeypatch):
     with Sandbox(build_catalog([str(SALES)]), tmp_path / "ws") as sb:
         r = sb.run("import os; sorted(k for k in os.environ if 'KEY' in k or 'TOKEN' in k)")
     assert r.observation() == "[]"
+
+
+def test_the_worker_inherits_only_an_allow_list_of_variables(tmp_path, monkeypatch):
+    # Secrets whose names no deny-list catches: a PAT, a password inside a URL.
+    monkeypatch.setenv("GITHUB_PAT", "ghp_hunter4")
+    monkeypatch.setenv("DATABASE_URL", "postgres://app:hunter5@db.internal/prod")
+    monkeypatch.setenv("SOME_TOOL_SETTING", "x")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    with Sandbox(build_catalog([str(SALES)]), tmp_path / "ws") as sb:
+        r = sb.run("import os; print(sorted(os.environ.items()))")
+    assert r.ok, r.error
+    for leaked in ("GITHUB_PAT", "ghp_hunter4", "DATABASE_URL", "hunter5", "SOME_TOOL_SETTING"):
+        assert leaked not in r.output
+    for kept in ("'PATH'", "'LC_ALL', 'C.UTF-8'", "'MPLBACKEND', 'Agg'"):
+        assert kept in r.output
 
 
 def test_memory_limit_applies(tmp_path):
@@ -180,3 +218,70 @@ def test_the_worker_has_no_capabilities(contained):
 def test_the_cli_process_is_out_of_reach(contained):
     contained.run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
     assert contained.run("print('still here')").output.strip() == "still here"
+
+
+def test_selfcheck_starts_a_real_worker_and_runs_a_cell():
+    from da_cli.sandbox import selfcheck  # what `da doctor` reports
+
+    check = selfcheck()
+    assert check.ok, check.detail
+    assert check.isolation == isolation.level()
+
+
+def test_an_interpreter_reached_through_a_linked_folder_runs_the_sandbox(tmp_path, replay):
+    # `venvlink/bin/python -m da_cli ...`: bubblewrap must find the interpreter at that
+    # path inside the namespaces, and Python must still find the venv's site-packages.
+    link = tmp_path / "venvlink"
+    link.symlink_to(Path(sys.prefix).resolve(), target_is_directory=True)
+    csv = tmp_path / "t.csv"
+    csv.write_text("x\n1\n2\n")
+    model = replay(code_step("import duckdb, pandas\nprint(df.x.sum())"), answer_step("3"))
+    r = subprocess.run(
+        [str(link / "bin" / "python"), "-m", "da_cli", "analyze", str(csv), "q"]
+        + ["--model", model, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert r.returncode == 0, r.stderr
+    (execute,) = [t for t in json.loads(r.stdout)["turns"] if t["kind"] == "execute"]
+    assert execute["text"] == "3"
+
+
+def test_sources_are_mounted_in_the_workspace_not_copied(contained, tmp_path):
+    # Two questions on a 200 MB CSV used to leave two 200 MB copies behind.
+    assert contained.run("import os\nos.path.getsize('sales.xlsx')").observation() == str(
+        SALES.stat().st_size
+    )
+    on_host = contained.workspace / "sales.xlsx"
+    assert not on_host.exists() or on_host.stat().st_size == 0  # only the mount point
+    contained.close()
+    assert list(contained.workspace.iterdir()) == []
+
+
+def test_a_cell_that_writes_past_the_workspace_cap_fails_and_its_files_go(tmp_path):
+    limits = Limits(timeout_s=20, workspace_mb=24)
+    with Sandbox(build_catalog([str(SALES)]), tmp_path / "ws", limits) as sb:
+        assert sb.run("open('keep.txt', 'w').write('mine')").ok
+        r = sb.run(
+            "import os\nfor i in range(50):\n"
+            "    with open(f'big-{i}.bin', 'wb') as f:\n        f.write(os.urandom(8 << 20))"
+        )
+        assert "past the workspace's limit of 24 MB" in r.error
+        used = sum(f.stat().st_size for f in sb.workspace.rglob("*") if f.is_file())
+        assert used <= 24 << 20
+        assert (sb.workspace / "keep.txt").read_text() == "mine"  # earlier work is kept
+        assert sb.run("print('next')").output == "next\n"
+
+
+def test_without_namespaces_a_source_is_a_read_only_copy_removed_at_close(tmp_path):
+    csv = tmp_path / "t.csv"
+    csv.write_text("x\n1\n")
+    limits = Limits(timeout_s=5, isolation="none")
+    with Sandbox(build_catalog([str(csv)]), tmp_path / "ws", limits) as sb:
+        assert sb.run("print(open('t.csv').read())").output == "x\n1\n\n"
+        sb.run("open('out.csv', 'w').write('mine')")
+    assert sorted(f.name for f in (tmp_path / "ws").iterdir()) == ["out.csv"]
+    assert csv.read_text() == "x\n1\n"

@@ -126,6 +126,21 @@ def extract_code(block: str) -> str:
     return (m.group(1) if m else block).strip("\n")
 
 
+# Blocks that are never prose: code (and a fence the model opened inside Analyze), and an
+# Execute a model without a grammar wrote itself (invented output). Each may be unclosed.
+_NOT_PROSE = re.compile(r"<(Code|Execute)>.*?(?:</\1>|\Z)|```.*?(?:```|\Z)", re.DOTALL)
+_TAG = re.compile(r"</?(?:" + "|".join(TAGS) + r")>|<(?:/?[A-Za-z]*)?\Z")
+
+
+def plain_text(text: str) -> str:
+    """A model's step as prose, with no protocol markup: for a partial answer made from a
+    step that is not an Answer (a backend without a grammar can stop mid-code when the budget
+    ends). Code and Execute blocks and code fences go whole, every tag goes (a tag cut off
+    at the end too), the analysis text stays; "" when nothing is left."""
+    text = _TAG.sub("", _NOT_PROSE.sub("", text))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
 def execute_block(observation: str) -> str:
     return f"\n<Execute>\n{observation}\n</Execute>\n"
 

@@ -10,14 +10,15 @@ import glob
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from da_cli import paths
-from da_cli.data import extensions
-from da_cli.errors import DataError
+from da_cli.data import extensions, locked, workbook
+from da_cli.errors import DataError, EmptySource
 
 KINDS = {
     ".csv": "csv",
@@ -46,6 +47,7 @@ class View:
     name: str  # the table name generated code and SQL use
     source: str  # absolute path of the file it reads
     detail: str  # sheet or table inside the source, or "" for a single-table file
+    note: str = ""  # what reading it skipped or could not be sure of, for the profile
 
 
 @dataclass
@@ -55,6 +57,9 @@ class Catalog:
     statements: list[str] = field(default_factory=list)
     # Files the views read besides `sources` (UTF-8 copies of legacy-encoded CSVs).
     derived: list[str] = field(default_factory=list)
+    # One sentence each on what was skipped or is uncertain (an empty file in a directory,
+    # a title row above a header), for front ends to show; views carry their own as well.
+    notes: list[str] = field(default_factory=list)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         con = connect()
@@ -68,12 +73,13 @@ class Catalog:
             "views": [v.__dict__ for v in self.views],
             "statements": self.statements,
             "derived": self.derived,
+            "notes": self.notes,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "Catalog":
         views = [View(**v) for v in d["views"]]
-        return cls(d["sources"], views, d["statements"], d.get("derived", []))
+        return cls(d["sources"], views, d["statements"], d.get("derived", []), d.get("notes", []))
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -93,7 +99,14 @@ def _ident(s: str) -> str:
 
 
 def sanitize(name: str) -> str:
-    name = re.sub(r"[^0-9a-zA-Z_]+", "_", name).strip("_").lower() or "table"
+    """A table name that works unquoted in SQL and as a Python variable: letters (accented
+    ones too, `été`), digits and underscores. NFKC is how Python normalises identifiers,
+    so the variable a cell writes is the table's own name."""
+    name = unicodedata.normalize("NFKC", name)
+    name = re.sub(r"[^\w]+", "_", name).strip("_").lower() or "table"
+    if not name.isidentifier():  # a mark that no identifier may hold: fall back to ASCII
+        ascii_ = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+        name = re.sub(r"[^0-9a-z_]+", "_", ascii_).strip("_") or "table"
     return f"t_{name}" if name[0].isdigit() else name
 
 
@@ -124,6 +137,9 @@ def expand(raw: str) -> list[Path]:
         return files
     if not path.exists():
         raise DataError(f"Source {raw} does not exist.")
+    if not path.is_dir() and not path.is_file():
+        # A FIFO, socket or device: opening one to sniff it could block forever.
+        raise DataError(f"Source {raw} is not a regular file (a pipe, socket or device).")
     if path.is_dir():
         files = sorted(
             f
@@ -147,6 +163,8 @@ def build_catalog(paths_: list[str]) -> Catalog:
     con = connect()
     taken: set[str] = set()
     loaded: set[str] = set()
+    empty: list[str] = []  # files skipped for having no data
+    seen: set[str] = set()  # files registered so far
 
     def need(ext: str) -> None:
         if ext not in loaded:
@@ -155,7 +173,7 @@ def build_catalog(paths_: list[str]) -> Catalog:
             cat.statements.append(stmt)
             loaded.add(ext)
 
-    def add(base: str, source: Path, detail: str, select: str) -> None:
+    def add(base: str, source: Path, detail: str, select: str, note: str = "") -> None:
         name = sanitize(base)
         if name in taken:
             name = sanitize(f"{source.stem}_{base}")
@@ -166,10 +184,14 @@ def build_catalog(paths_: list[str]) -> Catalog:
         stmt = f"CREATE VIEW {_ident(name)} AS {select}"
         con.execute(stmt)
         cat.statements.append(stmt)
-        cat.views.append(View(name, str(source), detail))
+        cat.views.append(View(name, str(source), detail, note))
+        if note and not any(note in n for n in cat.notes):  # a database's note: once
+            cat.notes.append(f"Table {name} ({source.name}): {note}")
 
     for raw in paths_:
-        files = [f.resolve() for f in expand(raw)]
+        # A file named twice (or by a folder and again by name) is registered once.
+        files = [f for f in dict.fromkeys(f.resolve() for f in expand(raw)) if str(f) not in seen]
+        seen.update(map(str, files))
         # A folder of Parquet files is one dataset (often hive-partitioned): one view.
         parquet = [f for f in files if KINDS.get(f.suffix.lower()) == "parquet"]
         if len(parquet) > 1 and Path(raw).expanduser().is_dir():
@@ -191,7 +213,16 @@ def build_catalog(paths_: list[str]) -> Catalog:
                 raise DataError(f"Parquet files in {raw} cannot be read: {_first_line(e)}.") from e
         for path in files:
             label = raw if path == Path(raw).expanduser().resolve() else str(path)
-            _add_file(cat, con, path, label, add, need)
+            try:
+                _add_file(cat, con, path, label, add, need)
+            except EmptySource as e:
+                if label == raw:  # named on its own: nothing to analyze is an error
+                    raise
+                cat.sources.remove(str(path))
+                cat.notes.append(f"{e} It was skipped.")
+                empty.append(path.name)
+    if not cat.views:
+        raise DataError(f"No source holds any data (empty: {', '.join(empty)}).")
     con.close()
     return cat
 
@@ -203,7 +234,7 @@ def _check_readable(path: Path, label: str) -> bytes:
     except OSError as e:
         raise DataError(f"Source {label} cannot be read: {e.strerror}.") from e
     if not head:
-        raise DataError(f"Source {label} is empty.")
+        raise EmptySource(f"Source {label} is empty.")
     return head
 
 
@@ -263,17 +294,25 @@ def _add_file(cat: Catalog, con, path: Path, raw: str, add, need) -> None:
             if head.startswith(OLE_MAGIC):
                 raise DataError(_ole_problem(path, raw))
             need("excel")
-            for sheet in _sheet_names(path, raw):
-                select = f"SELECT * FROM read_xlsx({q}, sheet={_quote(sheet)})"
-                add(sheet, path, sheet, _whole_numbers_as_integers(con, select))
+            sheets, skipped = workbook.layouts(path, raw)
+            cat.notes += skipped
+            for sheet in sheets:
+                select = _whole_numbers_as_integers(con, workbook.select(con, path, sheet))
+                add(sheet.sheet, path, sheet.sheet, select, sheet.note)
         elif kind in ("sqlite", "duckdb"):
             if kind == "sqlite" and head.startswith(b"DUCK", 8):
                 kind = "duckdb"
             if kind == "sqlite" and not head.startswith(b"SQLite format 3\x00"):
                 raise DataError(f"Source {raw} is not a SQLite database.")
             alias = sanitize(f"src_{len(cat.sources)}_{path.stem}")
+            note = ""
             if kind == "sqlite":
                 need("sqlite")
+                if locked.is_locked(path):  # DuckDB would wait, then fail
+                    copy, note = locked.snapshot(path, raw)
+                    cat.derived.append(str(copy))
+                    cat.notes.append(note)
+                    q = _quote(str(copy))
                 attach = f"ATTACH {q} AS {_ident(alias)} (TYPE sqlite, READ_ONLY)"
             else:
                 attach = f"ATTACH {q} AS {_ident(alias)} (READ_ONLY)"
@@ -285,9 +324,9 @@ def _add_file(cat: Catalog, con, path: Path, raw: str, add, need) -> None:
                 [alias],
             ).fetchall()
             if not tables:
-                raise DataError(f"Source {raw} holds no tables.")
+                raise EmptySource(f"Source {raw} holds no tables.")
             for (table,) in tables:
-                add(table, path, table, f"SELECT * FROM {_ident(alias)}.{_ident(table)}")
+                add(table, path, table, f"SELECT * FROM {_ident(alias)}.{_ident(table)}", note)
     except duckdb.Error as e:
         detail = _first_line(e)
         if "file is not a database" in detail or "malformed" in detail:
@@ -381,24 +420,6 @@ def _transcode(src: Path, dst: Path, encoding: str) -> None:
         while chunk := fin.read(4 << 20):
             fout.write(chunk)
     tmp.replace(dst)
-
-
-def _sheet_names(path: Path, raw: str) -> list[str]:
-    import zipfile
-
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(path, read_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as e:
-        raise DataError(f"Source {raw} is not a readable XLSX workbook.") from e
-    try:
-        names = [ws.title for ws in wb.worksheets if ws.max_row is None or ws.max_row > 1]
-    finally:
-        wb.close()
-    if not names:
-        raise DataError(f"Source {raw} has no sheet with data.")
-    return names
 
 
 def _first_line(e: Exception) -> str:

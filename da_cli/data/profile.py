@@ -18,9 +18,10 @@ import duckdb
 
 from da_cli import paths
 from da_cli.data.catalog import Catalog, _ident
+from da_cli.data.naming import source_names
 from da_cli.errors import DataError
 
-VERSION = 2  # bump when the cached structure changes
+VERSION = 3  # bump when the cached structure changes
 MAX_COLUMNS = 300  # statistics beyond this many columns are not computed at all
 SAMPLE_ROWS = 3
 TOP_VALUES = 6
@@ -39,10 +40,11 @@ class ColumnProfile:
     name: str
     type: str
     nulls: float  # share of rows that are null
-    distinct: int  # approximate
+    distinct: int  # approximate unless `exact`
     min: str | None
     max: str | None
-    top: list[str] = field(default_factory=list)
+    top: list[str] = field(default_factory=list)  # most frequent first
+    exact: bool = False  # `distinct` was counted, not estimated
 
 
 @dataclass
@@ -54,6 +56,7 @@ class ViewProfile:
     columns: list[ColumnProfile]
     sample: list[list[str]]
     total_columns: int
+    note: str = ""  # what reading the source skipped or could not be sure of
 
 
 @dataclass
@@ -75,7 +78,7 @@ def profile(
     out = []
     for view in catalog.views:
         try:
-            out.append(_profile_view(con, view.name, view.source, view.detail))
+            out.append(_profile_view(con, view.name, view.source, view.detail, view.note))
         except duckdb.Error as e:
             first = str(e).strip().splitlines()[0].rstrip(".")
             where = Path(view.source).name
@@ -105,7 +108,7 @@ def _from_dict(d: dict) -> ViewProfile:
     return ViewProfile(**d)
 
 
-def _profile_view(con, name: str, source: str, detail: str) -> ViewProfile:
+def _profile_view(con, name: str, source: str, detail: str, note: str = "") -> ViewProfile:
     v = _ident(name)
     described = con.execute(f"DESCRIBE {v}").fetchall()
     schema = [(row[0], row[1]) for row in described]
@@ -141,11 +144,13 @@ def _profile_view(con, name: str, source: str, detail: str) -> ViewProfile:
         [_cell(x) for x in row]
         for row in con.execute(f"SELECT * FROM {v} LIMIT {SAMPLE_ROWS}").fetchall()
     ]
-    return ViewProfile(name, source, detail, rows, columns, sample, len(schema))
+    return ViewProfile(name, source, detail, rows, columns, sample, len(schema), note)
 
 
 def _top_values(con, v: str, columns: list[ColumnProfile]) -> None:
-    """Most frequent values of the low-cardinality text columns, all in one scan."""
+    """Most frequent values of the low-cardinality text columns, all in one scan. The
+    estimate that picks them can be low (6 for 7 regions), so the scan, which sees every
+    value, sets their exact count: a list is never shown as complete when it is not."""
     few = [c for c in columns if c.type == "VARCHAR" and 0 < c.distinct <= TOP_WHEN_DISTINCT]
     if not few:
         return
@@ -156,11 +161,15 @@ def _top_values(con, v: str, columns: list[ColumnProfile]) -> None:
         f"GROUP BY GROUPING SETS ({', '.join(f'({c})' for c in cols)}) ORDER BY n DESC"
     ).fetchall()
     k = len(few)
+    for c in few:
+        c.distinct, c.exact = 0, True
     for row in result:
         values, grouped_out = row[:k], row[k : 2 * k]
         i = grouped_out.index(0)  # the one column this row groups by
-        if values[i] is not None and len(few[i].top) < TOP_VALUES:
-            few[i].top.append(str(values[i]))
+        if values[i] is not None:
+            few[i].distinct += 1
+            if len(few[i].top) < TOP_VALUES:
+                few[i].top.append(str(values[i]))
 
 
 def _cell(x: object) -> str:
@@ -236,31 +245,34 @@ def render(profiles: list[ViewProfile], budget_tokens: int = BUDGET_TOKENS) -> s
 
 
 def _render(profiles: list[ViewProfile], joins: list[Join], detail: int, max_cols: int) -> str:
-    blocks = [_render_view(p, detail, max_cols) for p in profiles]
+    names = source_names([p.source for p in profiles])
+    blocks = [_render_view(p, detail, max_cols, names[p.source]) for p in profiles]
     if joins:
         blocks.append("Join keys:\n" + "\n".join(f"- {j.left} = {j.right}" for j in joins))
     return "\n\n".join(blocks)
 
 
-def _render_view(p: ViewProfile, detail: int, max_cols: int) -> str:
-    # The file name, not its path: the sandbox has a read-only copy in its working dir.
-    where = Path(p.source).name
+def _render_view(p: ViewProfile, detail: int, max_cols: int, where: str) -> str:
+    # `where`: the file's name (with folders where two share it), not its path: the sandbox
+    # mounts it read-only in its working dir under that name.
     if p.detail:
         kind = "sheet " if where.lower().endswith((".xlsx", ".xlsm")) else "table "
         where += ", " + ("" if " " in p.detail else kind) + p.detail
     head = f"Table `{p.name}` ({p.rows:,} rows) from {where}"
+    note = [f"Note: {p.note}"] if p.note else []  # at every detail: it changes the reading
     if detail == 1:
         names = ", ".join(f"{c.name} {c.type}" for c in p.columns[:max_cols])
         more = p.total_columns - min(len(p.columns), max_cols)
-        return f"{head}: {names}" + (f", … {more} more columns" if more > 0 else "")
-    lines = [head, "Columns:"]
+        line = f"{head}: {names}" + (f", … {more} more columns" if more > 0 else "")
+        return "\n".join([line, *note])
+    lines = [head, *note, "Columns:"]
     shown = p.columns[:max_cols]
     for c in shown:
         desc = f"- {c.name} ({c.type})"
         if c.top:
             desc += ": values " + ", ".join(_short(t) for t in c.top)
-            if c.distinct > len(c.top):
-                desc += f", … (~{c.distinct} distinct)"
+            if c.distinct > len(c.top) or not c.exact:
+                desc += f", … ({'' if c.exact else '~'}{c.distinct} distinct)"
         elif c.min is not None and c.type != "VARCHAR":
             desc += f": {_short(c.min)} .. {_short(c.max)}"
         elif c.distinct:

@@ -1,5 +1,6 @@
 """Model backends behind one protocol (`base.Model`) and the resolver from a `--model` string."""
 
+import re
 from pathlib import Path
 
 from da_cli.errors import ModelError
@@ -26,6 +27,8 @@ def load_model(spec: str | None, *, progress: Progress | None = None) -> Model:
 
         return LlamaCppModel(assemble(EMBEDDED[spec], progress), name=spec)
     path = Path(spec).expanduser()
+    if path.is_dir():
+        path = _gguf_in(path)
     if path.suffix.lower() == ".gguf" or path.exists():
         from da_cli.models.llamacpp import LlamaCppModel
 
@@ -35,3 +38,25 @@ def load_model(spec: str | None, *, progress: Progress | None = None) -> Model:
         hint="Use an embedded name (see `da models list`), a path to a .gguf file, "
         "openai:URL#NAME, or replay:PATH.",
     )
+
+
+def _gguf_in(folder: Path) -> Path:
+    """The model file in a folder given as `--model`: its one .gguf (of a split model, the
+    first part, which llama.cpp opens), else a sentence saying what to pass instead."""
+    found = sorted(
+        f
+        for f in folder.glob("*.gguf")
+        if f.is_file() and not (_SPLIT.search(f.name) and "-00001-of-" not in f.name)
+    )
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ModelError(
+            f"{folder} is a folder with no .gguf model file in it.",
+            hint="Pass the path of a .gguf file, or an embedded model name.",
+        )
+    names = ", ".join(f.name for f in found[:5])
+    raise ModelError(f"{folder} holds {len(found)} .gguf files ({names}); pass the one to use.")
+
+
+_SPLIT = re.compile(r"-\d{5}-of-\d{5}\.gguf$")

@@ -43,9 +43,12 @@ def level(mode: str = "auto") -> str:
     return NAMESPACES if mode != "none" and bubblewrap() else RLIMITS_ONLY
 
 
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt")
+
+
 def _system_mounts() -> list[str]:
     args: list[str] = []
-    for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt"):
+    for top in SYSTEM_DIRS:
         p = Path(top)
         if p.is_symlink():
             args += ["--symlink", os.readlink(p), top]
@@ -58,14 +61,40 @@ def readable_roots() -> list[Path]:
     """What Python and da need to run: the interpreter's installs, da's own package and
     the DuckDB extension copies."""
     package = Path(__file__).resolve().parents[1]
-    roots = {Path(sys.prefix), Path(sys.base_prefix), package, paths.cache_dir() / "duckdb"}
+    interpreter = Path(sys.executable).resolve().parent
+    roots = {Path(sys.prefix), Path(sys.base_prefix), package, interpreter}
+    roots.add(paths.cache_dir() / "duckdb")
     return sorted(r.resolve() for r in roots if r.exists())
 
 
+def symlinks_on(path: str) -> list[tuple[str, str]]:
+    """(target, link) for every symbolic link met while resolving `path`, in the order met.
+    A venv reached through a linked folder (`venvlink/bin/python`) must be found at the
+    same path inside the namespaces, or Python cannot start there or loses its venv."""
+    found: list[tuple[str, str]] = []
+    todo = list(Path(os.path.abspath(path)).parts)
+    current = Path(todo.pop(0))
+    while todo and len(found) < 40:  # 40: the kernel's own bound on a link chain
+        current = current / todo.pop(0)
+        if current.is_symlink():
+            target = os.readlink(current)
+            found.append((target, str(current)))
+            todo = list(Path(os.path.abspath(current.parent / target)).parts) + todo
+            current = Path(todo.pop(0))
+    return found
+
+
 def wrap(
-    command: list[str], *, workspace: Path, scratch: Path, sources: list[str], mode: str = "auto"
+    command: list[str],
+    *,
+    workspace: Path,
+    scratch: Path,
+    sources: list[str],
+    placed: dict[str, str] | None = None,
+    mode: str = "auto",
 ) -> list[str]:
-    """`command` run inside the namespaces, or unchanged when they are not available."""
+    """`command` run inside the namespaces, or unchanged when they are not available.
+    `placed`: path in the workspace -> source, bound there read-only as well."""
     bwrap = bubblewrap() if mode != "none" else None
     if bwrap is None:
         return command
@@ -74,12 +103,21 @@ def wrap(
     args = [bwrap, "--die-with-parent", "--unshare-all", "--new-session", "--cap-drop", "ALL"]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     args += _system_mounts()
-    for root in readable_roots():
+    roots = readable_roots()
+    for root in roots:
         args += ["--ro-bind", str(root), str(root)]
+    # The interpreter's own path, as `command` names it, where links lead outside what is
+    # bound above (a link inside a bound folder is already there, and read-only).
+    bound = [*map(Path, SYSTEM_DIRS), *roots]
+    for target, link in symlinks_on(command[0]):
+        if not any(Path(link).is_relative_to(b) for b in bound):
+            args += ["--symlink", target, link]
     for src in sources:
         args += ["--ro-bind", src, src]
     for rw in (workspace, scratch):
         args += ["--bind", str(rw), str(rw)]
+    for inside, src in (placed or {}).items():
+        args += ["--ro-bind", src, inside]
     # The directories bubblewrap made to hold those mounts live in writable tmpfs: make
     # them read-only too, so a write anywhere but the workspace fails instead of landing
     # somewhere the user never sees (TMPDIR points into the scratch dir).

@@ -3,16 +3,20 @@
 What is isolated: the worker runs in Linux namespaces when bubblewrap works (see
 `isolation`: no network, own PID namespace, read-only system, sources read-only, one
 writable workspace, everything else of the host absent), in its own process group and
-session, with an environment scrubbed of secrets, rlimits on address space, CPU time, file
+session, with an allow-listed environment (no secrets), rlimits on address space, CPU time, file
 size and open files, a per-cell timeout (an alarm inside the cell; a worker stuck past it is
-killed and restarted), and it dies with its parent. Small sources are copied into the
-workspace too, so relative paths work.
+killed and restarted), and it dies with its parent. Each source also appears in the
+workspace under the name the profile gives it, so relative paths work: bind-mounted
+read-only there with bubblewrap (nothing is copied); without it, a read-only copy of a
+source up to `COPY_LIMIT`, removed when the sandbox closes. What cells write to the
+workspace and temp dir together is capped (`Limits.workspace_mb`); a cell that writes past
+it fails and its new files are removed.
 
 Processes: a pids cgroup caps how many the worker may run (RLIMIT_NPROC does not bind
 root) where the system lets us create one, else RLIMIT_NPROC; processes a cell leaves
 running are stopped after it, and reported to the model as an error.
 
-What is not: without bubblewrap only the rlimits and the scrubbed environment apply
+What is not: without bubblewrap only the rlimits and the allow-listed environment apply
 (`Sandbox.isolation` says which), and memory is limited per process (address space), not
 for the worker's children together.
 """
@@ -20,7 +24,6 @@ for the worker's children together.
 import contextlib
 import ctypes
 import os
-import re
 import resource
 import select
 import shutil
@@ -33,14 +36,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from da_cli.data.catalog import Catalog
+from da_cli.data.naming import source_names
 from da_cli.errors import SandboxError
 from da_cli.sandbox import isolation, wire
 from da_cli.sandbox.cgroup import PidsCgroup
 from da_cli.sandbox.worker import strays_error
 
-COPY_LIMIT = 256 << 20  # sources up to this size are copied into the workspace
+COPY_LIMIT = 256 << 20  # without bubblewrap, sources up to this size are copied in
 KILL_GRACE_S = 5.0  # past the cell timeout, how long before the worker is killed
-_SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
+# Inherited by the worker (with every LC_*); nothing else of the parent's environment is.
+_INHERITED = frozenset(
+    {
+        "PATH",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TERM",
+        "NO_COLOR",
+        "LD_LIBRARY_PATH",
+        "PYTHONUTF8",
+        "PYTHONIOENCODING",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+    }
+)
 
 
 @dataclass
@@ -78,11 +98,15 @@ class Limits:
     open_files: int = 512
     processes: int = 512  # tasks (threads included) the worker and its children may run
     output_chars: int = 4000
+    workspace_mb: int = 2048  # what cells may write to the workspace and temp dir together
     isolation: str = "auto"  # "auto": namespaces when bubblewrap works; "none": rlimits only
 
 
 def scrubbed_env(workspace: Path, scratch: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not _SECRET.search(k)}
+    """The worker's whole environment: the few inherited variables Python, locale and time
+    handling need (an allow-list: a deny-list of secret-looking names always misses one,
+    `GITHUB_PAT` or a password inside `DATABASE_URL`), plus the sandbox's own settings."""
+    env = {k: v for k, v in os.environ.items() if k in _INHERITED or k.startswith("LC_")}
     env.update(
         MPLBACKEND="Agg",
         MPLCONFIGDIR=str(scratch / "mpl"),
@@ -141,6 +165,9 @@ class Sandbox:
         self._worker_pids: set[int] = set()  # the cgroup's members once the worker is up
         self.scratch = self.workspace.parent / ".sandbox"
         self.isolation = isolation.level(self.limits.isolation)
+        # workspace name -> source, for the sources a cell can open by a relative path
+        self._placed: dict[str, str] = {}
+        self._made: list[Path] = []  # files and folders made in the workspace to place them
 
     def __enter__(self) -> "Sandbox":
         self.start()
@@ -152,17 +179,39 @@ class Sandbox:
     def start(self) -> None:
         self.workspace.mkdir(parents=True, exist_ok=True)
         (self.scratch / "tmp").mkdir(parents=True, exist_ok=True)
-        self._copy_sources()
+        self._place_sources()
         self._group = PidsCgroup.create(self.limits.processes)
         self._spawn()
 
-    def _copy_sources(self) -> None:
-        for src in map(Path, self.catalog.sources):
-            dst = self.workspace / src.name
-            if dst.exists() or src.stat().st_size > COPY_LIMIT:
-                continue
-            shutil.copyfile(src, dst)
-            dst.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    def _place_sources(self) -> None:
+        """Decide where each source appears in the workspace. With bubblewrap it is bound
+        there read-only (bubblewrap makes an empty file to mount on, removed at close);
+        without it, a small source is copied, read-only, since a link would let a cell
+        write through to the user's file."""
+        bound = self.isolation == isolation.NAMESPACES
+        for src, name in source_names(self.catalog.sources).items():
+            dst = self.workspace / name
+            if dst.exists() or dst.is_symlink():
+                continue  # the workspace's own file of that name wins (and is never lost)
+            if bound:
+                self._made += [dst, *_new_parents(dst, self.workspace)]
+                self._placed[name] = src
+            elif Path(src).is_file() and Path(src).stat().st_size <= COPY_LIMIT:
+                self._made += [dst, *_new_parents(dst, self.workspace)]
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dst)
+                dst.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                self._placed[name] = src
+
+    def _unplace_sources(self) -> None:
+        """Remove the mount points and copies `_place_sources` made (folders once empty)."""
+        for made in self._made:
+            with contextlib.suppress(OSError):
+                if made.is_dir() and not made.is_symlink():
+                    made.rmdir()
+                else:
+                    made.unlink()
+        self._made = []
 
     def _spawn(self) -> None:
         c_read, p_write = os.pipe()
@@ -173,6 +222,7 @@ class Sandbox:
             workspace=self.workspace.resolve(),
             scratch=self.scratch.resolve(),
             sources=self.catalog.sources + self.catalog.derived,
+            placed={str(self.workspace.resolve() / n): src for n, src in self._placed.items()},
             mode=self.limits.isolation,
         )
         try:
@@ -200,6 +250,9 @@ class Sandbox:
                 "workspace": str(self.workspace),
                 "capture": str(self.scratch / "cell-output"),
                 "catalog": self.catalog.to_dict(),
+                "placed": sorted(self._placed),
+                "writable": [str(self.workspace), str(self.scratch / "tmp")],
+                "workspace_mb": self.limits.workspace_mb,
                 "own_pid_namespace": command[0] != sys.executable,
             },
         )
@@ -317,6 +370,17 @@ class Sandbox:
         if self._group is not None:
             self._group.remove()
             self._group = None
+        self._unplace_sources()
+
+
+def _new_parents(path: Path, root: Path) -> list[Path]:
+    """The folders between `root` and `path` that do not exist yet, deepest first."""
+    missing = []
+    for parent in path.parents:
+        if parent == root or parent.exists():
+            break
+        missing.append(parent)
+    return missing
 
 
 def _clip(text: str | None, limit: int) -> str | None:

@@ -15,6 +15,7 @@ import traceback
 
 from da_cli.sandbox import wire
 from da_cli.sandbox.forgiving import SINGLE_TABLE_NAMES, forgive_paths
+from da_cli.sandbox.quota import DiskQuota, WorkspaceFull, cell_clock
 
 
 class _Namespace(dict):
@@ -156,7 +157,9 @@ def _alarm(signum, frame):
     raise CellTimeout
 
 
-def _run_cell(code: str, ns: dict, n: int, workspace: str, timeout: float) -> dict:
+def _run_cell(
+    code: str, ns: dict, n: int, workspace: str, timeout: float, quota: DiskQuota
+) -> dict:
     filename = f"<cell {n}>"
     value = None
     error = None
@@ -169,13 +172,16 @@ def _run_cell(code: str, ns: dict, n: int, workspace: str, timeout: float) -> di
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)
-        exec(compile(tree, filename, "exec"), ns)
-        if last is not None:
-            result = eval(compile(last, filename, "eval"), ns)
-            if result is not None:
-                value = repr(result)
+        with quota.watching():
+            exec(compile(tree, filename, "exec"), ns)
+            if last is not None:
+                result = eval(compile(last, filename, "eval"), ns)
+                if result is not None:
+                    value = repr(result)
     except CellTimeout:
         error = f"TimeoutError: the cell ran longer than {timeout:g} s and was stopped."
+    except WorkspaceFull:
+        error = "OSError: the cell was stopped: it wrote past the workspace's limit."
     except SyntaxError as e:
         error = f"SyntaxError: {e.msg} (line {e.lineno})\n  {(e.text or '').rstrip()}"
     except BaseException as e:  # noqa: BLE001  (anything the cell raises is the model's)
@@ -269,11 +275,44 @@ def _read_capture(path: str, limit: int) -> str:
     )
 
 
+def _capture_output(capture: str) -> None:
+    """Point fds 1 and 2, and fresh `sys.stdout`/`sys.stderr` on them, at an emptied
+    capture file. Whatever the previous cell did to them (closed fd 1, closed or replaced
+    `sys.stdout`), the next cell starts with working output."""
+    _flush_output()
+    out_fd = os.open(capture, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # With fd 1 or 2 closed by a cell, open() returns that very number: closing it after
+    # the dup2s would close the capture again.
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    if out_fd > 2:
+        os.close(out_fd)
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        original = getattr(sys, f"__{name}__")
+        if original is None or original.closed:
+            original = open(  # noqa: SIM115  (lives as long as the worker)
+                fd, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False
+            )
+            setattr(sys, f"__{name}__", original)
+        setattr(sys, name, original)
+
+
+def _flush_output() -> None:
+    """Flush what a cell printed; a stream the cell closed or replaced is no reason to fail."""
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
 def main(fd_in: int, fd_out: int) -> None:
     me = os.getpid()
     init = wire.recv(fd_in)
     workspace = init["workspace"]
     capture = init["capture"]
+    placed = {os.path.join(workspace, name) for name in init.get("placed", [])}
+    quota = DiskQuota(
+        init.get("writable", [workspace]), placed, int(init.get("workspace_mb", 2048))
+    )
     try:
         ns = _setup_namespace(init["catalog"])
     except Exception as e:  # noqa: BLE001
@@ -289,14 +328,9 @@ def main(fd_in: int, fd_out: int) -> None:
         if msg.get("op") == "shutdown":
             return
         n += 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        out_fd = os.open(capture, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(out_fd, 1)
-        os.dup2(out_fd, 2)
-        os.close(out_fd)
-        start = time.perf_counter()
-        result = _run_cell(msg["code"], ns, n, workspace, float(msg["timeout"]))
+        _capture_output(capture)
+        start, since = time.perf_counter(), cell_clock()
+        result = _run_cell(msg["code"], ns, n, workspace, float(msg["timeout"]), quota)
         if os.getpid() != me:
             os._exit(0)  # a child the cell forked, returning here: only the worker answers
         strays = _stop_strays(bool(init.get("own_pid_namespace")))
@@ -305,11 +339,10 @@ def main(fd_in: int, fd_out: int) -> None:
             result["error"] = (result["error"] + "\n" if result["error"] else "") + strays_error(
                 strays
             )
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except OSError:
-            pass
+        over = quota.enforce(since)
+        if over:
+            result["error"] = (result["error"] + "\n" if result["error"] else "") + over
+        _flush_output()
         result["seconds"] = time.perf_counter() - start
         result["output"] = _read_capture(capture, int(msg.get("limit", 4000)))
         wire.send(fd_out, result)
