@@ -335,3 +335,26 @@ def test_history_prune_removes_old_runs_and_doctor_shows_the_space(replay, da_ho
         )
     listed = [json.loads(x)["question"] for x in run_da("history", "--json").stdout.splitlines()]
     assert listed == ["five?", "four?"]
+
+
+def test_a_partial_answer_from_a_backend_without_grammar_shows_no_protocol_markup(replay):
+    # The budget ends after one step; the forced answer is cut off inside a code block.
+    model = replay(
+        code_step(COUNT),
+        "<Analyze>\nThe count is 5319; next I check the years.\n</Analyze>\n<Code>\n```python\n"
+        "print(orders.head())",
+    )
+    r = run_da("analyze", str(SALES), "how many orders?", "--model", model, "--max-turns", "1")
+    assert r.returncode == 6, r.stderr
+    assert r.stdout.strip() == "The count is 5319; next I check the years."
+
+
+def test_what_the_catalog_skipped_is_said_on_stderr(replay, tmp_path):
+    from openpyxl import Workbook
+
+    Workbook().save(tmp_path / "empty.xlsx")
+    (tmp_path / "a.csv").write_text("x\n1\n2\n")
+    model = replay(code_step("print(a.x.sum())"), answer_step("The sum is 3."))
+    r = run_da("analyze", str(tmp_path), "sum of x?", "--model", model)
+    assert r.returncode == 0, r.stderr
+    assert "empty.xlsx has no sheet with data. It was skipped." in " ".join(r.stderr.split())

@@ -263,7 +263,8 @@ def force_answer(t: Transcript, model: Model, budget: Budget, reason: str) -> St
     answer = protocol.parse_step(text).answer
     if answer is None:
         t.usage.format_failures += 1
-        answer = text.strip() or "(no answer: the model wrote nothing usable)"
+        # A backend without a grammar can stop mid-code: never show raw protocol markup.
+        answer = protocol.plain_text(text) or "(no answer: the model wrote nothing usable)"
     t.continuation += text
     t.answer, t.partial, t.stop_reason = answer, True, reason
     # There is no turn left to send an ungrounded answer back: say so instead.

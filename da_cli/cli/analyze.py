@@ -7,6 +7,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from da_cli import api, runs
 from da_cli.agent.loop import Budget
@@ -79,6 +80,8 @@ def analyze(
     t0 = time.perf_counter()
     session = Session(sources, limits=Limits(timeout_s=cell_timeout, memory_mb=memory))
     with session:
+        for note in session.catalog.notes:  # what was skipped or read with care, and why
+            state.info(f"Note: {escape(note)}")
         session.profiles  # noqa: B018  (profile now: bad data fails before the model loads)
         profile_s = time.perf_counter() - t0
 

@@ -13,7 +13,7 @@ from da_cli import __version__, runs
 from da_cli.data import extensions
 from da_cli.errors import DaError
 from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED
-from da_cli.sandbox import isolation
+from da_cli.sandbox import isolation, selfcheck
 from da_cli.sandbox.cgroup import PidsCgroup
 from da_cli.sandbox.session import Limits
 
@@ -29,11 +29,19 @@ def _process_cap() -> str:
     return f"capped by RLIMIT_NPROC (this user's processes + {limit})"
 
 
+def _worker() -> str:
+    """Start a real worker: namespaces that can be made are not yet a worker that runs."""
+    check = selfcheck()
+    state = "ok" if check.ok else "FAILED"
+    return f"{state}: {check.detail} ({check.seconds:.1f} s)"
+
+
 def doctor() -> None:
     """Report the sandbox containment level, the default model, GPU offload and DuckDB."""
     rows: list[tuple[str, str]] = [
         ("da", f"{__version__} on Python {platform.python_version()} ({sys.platform})"),
         ("sandbox", isolation.level()),
+        ("worker", _worker()),
         ("processes", _process_cap()),
     ]
     stored = runs.usage()

@@ -90,6 +90,8 @@ def report(
 
     limits = Limits(timeout_s=cell_timeout, memory_mb=memory)
     with Session(sources, limits=limits) as session:
+        for note in session.catalog.notes:  # what was skipped or read with care, and why
+            state.info(f"Note: {escape(note)}")
         profiles = session.profiles
         if question is not None:
             analyses = [analyses_.Analysis(title=" ".join(question.split()), question=question)]
