@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from da_cli import interrupts
 from da_cli.agent import loop
 from da_cli.agent.transcript import Step, Transcript
 from da_cli.data.catalog import Catalog, build_catalog
@@ -56,7 +57,12 @@ class Session:
     def profiles(self) -> list[ViewProfile]:
         """Every table's profile (computed once; the profiler also caches it on disk)."""
         if self._profiles is None:
-            self._profiles = profile(self.catalog)
+            con = self.catalog.connect()
+            try:
+                with interrupts.hook(con.interrupt):  # Ctrl-C stops a long scan at once
+                    self._profiles = profile(self.catalog, con)
+            finally:
+                con.close()
         return self._profiles
 
     def opening(

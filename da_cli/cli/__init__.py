@@ -5,7 +5,7 @@ import typer
 
 from da_cli import __version__
 from da_cli.cli import analyze, doctor, evaluate, history, models, report, synth, train
-from da_cli.cli.console import guarded, state
+from da_cli.cli.console import guarded, interrupted, state
 
 app = typer.Typer(
     name="da",
@@ -37,4 +37,7 @@ def _global(
 
 
 def main() -> None:
-    app(prog_name="da")
+    try:
+        app(prog_name="da")
+    except KeyboardInterrupt:  # outside a subcommand: while parsing, say
+        raise SystemExit(interrupted().exit_code) from None

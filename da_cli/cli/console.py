@@ -1,9 +1,12 @@
 """Terminal output: progress and errors on stderr (rich honours NO_COLOR), results on stdout."""
 
+import contextlib
 import functools
+import signal
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import typer
@@ -12,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.syntax import Syntax
 
+from da_cli import interrupts
 from da_cli.agent.transcript import Step
 from da_cli.errors import EXIT_INTERRUPTED, DaError
 
@@ -118,19 +122,56 @@ def _oneline(text: str, limit: int = 240) -> str:
 state = State()
 
 
+class _Interrupt:
+    """Whether SIGINT arrived during the command. Native code that is running when it
+    arrives (DuckDB) turns it into an exception of its own ("Query interrupted"), which
+    must still end the run as an interrupt: exit 130, no traceback."""
+
+    seen = False
+
+    @classmethod
+    def handler(cls, signum: int, frame: FrameType | None) -> None:
+        cls.seen = True
+        if frame is not None and "llama_cpp" in frame.f_code.co_filename:
+            # Inside llama-cpp-python, maybe in a C callback (its logger) where an exception
+            # is only printed and lost: its abort flag (set by da_cli.interrupts) stops the
+            # decode instead, and the model backend raises KeyboardInterrupt itself.
+            return
+        signal.default_int_handler(signum, frame)
+
+
 def guarded(fn: Callable) -> Callable:
     """Every subcommand runs through this: the one place where errors become one sentence
     on stderr and an exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        # Only where Python's own handler is in place: an ignored SIGINT stays ignored.
+        ours = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        _Interrupt.seen = False
+        if ours:
+            signal.signal(signal.SIGINT, _Interrupt.handler)
         try:
-            return fn(*args, **kwargs)
+            with interrupts.watch() if ours else contextlib.nullcontext():
+                return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise interrupted() from None
         except DaError as e:
+            if _Interrupt.seen:
+                raise interrupted() from None
             state.error(e)
             raise typer.Exit(e.exit_code) from None
-        except KeyboardInterrupt:
-            state.console.print("Interrupted.", style="red")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception:
+            if _Interrupt.seen:
+                raise interrupted() from None
+            raise
+        finally:
+            if ours:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
 
     return wrapper
+
+
+def interrupted() -> typer.Exit:
+    state.console.print("Interrupted.", style="red")
+    return typer.Exit(EXIT_INTERRUPTED)

@@ -6,10 +6,13 @@ only appends to that string, llama.cpp's prefix matching keeps the KV cache of e
 already evaluated: a turn costs only its new tokens.
 """
 
+import ctypes
+import logging
 import os
 import time
 from pathlib import Path
 
+from da_cli import interrupts
 from da_cli.errors import ModelError
 from da_cli.models import sampling
 from da_cli.models.base import Generation, cut_at_stop, names_deepanalyze
@@ -77,6 +80,7 @@ class LlamaCppModel:
         except (ValueError, RuntimeError) as e:
             raise ModelError(f"llama.cpp could not load {path}; the file may be corrupt.") from e
         sampling.install(self._llm)
+        self._abort = _abort_flag(self._llm)
         self.name = name or path.stem
         self.path = path
         self.n_ctx = n_ctx
@@ -141,14 +145,22 @@ class LlamaCppModel:
             )
         cached = _common_prefix(llm._input_ids[: llm.n_tokens].tolist(), prompt)
         start = time.perf_counter()
-        out = llm.create_completion(
-            prompt,
-            max_tokens=min(max_tokens, room),
-            stop=stop,
-            grammar=self._grammar(grammar) if grammar else None,
-            temperature=temperature,
-            repeat_penalty=1.1,
-        )
+        self._abort.raw = b"\0\0"
+        try:
+            with interrupts.hook(self._stop):
+                out = llm.create_completion(
+                    prompt,
+                    max_tokens=min(max_tokens, room),
+                    stop=stop,
+                    grammar=self._grammar(grammar) if grammar else None,
+                    temperature=temperature,
+                    repeat_penalty=1.1,
+                )
+        except RuntimeError:
+            if self._abort.raw[0]:  # llama_decode aborted for a Ctrl-C (it logged why)
+                llm.reset()  # the cache may hold part of the aborted batch
+                raise KeyboardInterrupt from None
+            raise
         seconds = time.perf_counter() - start
         choice = out["choices"][0]
         text = choice["text"]
@@ -165,6 +177,10 @@ class LlamaCppModel:
             finish=finish,
         )
 
+    def _stop(self) -> None:
+        """From the interrupt watcher thread: make llama.cpp's abort callback say stop."""
+        self._abort.raw = b"\1\0"
+
     def forget(self) -> None:
         """Drop the KV cache: the next prompt is evaluated from its first token. llama.cpp's
         logits differ in the last bits with how a prompt was split into batches, which
@@ -176,6 +192,25 @@ class LlamaCppModel:
         llm, self._llm = self._llm, None
         if llm is not None:
             llm.close()
+
+
+def _abort_flag(llm) -> ctypes.Array:
+    """A one-byte flag llama.cpp checks between the nodes of every graph it computes, so a
+    prompt evaluation stops within milliseconds of a Ctrl-C instead of after the batch.
+    The callback is libc's strlen over the flag (true once it is non-zero): C, so the
+    check costs nothing per node and needs no Python (whose handlers cannot run while the
+    main thread is inside llama_decode)."""
+    import llama_cpp
+
+    # An aborted decode logs an error line ("decode: removing memory module entries …"):
+    # the user pressed Ctrl-C and should see "Interrupted." alone.
+    logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)
+    flag = ctypes.create_string_buffer(2)
+    strlen = ctypes.cast(ctypes.CDLL(None).strlen, ctypes.c_void_p).value
+    callback = llama_cpp.ggml_abort_callback(strlen)
+    llama_cpp.llama_set_abort_callback(llm.ctx, callback, ctypes.cast(flag, ctypes.c_void_p))
+    llm._da_abort_callback = callback  # keep the function object alive with the context
+    return flag
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
