@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from da_cli import paths
-from da_cli.data import extensions
+from da_cli.data import extensions, types
 from da_cli.errors import DataError
 
 KINDS = {
@@ -46,6 +46,7 @@ class View:
     name: str  # the table name generated code and SQL use
     source: str  # absolute path of the file it reads
     detail: str  # sheet or table inside the source, or "" for a single-table file
+    converted: str = ""  # text columns read as numbers or dates (types.retype), for the profile
 
 
 @dataclass
@@ -163,10 +164,11 @@ def build_catalog(paths_: list[str]) -> Catalog:
         while name in taken:
             name, n = f"{sanitize(base)}_{n}", n + 1
         taken.add(name)
+        select, converted = types.retype(con, select)
         stmt = f"CREATE VIEW {_ident(name)} AS {select}"
         con.execute(stmt)
         cat.statements.append(stmt)
-        cat.views.append(View(name, str(source), detail))
+        cat.views.append(View(name, str(source), detail, "; ".join(map(str, converted))))
 
     for raw in paths_:
         files = [f.resolve() for f in expand(raw)]
