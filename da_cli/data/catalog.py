@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from da_cli import paths
-from da_cli.data import extensions, locked, workbook
+from da_cli.data import extensions, locked, types, workbook
 from da_cli.errors import DataError, EmptySource
 
 KINDS = {
@@ -48,6 +48,7 @@ class View:
     source: str  # absolute path of the file it reads
     detail: str  # sheet or table inside the source, or "" for a single-table file
     note: str = ""  # what reading it skipped or could not be sure of, for the profile
+    converted: str = ""  # text columns read as numbers or dates (types.retype), for the profile
 
 
 @dataclass
@@ -181,10 +182,11 @@ def build_catalog(paths_: list[str]) -> Catalog:
         while name in taken:
             name, n = f"{sanitize(base)}_{n}", n + 1
         taken.add(name)
+        select, converted = types.retype(con, select)
         stmt = f"CREATE VIEW {_ident(name)} AS {select}"
         con.execute(stmt)
         cat.statements.append(stmt)
-        cat.views.append(View(name, str(source), detail, note))
+        cat.views.append(View(name, str(source), detail, note, "; ".join(map(str, converted))))
         if note and not any(note in n for n in cat.notes):  # a database's note: once
             cat.notes.append(f"Table {name} ({source.name}): {note}")
 

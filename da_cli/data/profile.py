@@ -21,7 +21,7 @@ from da_cli.data.catalog import Catalog, _ident
 from da_cli.data.naming import source_names
 from da_cli.errors import DataError
 
-VERSION = 3  # bump when the cached structure changes
+VERSION = 4  # bump when the cached structure changes
 MAX_COLUMNS = 300  # statistics beyond this many columns are not computed at all
 SAMPLE_ROWS = 3
 TOP_VALUES = 6
@@ -57,6 +57,7 @@ class ViewProfile:
     sample: list[list[str]]
     total_columns: int
     note: str = ""  # what reading the source skipped or could not be sure of
+    converted: str = ""  # text columns read as numbers or dates (data/types.py)
 
 
 @dataclass
@@ -79,6 +80,7 @@ def profile(
     for view in catalog.views:
         try:
             out.append(_profile_view(con, view.name, view.source, view.detail, view.note))
+            out[-1].converted = view.converted
         except duckdb.Error as e:
             first = str(e).strip().splitlines()[0].rstrip(".")
             where = Path(view.source).name
@@ -197,15 +199,26 @@ def infer_joins(profiles: list[ViewProfile]) -> list[Join]:
 
 
 def by_relevance(profiles: list[ViewProfile], question: str) -> list[ViewProfile]:
-    """Tables the question names come first (stable otherwise): a small model tends to
-    use the first table it reads that looks close, `order_items` for "orders", say."""
+    """Tables the question names come first, then tables with a column it names (the
+    measure: "conversions", "MRR"), then tables with a date and a number (what a question
+    about a change needs); stable otherwise. A small model tends to use the first table it
+    reads that looks close: `order_items` for "orders", or a `notes` table for "why did
+    sales drop?"."""
     words = {_singular(w) for w in re.findall(r"[a-z0-9]+", question.lower())}
 
-    def named(p: ViewProfile) -> int:
+    def named(p: ViewProfile) -> tuple[float, int, int]:
         parts = [_singular(w) for w in p.name.lower().split("_") if w]
-        return -sum(w in words for w in parts) / len(parts) if parts else 0
+        table = -sum(w in words for w in parts) / len(parts) if parts else 0
+        columns = -sum(_singular(c.name.lower()) in words for c in p.columns)
+        types = [c.type for c in p.columns]
+        dated = any(t.startswith(("DATE", "TIMESTAMP")) for t in types)
+        numeric = any(_NUMBER.match(t) for t in types)
+        return table, columns, -int(dated and numeric)
 
     return sorted(profiles, key=named)
+
+
+_NUMBER = re.compile(r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|REAL|DECIMAL.*)$")
 
 
 def _singular(word: str) -> str:
@@ -287,6 +300,8 @@ def _render_view(p: ViewProfile, detail: int, max_cols: int, where: str) -> str:
             f"- {p.total_columns - len(shown)} more columns: {', '.join(rest)}"
             + (f", … {more} more" if more > 0 else "")
         )
+    if p.converted:
+        lines.append(f"Read as numbers or dates: {p.converted}")
     if detail == 3 and p.sample:
         lines.append("First rows:")
         lines.append(" | ".join(c.name for c in shown))
