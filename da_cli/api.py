@@ -17,7 +17,7 @@ from pathlib import Path
 
 from da_cli import runs
 from da_cli.agent.loop import Budget
-from da_cli.agent.session import Session
+from da_cli.agent.session import Session, check_question
 from da_cli.agent.transcript import Step, Usage
 from da_cli.models import load_model
 from da_cli.models.base import Model
@@ -126,6 +126,7 @@ def analyze(
     Raises the `da_cli.errors.DaError` subclasses the CLI maps to exit codes; a spent
     budget is not an error here: the result is marked `partial`."""
     started = time.perf_counter()
+    check_question(question)
     paths = [str(s) for s in ([sources] if isinstance(sources, str | Path) else sources)]
     with Session(paths, limits=limits) as session:
         session.profiles  # noqa: B018  (bad data fails before a slow model load)

@@ -358,3 +358,11 @@ def test_what_the_catalog_skipped_is_said_on_stderr(replay, tmp_path):
     r = run_da("analyze", str(tmp_path), "sum of x?", "--model", model)
     assert r.returncode == 0, r.stderr
     assert "empty.xlsx has no sheet with data. It was skipped." in " ".join(r.stderr.split())
+
+
+def test_a_question_too_long_for_the_context_is_a_usage_error_before_the_model_loads(tmp_path):
+    question = "why " * 25_000  # 100 KB
+    # A model path that would fail to load (exit 4) shows the check comes first.
+    r = run_da("analyze", str(SALES), "-", "--model", str(tmp_path / "no.gguf"), stdin=question)
+    assert r.returncode == 2, r.stderr
+    assert "100,000 characters" in r.stderr and "Traceback" not in r.stderr

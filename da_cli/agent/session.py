@@ -23,8 +23,29 @@ from da_cli.agent import loop
 from da_cli.agent.transcript import Step, Transcript
 from da_cli.data.catalog import Catalog, build_catalog
 from da_cli.data.profile import ViewProfile, by_relevance, infer_joins, profile, render
+from da_cli.errors import UsageError
 from da_cli.models.base import Model
 from da_cli.sandbox import ExecutionResult, Limits, Sandbox
+
+# The model's context (8,192 tokens for the embedded models) must also hold the protocol,
+# the data profile (about 2,000 tokens) and the analysis itself; at about 4 characters a
+# token, a question past this cannot leave room for them.
+MAX_QUESTION_CHARS = 12_000
+
+
+def check_question(question: str) -> str:
+    """The question, or a UsageError (before any model loads) when it is empty or too long
+    to leave room for the analysis in the model's context."""
+    if not question.strip():
+        raise UsageError("The question is empty.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UsageError(
+            f"The question is {len(question):,} characters long; da takes up to "
+            f"{MAX_QUESTION_CHARS:,} (the model's context must also hold the data profile "
+            "and the analysis).",
+            hint="Shorten it, or put the long text in a file and ask about that file.",
+        )
+    return question
 
 
 class Session:
@@ -86,6 +107,7 @@ class Session:
 
     def start(self, question: str, model: Model, *, joins: bool | None = None) -> Transcript:
         """A new analysis of `question` by `model`, in the layout the model was trained on."""
+        check_question(question)
         self.model = model
         self.transcript = self.opening(question, native=model.native, joins=joins)
         return self.transcript

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from da_cli import api, runs
 from da_cli.agent.loop import Budget
-from da_cli.agent.session import Session
+from da_cli.agent.session import Session, check_question
 from da_cli.cli.console import state
 from da_cli.errors import BudgetExhausted, UsageError
 from da_cli.models import DEFAULT_MODEL, load_model
@@ -70,8 +70,7 @@ def analyze(
         *sources, question = args
     if question == "-":
         question = sys.stdin.read()
-    if not question.strip():
-        raise UsageError("The question is empty.")
+    check_question(question)
     if output:
         from da_cli import report as reports  # the renderers load only when a report is asked
 

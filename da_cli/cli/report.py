@@ -12,7 +12,7 @@ from rich.markup import escape
 from da_cli import report as reports
 from da_cli import runs
 from da_cli.agent.loop import Budget
-from da_cli.agent.session import Session
+from da_cli.agent.session import Session, check_question
 from da_cli.cli.console import state
 from da_cli.errors import BudgetExhausted, DataError, UsageError
 from da_cli.models import DEFAULT_MODEL, load_model
@@ -85,8 +85,8 @@ def report(
         raise UsageError(f"The folder of {emit_script} does not exist.")
     if question == "-":
         question = sys.stdin.read()
-    if question is not None and not question.strip():
-        raise UsageError("The question is empty.")
+    if question is not None:
+        check_question(question)
 
     limits = Limits(timeout_s=cell_timeout, memory_mb=memory)
     with Session(sources, limits=limits) as session:
