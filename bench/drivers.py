@@ -12,16 +12,10 @@ Run: .venv/bin/python bench/drivers.py [--rows N]
 """
 
 import argparse
-import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from da_cli import paths  # noqa: E402
+import common
+from common import ROOT, child  # common also puts the checkout on sys.path
 
 GENERATE = """
 COPY (
@@ -90,24 +84,7 @@ print(json.dumps({{"seconds": seconds, "rss_mb": rss, "cause": str(best[1:])}}))
 
 
 def dataset(rows: int) -> Path:
-    path = paths.cache_dir() / "bench" / f"drivers-{rows}.parquet"
-    if not path.is_file():
-        import duckdb
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        start = time.perf_counter()
-        duckdb.connect().execute(GENERATE.format(rows=rows, path=tmp))
-        tmp.replace(path)
-        print(f"generated {path} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    return path
-
-
-def child(code: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if out.returncode:
-        sys.exit(out.stderr)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return common.dataset(f"drivers-{rows}.parquet", GENERATE, rows)
 
 
 def main() -> None:
