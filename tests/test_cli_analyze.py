@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SALES, answer_step, code_step, run_da
 
+from da_cli import paths
+
 COUNT = 'print(sql("SELECT count(*) AS n FROM orders").n[0])'
 
 
@@ -366,3 +368,37 @@ def test_a_question_too_long_for_the_context_is_a_usage_error_before_the_model_l
     r = run_da("analyze", str(SALES), "-", "--model", str(tmp_path / "no.gguf"), stdin=question)
     assert r.returncode == 2, r.stderr
     assert "100,000 characters" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_explain_change_reads_the_period_from_the_question_in_the_sandbox_and_the_script(
+    replay, tmp_path
+):
+    model = replay(
+        code_step('print(explain_change("orders"))'),
+        answer_step(
+            "Revenue fell -136,482.47 (-21.7 %); the cause is region=West, channel=Retail."
+        ),
+    )
+    script = tmp_path / "recompute.py"
+    r = run_da(
+        "report",
+        str(SALES),
+        "--question",
+        "why did revenue drop in Q3 2025?",
+        "-m",
+        model,
+        "--emit-script",
+        str(script),
+        "-o",
+        str(tmp_path / "r.md"),
+    )
+    assert r.returncode == 0, r.stderr
+    [transcript] = (paths.data_dir() / "runs").glob("*/transcript.jsonl")
+    execute = [json.loads(x) for x in transcript.read_text().splitlines()[1:]]
+    shown = next(s["text"] for s in execute if s["kind"] == "execute")
+    assert "from 627,563.12 in 2025-Q2 to 491,080.65 in 2025-Q3" in shown
+    ran = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "from 627,563.12 in 2025-Q2 to 491,080.65 in 2025-Q3" in ran.stdout

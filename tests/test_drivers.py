@@ -2,7 +2,7 @@ import pytest
 from conftest import SALES
 
 from da_cli.data.catalog import build_catalog
-from da_cli.data.drivers import explain_change, parse_period, previous_period
+from da_cli.data.drivers import asked_period, explain_change, parse_period, previous_period
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +77,53 @@ def test_errors_name_the_valid_choices(con):
 def test_without_a_measure_the_largest_numeric_column_is_used(con):
     report = explain_change(con, "orders", "2025-Q3")
     assert report.measure == "revenue"
+
+
+def test_the_period_and_measure_come_from_the_question_when_the_call_leaves_them_out(con):
+    report = explain_change(con, "orders", question="Why did units fall in Q3 2025?")
+    assert (report.after_label, report.before_label, report.measure) == (
+        "2025-Q3",
+        "2025-Q2",
+        "units",
+    )
+    assert "fell" in str(report)
+
+
+def test_the_question_wins_over_a_period_and_measure_copied_from_elsewhere(con):
+    # A small model copies its worked example's arguments; the question says what is asked.
+    report = explain_change(
+        con, "orders", "Q1", measure="signups", question="why did revenue drop in 2025-Q3?"
+    )
+    assert (report.after_label, report.measure) == ("2025-Q3", "revenue")
+    text = str(report)
+    assert "The question asks about 2025-Q3, so this compares 2025-Q3, not Q1." in text
+    assert "The question asks about revenue, so this measures revenue." in text
+
+
+def test_a_question_asking_for_last_year_gets_the_year_ago_base(con):
+    report = explain_change(
+        con, "orders", question="why did revenue fall in Q3 2025 compared with last year?"
+    )
+    assert report.before_label == "2024-Q3"
+
+
+@pytest.mark.parametrize(
+    "question, period",
+    [
+        ("why did billings drop in Q4 2025?", "Q4 2025"),
+        ("why did conversions change in June?", "June"),
+        ("sales fell in 2024-07: why?", "2024-07"),
+        ("why did signups drop in March 2024?", "March 2024"),
+        ("what may explain the drop?", None),  # "may" the verb is no month
+        ("how has churn changed?", None),
+    ],
+)
+def test_periods_are_found_in_questions(question, period):
+    assert asked_period(question) == period
+
+
+def test_without_a_period_anywhere_the_error_says_what_to_pass(con):
+    with pytest.raises(
+        ValueError, match='give the period to explain, e.g. explain_change\\("orders"'
+    ):
+        explain_change(con, "orders", question="what drives revenue?")

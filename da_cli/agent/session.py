@@ -71,6 +71,7 @@ class Session:
         self._sandbox: Sandbox | None = None
         self.model: Model | None = None
         self.transcript: Transcript | None = None
+        self._question: str | None = None
 
     # --- the data --------------------------------------------------------------------------
 
@@ -110,6 +111,7 @@ class Session:
         check_question(question)
         self.model = model
         self.transcript = self.opening(question, native=model.native, joins=joins)
+        self._question = question
         return self.transcript
 
     def ask(self, question: str) -> Transcript:
@@ -118,6 +120,7 @@ class Session:
         if self.transcript is None:
             raise RuntimeError("ask() continues an analysis; start() one first")
         self.transcript = loop.follow_up(conversation(self.transcript), question)
+        self._question = question
         return self.transcript
 
     def resume(self, previous: dict, question: str, model: Model) -> int:
@@ -127,6 +130,7 @@ class Session:
         self.model = model
         failed = sum(not self.cell(code).ok for code in previous.get("cells", []))
         self.transcript = loop.follow_up(previous, question)
+        self._question = question
         return failed
 
     def run(self, budget: loop.Budget) -> Iterator[Step]:
@@ -157,10 +161,12 @@ class Session:
 
     @property
     def sandbox(self) -> Sandbox:
-        """The session's worker, started on first use."""
+        """The session's worker, started on first use. Its cells see the question being
+        analysed as QUESTION (explain_change reads its period and measure from it)."""
         if self._sandbox is None:
             self._sandbox = Sandbox(self.catalog, self.workspace, self.limits)
             self._sandbox.start()
+        self._sandbox.context = {"QUESTION": self._question} if self._question else {}
         return self._sandbox
 
     # --- lifetime --------------------------------------------------------------------------

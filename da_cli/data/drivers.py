@@ -248,25 +248,38 @@ def _mechanism(con, table: str, measure: str, numeric: list[str]) -> tuple[str, 
 def explain_change(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    period: str,
+    period: str | None = None,
     measure: str | None = None,
     date_column: str | None = None,
     previous: str | None = None,
     by: list[str] | None = None,
     top: int = 8,
     base: str = "previous",
+    question: str | None = None,
 ) -> "ChangeReport":
     """Compare `period` of `table` with the period before it (`base="year"`: the same period
     a year earlier; `previous=`: any period) and explain the change: the cause (the most
     succinct set of groups that carries it, see the module docstring), its share of the
     change, what the rest of the table did, the mechanism (volume, price, mix) and the
     biggest group changes. The errors name the valid choices, so a model can fix its call
-    in one step."""
+    in one step.
+
+    `question`: the analyst's question. What it states is what is asked, so the period, the
+    measure and the year-ago base it names are used when the call leaves them out, and win
+    over a call that says otherwise (a small model copies its worked example's period and
+    measure); the output says so when it overrides the call."""
     notes: list[str] = []
     table, notes_t = _resolve_table(con, table)
     notes += notes_t
     t = _ident(table)
     cols, numeric, dates = _shape(con, table)
+    asked = _asked_measure(question, numeric)
+    if asked and asked != measure:
+        if measure is not None and _match_column(measure, numeric) != asked:
+            notes.append(f"The question asks about {asked}, so this measures {asked}.")
+        measure = asked
+    if question and base == "previous" and _YEAR_BASE.search(question):
+        base = "year"
     if measure is None:
         measure = _default_measure(con, table, numeric)
     elif measure not in numeric:
@@ -293,6 +306,17 @@ def explain_change(
         raise ValueError(f"{date_column!r} is not a date column of {table}; use one of {dates}")
     d = _ident(date_column)
     latest, last_date = con.execute(f"SELECT max(year({d})), max({d}) FROM {t}").fetchone()
+    named = asked_period(question or "")
+    if named and period and _same_period(named, period, latest) is False:
+        notes.append(f"The question asks about {named}, so this compares {named}, not {period}.")
+        period = named
+    period = period or named
+    if not period:
+        raise ValueError(
+            'give the period to explain, e.g. explain_change("'
+            + table
+            + '", period="2025-Q3"), "2025-07", "July" or "2025"'
+        )
     cur = _period(con, t, date_column, period, latest, last_date)
     if previous:
         prev = parse_period(previous, latest)
@@ -329,6 +353,75 @@ def explain_change(
     if base_text.startswith("the previous") and cur[1] != "year":
         report.seasonal = _seasonal_hint(con, t, measure, date_column, prev, cur, table, period)
     return report
+
+
+_MONTH_WORDS = (
+    "january|february|march|april|june|july|august|september|october|november|december|"
+    "sept|jan|feb|mar|apr|jun|jul|aug|sep|oct|nov|dec"
+)
+# Periods as questions name them, most specific first. "May" is also a verb and short month
+# names are also words, so those count only capitalised or with a year.
+_ASKED_PERIODS = [
+    re.compile(r"\b(\d{4})\s*-?\s*Q([1-4])\b", re.IGNORECASE),
+    re.compile(r"\bQ([1-4])(?:\s*(?:of\s+)?(?:FY\s*)?(\d{4}))?\b", re.IGNORECASE),
+    re.compile(r"\b(\d{4})-(\d{2})\b"),
+    re.compile(rf"\b((?i:{_MONTH_WORDS}|may)\s+\d{{4}})\b"),
+    re.compile(
+        r"\b(January|February|March|April|May|June|July|August|September|October|"
+        r"November|December|january|february|april|june|july|august|september|october|"
+        r"november|december|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b"
+    ),
+    re.compile(r"\b(?:in|of|for|during)\s+((?:19|20)\d{2})\b", re.IGNORECASE),
+]
+_YEAR_BASE = re.compile(
+    r"year[- ]over[- ]year|\byoy\b|a year (?:earlier|before|ago)|same (?:quarter|month|period) "
+    r"(?:of |in )?(?:last|the previous|the prior) year|than last year|vs\.? last year|"
+    r"(?:compared|relative) (?:to|with) (?:the same \w+ (?:of |in )?)?last year",
+    re.IGNORECASE,
+)
+
+
+def asked_period(question: str) -> str | None:
+    """The period a question names, as `parse_period` reads it ('Q4 2025', 'June', '2025-07',
+    'March 2024', '2025'), or None."""
+    for i, pattern in enumerate(_ASKED_PERIODS):
+        m = pattern.search(question)
+        if not m:
+            continue
+        if i == 0:
+            return f"{m.group(1)}-Q{m.group(2)}"
+        if i == 1:
+            return f"Q{m.group(1)}" + (f" {m.group(2)}" if m.group(2) else "")
+        return m.group(1) if i != 2 else f"{m.group(1)}-{m.group(2)}"
+    return None
+
+
+def _same_period(a: str, b: str, latest: int) -> bool | None:
+    """Whether two period texts name the same period; None when one cannot be read (a
+    relative one like 'last month' is left to the call)."""
+    try:
+        return parse_period(a, latest) == parse_period(b, latest)
+    except ValueError:
+        return None
+
+
+def _asked_measure(question: str | None, numeric: list[str]) -> str | None:
+    """The numeric column the question names ("why did conversions drop?"), by its name or
+    its words (plural or not); the one named first, the longer name on a tie; None when it
+    names none."""
+    if not question:
+        return None
+    words = " " + re.sub(r"[^a-z0-9]+", " ", question.lower()) + " "
+    found = []
+    for col in numeric:
+        name = re.sub(r"[^a-z0-9]+", " ", col.lower()).strip()
+        if not name or name in {"id", "year", "month", "day"}:
+            continue
+        singular = name[:-1] if name.endswith("s") and not name.endswith("ss") else name
+        m = re.search(rf" {re.escape(singular)}s? ", words)
+        if m:
+            found.append((m.start(), -len(name), col))
+    return min(found)[2] if found else None
 
 
 def _period(con, t: str, date_column: str, text: str, latest: int, last_date) -> tuple:

@@ -27,6 +27,7 @@ class ScriptCell:
     by_da: bool
     title: str
     source: str
+    question: str = ""  # repr() of the analysed question: explain_change reads it
 
 
 def steps(report: Report) -> list[tuple[str, ...]]:
@@ -77,6 +78,7 @@ def _context(report: Report, cells: list[Cell]) -> dict:
         "steps": steps(report),
         "tables": report.tables,
         "drivers": inspect.getsource(drivers).strip() if "explain_change" in read else "",
+        "question": repr(report.question or ""),
         "forgiving": inspect.getsource(forgiving).strip() if reads_files else "",
         "table_variables": [
             (name, table) for name, table in names.items() if name in read and name not in stored
@@ -120,8 +122,15 @@ def show_last_expression(code: str) -> str:
 def render(report: Report, filename: str) -> str:
     cells = runnable(report)
     titles = {c.number: f.title for f in report.findings for c in f.cells}
+    asked = {c.number: f.question for f in report.findings for c in f.cells}
     script_cells = [
-        ScriptCell(c.number, c.by_da, titles[c.number], show_last_expression(c.code).strip())
+        ScriptCell(
+            c.number,
+            c.by_da,
+            titles[c.number],
+            show_last_expression(c.code).strip(),
+            repr(asked.get(c.number) or ""),
+        )
         for c in cells
     ]
     return templates.render(

@@ -157,6 +157,8 @@ class Sandbox:
     def __init__(self, catalog: Catalog, workspace: Path, limits: Limits | None = None) -> None:
         self.catalog = catalog
         self.workspace = Path(workspace)
+        # Names set in the worker's namespace before each cell (the session's question).
+        self.context: dict[str, str] = {}
         self.limits = limits or Limits()
         self._proc: subprocess.Popen | None = None
         self._to_worker = self._from_worker = -1
@@ -295,6 +297,7 @@ class Sandbox:
                     "code": code,
                     "limit": self.limits.output_chars,
                     "timeout": self.limits.timeout_s,
+                    "context": self.context,
                 },
             )
         except OSError:

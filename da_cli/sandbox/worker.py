@@ -69,9 +69,11 @@ def _setup_namespace(catalog: dict) -> dict:
         q = f'SELECT * FROM "{table}"' + (f" LIMIT {int(limit)}" if limit else "")
         return con.sql(q).df()
 
-    def explain_change(table: str, period: str, **options) -> drivers.ChangeReport:
-        """Which groups moved the table's main number between `period` ('2025-Q3', 'Q3',
-        '2025-07', '2025') and the one before; options: measure=, date_column=, by=."""
+    def explain_change(table: str, period: str | None = None, **options) -> drivers.ChangeReport:
+        """The cause of the change the question asks about: the period ('2025-Q3', 'Q3',
+        '2025-07', 'July', '2025') and the measure are read from the question when not
+        given; options: measure=, base="year", date_column=, by=."""
+        options.setdefault("question", ns.get("QUESTION"))
         return drivers.explain_change(con, table, period, **options)
 
     forgive_paths(pd, [os.path.basename(src) for src in catalog["sources"]])
@@ -328,6 +330,9 @@ def main(fd_in: int, fd_out: int) -> None:
         if msg.get("op") == "shutdown":
             return
         n += 1
+        # What the analysis is about (the question), for helpers that read it: da's own
+        # values, set before each cell so a follow-up question replaces the first.
+        ns.update(msg.get("context") or {})
         _capture_output(capture)
         start, since = time.perf_counter(), cell_clock()
         result = _run_cell(msg["code"], ns, n, workspace, float(msg["timeout"]), quota)
