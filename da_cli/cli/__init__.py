@@ -4,7 +4,17 @@
 import typer
 
 from da_cli import __version__
-from da_cli.cli import analyze, doctor, evaluate, history, models, report, synth, train
+from da_cli.cli import (
+    analyze,
+    doctor,
+    evaluate,
+    history,
+    models,
+    report,
+    settings,
+    synth,
+    train,
+)
 from da_cli.cli.console import guarded, interrupted, state
 
 app = typer.Typer(
@@ -13,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 app.command("analyze", no_args_is_help=True)(guarded(analyze.analyze))
 app.command("report", no_args_is_help=True)(guarded(report.report))
@@ -20,6 +31,7 @@ app.command("synth", no_args_is_help=True)(guarded(synth.synth))
 app.add_typer(models.app, name="models")
 app.add_typer(train.app, name="train")
 app.add_typer(evaluate.app, name="eval")
+app.add_typer(settings.app, name="config")
 app.command("history")(guarded(history.history))
 app.command("doctor")(guarded(doctor.doctor))
 
