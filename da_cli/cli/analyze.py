@@ -12,10 +12,17 @@ from rich.markup import escape
 from da_cli import api, config, runs
 from da_cli.agent.loop import Budget
 from da_cli.agent.session import Session, check_question
-from da_cli.cli.console import complete_model, state
+from da_cli.cli.console import complete_model, examples, state
 from da_cli.errors import BudgetExhausted, UsageError
 from da_cli.models import load_model
 from da_cli.sandbox import Limits
+
+EXAMPLES = examples(
+    'da analyze examples/sales.xlsx "why did Q3 drop?"',
+    'da analyze sales.xlsx "which region grew most?" --json | jq .answer',
+    "da analyze warehouse.db - -m ~/models/my.gguf < question.txt",
+    'da analyze --continue "and by channel?"',
+)
 
 
 def analyze(

@@ -173,6 +173,12 @@ def guarded(fn: Callable) -> Callable:
     return wrapper
 
 
+def examples(*lines: str) -> str:
+    """A help epilog of real command lines, printed as written: click rewraps paragraphs to
+    the terminal's width, except one that starts with a `\\b` line."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 def complete_model(incomplete: str) -> list[tuple[str, str]]:
     """Shell completion for `--model`: the embedded model names, each with its
     description (a .gguf path completes as a file name in the shell anyway)."""

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from da_cli import config, paths
 from da_cli.agent import loop
-from da_cli.cli.console import complete_model, guarded, state
+from da_cli.cli.console import complete_model, examples, guarded, state
 from da_cli.errors import UsageError
 from da_cli.eval.dabench import LEVELS, load_tasks
 from da_cli.eval.run import rescore as rescore_record
@@ -17,10 +17,17 @@ from da_cli.eval.run import run_task, summarize
 from da_cli.models import load_model
 from da_cli.sandbox import Limits
 
-app = typer.Typer(help="Measure accuracy on evaluation sets.", no_args_is_help=True)
+_EXAMPLES = examples(
+    "da eval dabench --data ../shared/eval/dabench-dev",
+    "da eval dabench --data DIR --limit 20 -m qwen2.5-coder-1.5b",
+    "da eval dabench --data DIR -o runs.jsonl --rescore",
+)
+app = typer.Typer(
+    help="Measure accuracy on evaluation sets.", no_args_is_help=True, epilog=_EXAMPLES
+)
 
 
-@app.command("dabench")
+@app.command("dabench", epilog=_EXAMPLES)
 @guarded
 def dabench(
     data: Path = typer.Option(

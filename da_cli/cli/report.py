@@ -13,7 +13,7 @@ from da_cli import config, runs
 from da_cli import report as reports
 from da_cli.agent.loop import Budget
 from da_cli.agent.session import Session, check_question
-from da_cli.cli.console import complete_model, state
+from da_cli.cli.console import complete_model, examples, state
 from da_cli.errors import BudgetExhausted, DataError, UsageError
 from da_cli.models import load_model
 from da_cli.report import markdown, script
@@ -23,6 +23,13 @@ from da_cli.research.summary import Summary, summarize
 from da_cli.sandbox import Limits
 
 TURN_TOKENS = 512  # most tokens one model step of a report may write
+
+
+EXAMPLES = examples(
+    "da report examples/warehouse.db -o report.pdf",
+    "da report sales.xlsx -o r.html -o r.ipynb --angles 2",
+    'da report sales.xlsx --question "why did Q3 drop?" > answer.md',
+)
 
 
 def report(

@@ -6,11 +6,12 @@ import typer
 from rich.markup import escape
 
 from da_cli import config
-from da_cli.cli.console import guarded, state
+from da_cli.cli.console import examples, guarded, state
 
 app = typer.Typer(
     help="Show and change settings (flags > DA_* env > ./da.toml > user config > defaults).",
     no_args_is_help=True,
+    epilog=examples("da config show", "da config set threads 2", "da config unset threads"),
 )
 
 _KEYS_HELP = "One of: " + ", ".join(config.BY_NAME) + "."
@@ -18,11 +19,11 @@ _KEYS_HELP = "One of: " + ", ".join(config.BY_NAME) + "."
 
 @app.command(
     "show",
-    epilog="""\b
-Examples:
-  da config show
-  DA_THREADS=1 da config show        # origin: env DA_THREADS
-  da config show --json | jq .threads""",
+    epilog=examples(
+        "da config show",
+        "DA_THREADS=1 da config show",
+        "da config show --json | jq .threads",
+    ),
 )
 @guarded
 def show(
@@ -50,12 +51,11 @@ def show(
 
 @app.command(
     "set",
-    epilog="""\b
-Examples:
-  da config set threads 2
-  da config set model qwen2.5-coder-1.5b
-  da config set analyze.max_turns 6
-  da config set report.angles 3""",
+    epilog=examples(
+        "da config set threads 2",
+        "da config set model qwen2.5-coder-1.5b",
+        "da config set analyze.max_turns 6",
+    ),
 )
 @guarded
 def set_(
@@ -70,10 +70,7 @@ def set_(
 
 @app.command(
     "unset",
-    epilog="""\b
-Examples:
-  da config unset threads
-  da config unset eval.max_tokens""",
+    epilog=examples("da config unset threads", "da config unset eval.max_tokens"),
 )
 @guarded
 def unset(key: str = typer.Argument(..., help=_KEYS_HELP)) -> None:
