@@ -94,14 +94,14 @@ def _show(raw: Any) -> str:
 # the README's DABench figures were measured with.
 KEYS: tuple[Key, ...] = (
     Key("model", str, DEFAULT_MODEL, "embedded name, .gguf path, openai:URL#NAME, replay:PATH"),
-    Key("threads", int, None, "llama.cpp threads", 1, unset="auto: the physical cores"),
+    Key("threads", int, None, "llama.cpp threads", 1, unset="auto: physical cores"),
     Key(
         "gpu_layers",
         int,
         None,
         "layers offloaded to the GPU (-1 all, 0 none)",
         -1,
-        unset="auto: all when llama.cpp has a GPU backend",
+        unset="auto: all on a GPU build",
     ),
     Key("cell_timeout", float, 60.0, "most seconds a code cell (analyze, report)", 1),
     Key("memory", int, 8192, "address-space limit of the code worker in MB (analyze, report)", 16),
