@@ -3,15 +3,29 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
-EXTRAS ?= model,dev,train
+# What a run needs (`make install`, `make demo`): the runtime and the default model. The
+# test suite adds the dev tools and the training stack (torch: about 2 GB) on top.
+EXTRAS ?= model
+TEST_EXTRAS ?= $(EXTRAS),dev,train
+# One stamp per set of extras: a venv installed for `make demo` gets the rest when
+# `make test` first runs, and changing EXTRAS installs again.
+comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),+,$(EXTRAS))
+TEST_STAMP := $(VENV)/.installed-$(subst $(comma),+,$(TEST_EXTRAS))
+# llama.cpp parts da never loads, left out of the llama-cpp-python build: the multimodal
+# library (mtmd/llava: llama_cpp imports it only for image chat handlers), and llama.cpp's
+# tools, examples, server and tests. Only a source build reads these: pip reuses a wheel it
+# has cached for llama-cpp-python==0.3.36 whatever CMAKE_ARGS say.
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+  -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TESTS=OFF
 # Debian packages for the sandbox (bubblewrap), reports (Pango for WeasyPrint, poppler).
 SYSTEM_PACKAGES := bubblewrap poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all bench eval lint system-deps clean
+.PHONY: install install-test demo test test-all bench eval lint system-deps clean
 
 install: $(STAMP)
+install-test: $(TEST_STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	@$(MAKE) --no-print-directory system-deps
@@ -20,15 +34,20 @@ $(STAMP): pyproject.toml Makefile
 	# llama-cpp-python builds from source (about 6.5 min on 2 cores; pip caches the wheel).
 	# With an NVIDIA GPU it is built with CUDA, bypassing a cached CPU-only wheel.
 	if nvidia-smi -L >/dev/null 2>&1; then \
-	  CMAKE_ARGS="-DGGML_CUDA=on" $(BIN)/pip install --no-cache-dir -e ".[$(EXTRAS)]"; \
+	  CMAKE_ARGS="-DGGML_CUDA=on $(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --no-cache-dir -e ".[$(EXTRAS)]"; \
 	else \
-	  $(BIN)/pip install -e ".[$(EXTRAS)]"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -e ".[$(EXTRAS)]"; \
 	fi
 	$(BIN)/da models install
+	touch $@
+
+# The rest of what the tests need, into the same venv (llama-cpp-python is already there).
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install -e ".[$(TEST_EXTRAS)]"
 	# llama.cpp's HF -> GGUF converter for `da train export`, from the llama-cpp-python sdist (once).
-	if [[ ",$(EXTRAS)," == *,train,* ]]; then $(BIN)/python -m train.converter \
+	if [[ ",$(TEST_EXTRAS)," == *,train,* ]]; then $(BIN)/python -m train.converter \
 	  || echo "warning: could not fetch the GGUF converter; da train export will retry"; fi
-	touch $(STAMP)
+	touch $@
 
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -47,12 +66,12 @@ demo: install
 	$(BIN)/da analyze examples/sales.xlsx "why did Q3 drop?" || [ $$? -eq 6 ]
 
 # The suite with a small, meaningful subset of the slow real-model tests.
-test: install
+test: install-test
 	$(BIN)/ruff check da_cli train tests bench examples
 	$(BIN)/pytest -m "not slow or smoke" $(PYTEST_ARGS)
 
 # Every test, the slow real-model ones included.
-test-all: install
+test-all: install-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install
@@ -64,8 +83,8 @@ EVAL_ARGS ?=
 eval: install
 	$(BIN)/da eval dabench --data $(DABENCH) $(EVAL_ARGS)
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check da_cli train tests bench examples
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -9,13 +9,20 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from da_cli import api, runs
+from da_cli import api, config, runs
 from da_cli.agent.loop import Budget
 from da_cli.agent.session import Session, check_question
-from da_cli.cli.console import state
+from da_cli.cli.console import complete_model, examples, state
 from da_cli.errors import BudgetExhausted, UsageError
-from da_cli.models import DEFAULT_MODEL, load_model
+from da_cli.models import load_model
 from da_cli.sandbox import Limits
+
+EXAMPLES = examples(
+    'da analyze examples/sales.xlsx "why did Q3 drop?"',
+    'da analyze sales.xlsx "which region grew most?" --json | jq .answer',
+    "da analyze warehouse.db - -m ~/models/my.gguf < question.txt",
+    'da analyze --continue "and by channel?"',
+)
 
 
 def analyze(
@@ -28,16 +35,46 @@ def analyze(
         None,
         "--model",
         "-m",
-        envvar="DA_MODEL",
-        help=f"Embedded model name, a .gguf path, or replay:PATH. [default: {DEFAULT_MODEL}]",
+        metavar="NAME",
+        help="Embedded model name, a .gguf path, openai:URL#NAME or replay:PATH. "
+        + config.default_note("model"),
+        autocompletion=complete_model,
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
-    max_turns: int = typer.Option(10, "--max-turns", min=1, help="Most model steps."),
-    max_tokens: int = typer.Option(6000, "--max-tokens", min=64, help="Most generated tokens."),
-    timeout: float = typer.Option(None, "--timeout", min=1, help="Most seconds in all."),
-    cell_timeout: float = typer.Option(60, "--cell-timeout", min=1, help="Most seconds a cell."),
+    max_turns: int = typer.Option(
+        None,
+        "--max-turns",
+        min=1,
+        metavar="N",
+        help="Most model steps. " + config.default_note("analyze.max_turns"),
+    ),
+    max_tokens: int = typer.Option(
+        None,
+        "--max-tokens",
+        min=64,
+        metavar="N",
+        help="Most generated tokens. " + config.default_note("analyze.max_tokens"),
+    ),
+    timeout: float = typer.Option(
+        None,
+        "--timeout",
+        min=1,
+        metavar="SECONDS",
+        help="Most seconds in all. " + config.default_note("analyze.timeout"),
+    ),
+    cell_timeout: float = typer.Option(
+        None,
+        "--cell-timeout",
+        min=1,
+        metavar="SECONDS",
+        help="Most seconds a cell. " + config.default_note("cell_timeout"),
+    ),
     memory: int = typer.Option(
-        8192, "--memory", min=16, help="Address-space limit of the code worker, in MB."
+        None,
+        "--memory",
+        min=16,
+        metavar="MB",
+        help="Address-space limit of the code worker. " + config.default_note("memory"),
     ),
     follow_up: bool = typer.Option(
         False,
@@ -48,6 +85,7 @@ def analyze(
         None,
         "--output",
         "-o",
+        metavar="FILE",
         help="Also write the result as a report; the extension picks the format: .html, .pdf, "
         ".md or .ipynb (repeat for several).",
     ),
@@ -58,6 +96,16 @@ def analyze(
     answer is still printed), 130 interrupted.
     """
     started = time.perf_counter()
+    cfg = config.resolve(
+        {
+            "model": model,
+            "analyze.max_turns": max_turns,
+            "analyze.max_tokens": max_tokens,
+            "analyze.timeout": timeout,
+            "cell_timeout": cell_timeout,
+            "memory": memory,
+        }
+    )
     previous = None
     if follow_up:
         if len(args) != 1:
@@ -77,7 +125,8 @@ def analyze(
         reports.check(output)  # an unusable output is refused before the analysis runs
 
     t0 = time.perf_counter()
-    session = Session(sources, limits=Limits(timeout_s=cell_timeout, memory_mb=memory))
+    limits = Limits(timeout_s=cfg.cell_timeout, memory_mb=cfg.memory)
+    session = Session(sources, limits=limits)
     with session:
         for note in session.catalog.notes:  # what was skipped or read with care, and why
             state.info(f"Note: {escape(note)}")
@@ -89,12 +138,18 @@ def analyze(
             state.bytes_progress("Assembling the embedded model") as bar,
             state.console.status("Loading the model…") if not state.quiet else nullcontext(),
         ):
-            backend = load_model(model, progress=bar)
+            backend = load_model(
+                cfg.model, progress=bar, threads=cfg.threads, gpu_layers=cfg.gpu_layers
+            )
         load_s = time.perf_counter() - t0
 
         run_dir = runs.new()
         session.workspace = run_dir / "workspace"
-        budget = Budget(max_turns=max_turns, max_tokens=max_tokens, timeout_s=timeout)
+        budget = Budget(
+            max_turns=cfg.analyze_max_turns,
+            max_tokens=cfg.analyze_max_tokens,
+            timeout_s=cfg.analyze_timeout,
+        )
         try:
             if previous is not None:
                 cells = previous["cells"]

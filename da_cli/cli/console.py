@@ -18,6 +18,7 @@ from rich.syntax import Syntax
 from da_cli import interrupts
 from da_cli.agent.transcript import Step
 from da_cli.errors import EXIT_INTERRUPTED, DaError
+from da_cli.models.catalog import EMBEDDED
 
 if TYPE_CHECKING:
     from da_cli.report import Written
@@ -170,6 +171,18 @@ def guarded(fn: Callable) -> Callable:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
 
     return wrapper
+
+
+def examples(*lines: str) -> str:
+    """A help epilog of real command lines, printed as written: click rewraps paragraphs to
+    the terminal's width, except one that starts with a `\\b` line."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def complete_model(incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion for `--model`: the embedded model names, each with its
+    description (a .gguf path completes as a file name in the shell anyway)."""
+    return [(m.name, m.description) for m in EMBEDDED.values() if m.name.startswith(incomplete)]
 
 
 def interrupted() -> typer.Exit:

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from da_cli import __version__, runs
+from da_cli.cli.console import examples
 from da_cli.data import extensions
 from da_cli.errors import DaError
 from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED
@@ -34,6 +35,9 @@ def _worker() -> str:
     check = selfcheck()
     state = "ok" if check.ok else "FAILED"
     return f"{state}: {check.detail} ({check.seconds:.1f} s)"
+
+
+EXAMPLES = examples("da doctor", "da -v doctor")
 
 
 def doctor() -> None:

@@ -7,20 +7,27 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from da_cli import paths
+from da_cli import config, paths
 from da_cli.agent import loop
-from da_cli.cli.console import guarded, state
+from da_cli.cli.console import complete_model, examples, guarded, state
 from da_cli.errors import UsageError
 from da_cli.eval.dabench import LEVELS, load_tasks
 from da_cli.eval.run import rescore as rescore_record
 from da_cli.eval.run import run_task, summarize
-from da_cli.models import DEFAULT_MODEL, load_model
+from da_cli.models import load_model
 from da_cli.sandbox import Limits
 
-app = typer.Typer(help="Measure accuracy on evaluation sets.", no_args_is_help=True)
+_EXAMPLES = examples(
+    "da eval dabench --data ../shared/eval/dabench-dev",
+    "da eval dabench --data DIR --limit 20 -m qwen2.5-coder-1.5b",
+    "da eval dabench --data DIR -o runs.jsonl --rescore",
+)
+app = typer.Typer(
+    help="Measure accuracy on evaluation sets.", no_args_is_help=True, epilog=_EXAMPLES
+)
 
 
-@app.command("dabench")
+@app.command("dabench", epilog=_EXAMPLES)
 @guarded
 def dabench(
     data: Path = typer.Option(
@@ -29,7 +36,12 @@ def dabench(
     limit: int = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
     level: str = typer.Option(None, "--level", help="Only easy, medium or hard questions."),
     model: str = typer.Option(
-        None, "--model", "-m", envvar="DA_MODEL", help=f"Model [default: {DEFAULT_MODEL}]."
+        None,
+        "--model",
+        "-m",
+        metavar="NAME",
+        help="Model. " + config.default_note("model"),
+        autocompletion=complete_model,
     ),
     output: Path = typer.Option(
         None, "--output", "-o", help="Results, one JSON line per question (resumable)."
@@ -37,12 +49,34 @@ def dabench(
     # Tighter than `da analyze`: on the dev set the 0.5B's right answers came within 3 steps
     # and 470 generated tokens, and a token budget (unlike a timeout) keeps the score
     # independent of how busy the machine is.
-    max_turns: int = typer.Option(4, "--max-turns", min=1, help="Most model steps a question."),
-    max_tokens: int = typer.Option(700, "--max-tokens", min=64, help="Most tokens a question."),
-    timeout: float = typer.Option(
-        300, "--timeout", min=1, help="Most seconds a question (a safety net)."
+    max_turns: int = typer.Option(
+        None,
+        "--max-turns",
+        min=1,
+        metavar="N",
+        help="Most model steps a question. " + config.default_note("eval.max_turns"),
     ),
-    cell_timeout: float = typer.Option(30, "--cell-timeout", min=1, help="Most seconds a cell."),
+    max_tokens: int = typer.Option(
+        None,
+        "--max-tokens",
+        min=64,
+        metavar="N",
+        help="Most tokens a question. " + config.default_note("eval.max_tokens"),
+    ),
+    timeout: float = typer.Option(
+        None,
+        "--timeout",
+        min=1,
+        metavar="SECONDS",
+        help="Most seconds a question (a safety net). " + config.default_note("eval.timeout"),
+    ),
+    cell_timeout: float = typer.Option(
+        None,
+        "--cell-timeout",
+        min=1,
+        metavar="SECONDS",
+        help="Most seconds a cell. " + config.default_note("eval.cell_timeout"),
+    ),
     no_grammar: bool = typer.Option(
         False, "--no-grammar", help="Decode without the protocol grammar (to measure it)."
     ),
@@ -53,7 +87,18 @@ def dabench(
 ) -> None:
     """Run the agent on every DABench question and score it by the official rule.
 
-    Questions already in the output file are skipped, so an interrupted run resumes."""
+    Questions already in the output file are skipped, so an interrupted run resumes.
+    Only the eval.* settings change its budget (not analyze.*), so the score stays
+    comparable with the README's."""
+    cfg = config.resolve(
+        {
+            "model": model,
+            "eval.max_turns": max_turns,
+            "eval.max_tokens": max_tokens,
+            "eval.timeout": timeout,
+            "eval.cell_timeout": cell_timeout,
+        }
+    )
     if level and level not in LEVELS:
         raise UsageError(f"--level must be one of {', '.join(LEVELS)}, not '{level}'.")
     tasks = load_tasks(data, level=level, limit=limit)
@@ -62,7 +107,7 @@ def dabench(
             raise UsageError("--rescore needs the results file to score again (-o FILE).")
         _report(_rescore(output, tasks), model=model, grammar=None, output=output, as_json=as_json)
         return
-    backend = load_model(model)
+    backend = load_model(cfg.model, threads=cfg.threads, gpu_layers=cfg.gpu_layers)
     if no_grammar:
         backend.supports_grammar = False
     name = re.sub(r"[^\w.-]+", "_", backend.name)
@@ -70,8 +115,10 @@ def dabench(
     paths.ensure(output.parent)
     done = _read(output)
     todo = [t for t in tasks if t.id not in done]
-    budget = loop.Budget(max_turns=max_turns, max_tokens=max_tokens, timeout_s=timeout)
-    limits = Limits(timeout_s=cell_timeout)
+    budget = loop.Budget(
+        max_turns=cfg.eval_max_turns, max_tokens=cfg.eval_max_tokens, timeout_s=cfg.eval_timeout
+    )
+    limits = Limits(timeout_s=cfg.eval_cell_timeout)
     if done and todo:
         state.info(f"Resuming: {len(tasks) - len(todo)} of {len(tasks)} already in {output}.")
     try:

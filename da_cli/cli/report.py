@@ -9,13 +9,13 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from da_cli import config, runs
 from da_cli import report as reports
-from da_cli import runs
 from da_cli.agent.loop import Budget
 from da_cli.agent.session import Session, check_question
-from da_cli.cli.console import state
+from da_cli.cli.console import complete_model, examples, state
 from da_cli.errors import BudgetExhausted, DataError, UsageError
-from da_cli.models import DEFAULT_MODEL, load_model
+from da_cli.models import load_model
 from da_cli.report import markdown, script
 from da_cli.research import analyses as analyses_
 from da_cli.research import findings, survey
@@ -23,6 +23,13 @@ from da_cli.research.summary import Summary, summarize
 from da_cli.sandbox import Limits
 
 TURN_TOKENS = 512  # most tokens one model step of a report may write
+
+
+EXAMPLES = examples(
+    "da report examples/warehouse.db -o report.pdf",
+    "da report sales.xlsx -o r.html -o r.ipynb --angles 2",
+    'da report sales.xlsx --question "why did Q3 drop?" > answer.md',
+)
 
 
 def report(
@@ -33,33 +40,69 @@ def report(
         None,
         "--output",
         "-o",
+        metavar="FILE",
         help="Write the report to FILE; its extension picks the format: .html, .pdf, .md "
         "(figures in FILE_files/ beside it) or .ipynb. Repeat for several formats. "
         "Without it, Markdown goes to stdout.",
     ),
     question: str = typer.Option(
-        None, "--question", help="Answer this question instead of surveying ('-' reads stdin)."
+        None,
+        "--question",
+        metavar="TEXT",
+        help="Answer this question instead of surveying ('-' reads stdin).",
     ),
-    angles: int = typer.Option(4, "--angles", min=1, max=8, help="Angles a survey looks at."),
+    angles: int = typer.Option(
+        None,
+        "--angles",
+        min=1,
+        max=8,
+        metavar="N",
+        help="Angles a survey looks at. " + config.default_note("report.angles"),
+    ),
     max_turns: int = typer.Option(
-        4, "--max-turns", min=1, help="Most model steps per angle (or for the question)."
+        None,
+        "--max-turns",
+        min=1,
+        metavar="N",
+        help="Most model steps per angle (or for the question). "
+        + config.default_note("report.max_turns"),
     ),
     max_tokens: int = typer.Option(
-        2000, "--max-tokens", min=64, help="Most generated tokens per angle."
+        None,
+        "--max-tokens",
+        min=64,
+        metavar="N",
+        help="Most generated tokens per angle. " + config.default_note("report.max_tokens"),
     ),
     model: str = typer.Option(
         None,
         "--model",
         "-m",
-        envvar="DA_MODEL",
-        help=f"Embedded model name, a .gguf path, or replay:PATH. [default: {DEFAULT_MODEL}]",
+        metavar="NAME",
+        help="Embedded model name, a .gguf path, openai:URL#NAME or replay:PATH. "
+        + config.default_note("model"),
+        autocompletion=complete_model,
     ),
     timeout: float = typer.Option(
-        None, "--timeout", min=1, help="Most seconds for all the analyses together."
+        None,
+        "--timeout",
+        min=1,
+        metavar="SECONDS",
+        help="Most seconds for all the analyses together. " + config.default_note("report.timeout"),
     ),
-    cell_timeout: float = typer.Option(60, "--cell-timeout", min=1, help="Most seconds a cell."),
+    cell_timeout: float = typer.Option(
+        None,
+        "--cell-timeout",
+        min=1,
+        metavar="SECONDS",
+        help="Most seconds a cell. " + config.default_note("cell_timeout"),
+    ),
     memory: int = typer.Option(
-        8192, "--memory", min=16, help="Address-space limit of the code worker, in MB."
+        None,
+        "--memory",
+        min=16,
+        metavar="MB",
+        help="Address-space limit of the code worker. " + config.default_note("memory"),
     ),
     emit_script: Path = typer.Option(
         None,
@@ -79,6 +122,18 @@ def report(
     still written, marked partial).
     """
     started = time.perf_counter()
+    cfg = config.resolve(
+        {
+            "model": model,
+            "report.angles": angles,
+            "report.max_turns": max_turns,
+            "report.max_tokens": max_tokens,
+            "report.timeout": timeout,
+            "cell_timeout": cell_timeout,
+            "memory": memory,
+        }
+    )
+    max_turns = cfg.report_max_turns
     outputs = list(output or [])
     reports.check(outputs)
     if emit_script is not None and not emit_script.parent.is_dir():
@@ -88,7 +143,7 @@ def report(
     if question is not None:
         check_question(question)
 
-    limits = Limits(timeout_s=cell_timeout, memory_mb=memory)
+    limits = Limits(timeout_s=cfg.cell_timeout, memory_mb=cfg.memory)
     with Session(sources, limits=limits) as session:
         for note in session.catalog.notes:  # what was skipped or read with care, and why
             state.info(f"Note: {escape(note)}")
@@ -96,7 +151,7 @@ def report(
         if question is not None:
             analyses = [analyses_.Analysis(title=" ".join(question.split()), question=question)]
         else:
-            planned = survey.plan(profiles, angles)
+            planned = survey.plan(profiles, cfg.report_angles)
             if not planned:
                 raise DataError(
                     "da found nothing to survey: no table has a category, a date or a join key.",
@@ -109,14 +164,18 @@ def report(
             state.bytes_progress("Assembling the embedded model") as bar,
             state.console.status("Loading the model…") if not state.quiet else nullcontext(),
         ):
-            backend = load_model(model, progress=bar)
+            backend = load_model(
+                cfg.model, progress=bar, threads=cfg.threads, gpu_layers=cfg.gpu_layers
+            )
 
         run_dir = runs.new()
         workspace = session.workspace = run_dir / "workspace"
         # A survey step needs one short query; a small model that runs past that is rambling,
         # and on a shared CPU every token costs, so steps are cut shorter than `da analyze`
         # cuts them.
-        budget = Budget(max_turns, max_tokens, timeout, turn_tokens=TURN_TOKENS)
+        budget = Budget(
+            max_turns, cfg.report_max_tokens, cfg.report_timeout, turn_tokens=TURN_TOKENS
+        )
         summary: Summary | None = None
         catalog = session.catalog
         try:

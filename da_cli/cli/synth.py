@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from da_cli.agent import loop
-from da_cli.cli.console import state
+from da_cli.cli.console import examples, state
 from da_cli.errors import UsageError
 from da_cli.models import DEFAULT_MODEL, load_model
 from da_cli.models.base import Model
@@ -26,6 +26,13 @@ class Kind(StrEnum):
     research = "research"
     code = "code"
     understand = "understand"
+
+
+EXAMPLES = examples(
+    "da synth examples/sales.xlsx -o trajectories.jsonl --n 20",
+    "da synth examples/warehouse.db --kind research -o research.jsonl",
+    "da synth data/ --questions-only -o tasks.jsonl",
+)
 
 
 def synth(

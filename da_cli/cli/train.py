@@ -10,12 +10,17 @@ from pathlib import Path
 
 import typer
 
-from da_cli.cli.console import guarded, state
+from da_cli.cli.console import examples, guarded, state
 from da_cli.errors import SetupError, UsageError
 
 app = typer.Typer(
     help="Train the model with the DeepAnalyze curriculum and export it as a GGUF.",
     no_args_is_help=True,
+    epilog=examples(
+        "da train stage1 --data single_ability.jsonl",
+        "da train all --config my.yaml",
+        "da train export da-train -o my.gguf",
+    ),
 )
 
 
@@ -118,7 +123,14 @@ def _start(
     print(final)
 
 
-@app.command("stage1")
+@app.command(
+    "stage1",
+    epilog=examples(
+        "da train stage1 --data single_ability.jsonl",
+        "da train stage1 --base tiny --max-steps 5 -o /tmp/t",
+        "da train stage1 --data a.jsonl --gpus 8 --dry-run",
+    ),
+)
 @guarded
 def stage1(
     data: list[Path] = typer.Option(None, "--data", help="Messages JSONL (repeatable)."),
@@ -140,7 +152,14 @@ def stage1(
     )  # fmt: skip
 
 
-@app.command("stage2")
+@app.command(
+    "stage2",
+    epilog=examples(
+        "da train stage2 --data trajectories.jsonl --tasks tasks.jsonl",
+        "da train stage2 --phase rl --tasks tasks.jsonl --gpus 8",
+        "da train stage2 --phase sft --data t.jsonl --set stage2.sft.epochs=1",
+    ),
+)
 @guarded
 def stage2(
     phase: Phase = typer.Option(Phase.all, "--phase", help="sft, rl, or all (sft then rl)."),
@@ -167,7 +186,13 @@ def stage2(
     )  # fmt: skip
 
 
-@app.command("all")
+@app.command(
+    "all",
+    epilog=examples(
+        "da train all --config my.yaml",
+        "da train all --base tiny --max-steps 1 -o /tmp/t",
+    ),
+)
 @guarded
 def all_(
     stage1_data: list[Path] = typer.Option(None, "--stage1-data", help="Stage 1 messages JSONL."),
@@ -195,7 +220,13 @@ def all_(
     )  # fmt: skip
 
 
-@app.command("export")
+@app.command(
+    "export",
+    epilog=examples(
+        "da train export da-train -o my.gguf",
+        "da train export da-train --quant q8_0 -o my-q8.gguf",
+    ),
+)
 @guarded
 def export(
     source: Path = typer.Argument(

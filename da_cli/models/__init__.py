@@ -10,9 +10,18 @@ from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, Progress, assemble
 __all__ = ["DEFAULT_MODEL", "Generation", "Model", "load_model"]
 
 
-def load_model(spec: str | None, *, progress: Progress | None = None) -> Model:
+def load_model(
+    spec: str | None,
+    *,
+    progress: Progress | None = None,
+    threads: int | None = None,
+    gpu_layers: int | None = None,
+) -> Model:
     """`spec` is an embedded model name, a path to a .gguf file, `openai:URL#NAME` (an
-    OpenAI-compatible endpoint), or `replay:PATH`."""
+    OpenAI-compatible endpoint), or `replay:PATH`. `threads` and `gpu_layers` apply to
+    llama.cpp models only; None picks them from the machine (`llamacpp.threads`, GPU
+    offload when the build has it)."""
+    local = {"n_threads": threads, "n_gpu_layers": gpu_layers}
     spec = spec or DEFAULT_MODEL
     if spec.startswith("openai:"):
         from da_cli.models.openai_compat import OpenAICompatModel, parse_spec
@@ -25,14 +34,14 @@ def load_model(spec: str | None, *, progress: Progress | None = None) -> Model:
     if spec in EMBEDDED:
         from da_cli.models.llamacpp import LlamaCppModel
 
-        return LlamaCppModel(assemble(EMBEDDED[spec], progress), name=spec)
+        return LlamaCppModel(assemble(EMBEDDED[spec], progress), name=spec, **local)
     path = Path(spec).expanduser()
     if path.is_dir():
         path = _gguf_in(path)
     if path.suffix.lower() == ".gguf" or path.exists():
         from da_cli.models.llamacpp import LlamaCppModel
 
-        return LlamaCppModel(path)
+        return LlamaCppModel(path, **local)
     raise ModelError(
         f"Unknown model '{spec}'.",
         hint="Use an embedded name (see `da models list`), a path to a .gguf file, "

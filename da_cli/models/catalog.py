@@ -7,8 +7,10 @@ half-written file is never mistaken for a model.
 """
 
 import hashlib
+import importlib.resources
 import importlib.util
 import os
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +108,23 @@ EMBEDDED: dict[str, EmbeddedModel] = {
 }
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A model's DABench dev result, as measured (see dabench.toml)."""
+
+    accuracy: float  # % of questions right
+    median_seconds: float  # per question
+    questions: str  # which questions: "all 257", "first 100"
+
+
+def measured() -> dict[str, Measured]:
+    """The DABench dev figures by model name, from the package's dabench.toml, which the
+    README's results table must agree with: a data file rather than the README itself,
+    because an installed wheel has no README."""
+    text = importlib.resources.files("da_cli.models").joinpath("dabench.toml").read_text("utf-8")
+    return {name: Measured(**row) for name, row in tomllib.loads(text).items()}
 
 
 def _stamp(path: Path) -> Path:

@@ -58,13 +58,27 @@ def _system_mounts() -> list[str]:
 
 
 def readable_roots() -> list[Path]:
-    """What Python and da need to run: the interpreter's installs, da's own package and
-    the DuckDB extension copies."""
+    """What Python and da need to run: the interpreter's installs, da's own package, the
+    DuckDB extension copies, and every other install location on sys.path."""
     package = Path(__file__).resolve().parents[1]
     interpreter = Path(sys.executable).resolve().parent
     roots = {Path(sys.prefix), Path(sys.base_prefix), package, interpreter}
     roots.add(paths.cache_dir() / "duckdb")
+    roots.update(install_dirs())
     return sorted(r.resolve() for r in roots if r.exists())
+
+
+def install_dirs() -> list[Path]:
+    """The sys.path entries outside the prefix that hold installed distributions (the user
+    site of `pip install --user`, a path a .pth file adds): without them the worker cannot
+    import pandas or DuckDB. An entry with no *.dist-info in it (the current directory
+    that `python -m` puts first) is not bound: it may be the user's home."""
+    found = []
+    for entry in sys.path:
+        folder = Path(entry) if entry else None
+        if folder is not None and folder.is_dir() and next(folder.glob("*.dist-info"), None):
+            found.append(folder)
+    return found
 
 
 def symlinks_on(path: str) -> list[tuple[str, str]]:
