@@ -80,11 +80,13 @@ def run(
             )
             runs.save_state(run_dir, t, session.sources)
         raise
+    t = session.transcript  # several analyses: the one the vote chose
+    assert t is not None
     rec = runs.record(
         t,
         session.catalog,
         model.name,
-        session.workspace,
+        session.answer_workspace,
         {"total_s": time.perf_counter() - started, **(timings or {})},
     )
     if recorder is not None and run_dir is not None:

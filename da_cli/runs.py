@@ -100,6 +100,8 @@ def record(
         "partial": t.partial,
         "stop_reason": t.stop_reason,
         "unverified_numbers": t.unverified,
+        # Several analyses voted: how many agreed with this one (a split vote says so).
+        **({"agreement": t.agreement} if t.agreement else {}),
         "turns": [s.to_dict() for s in t.steps],
         "code": t.code,
         "figures": figures,

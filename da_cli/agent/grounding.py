@@ -11,14 +11,14 @@ def numbers(text: str) -> list[str]:
     return [m.group(0) for m in _NUMBER.finditer(text)]
 
 
-def _value(token: str) -> float | None:
+def value(token: str) -> float | None:
     try:
         return float(token.replace(",", ""))
     except ValueError:
         return None
 
 
-def _decimals(token: str) -> int:
+def decimals(token: str) -> int:
     return len(token.split(".", 1)[1]) if "." in token else 0
 
 
@@ -29,15 +29,15 @@ def ungrounded(answer: str, evidence: list[str]) -> list[str]:
     seen: list[float] = []
     for text in evidence:
         for tok in numbers(text):
-            v = _value(tok)
+            v = value(tok)
             if v is not None:
                 seen.append(v)
     missing = []
     for tok in numbers(answer):
-        v = _value(tok)
+        v = value(tok)
         if v is None or abs(v) <= 10:  # small counts and ordinals need no evidence
             continue
-        d = _decimals(tok)
+        d = decimals(tok)
         tol = 0.5 * 10**-d + 1e-9
         if not any(
             abs(v - x) <= tol or abs(v - 100 * x) <= tol or abs(-v - x) <= tol for x in seen

@@ -8,13 +8,14 @@ when the backend supports it), marked partial, instead of stopping with nothing.
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from da_cli.agent import grounding, prompts, protocol
 from da_cli.agent.transcript import Step, Transcript
-from da_cli.models.base import Model
-from da_cli.sandbox import Sandbox
+from da_cli.models.base import Generation, Model, Request, generate_all
+from da_cli.sandbox import ExecutionResult, Sandbox
 
 MAX_REJECTED_ANSWERS = 1
 RUT_TEMPERATURE = 0.8
@@ -127,24 +128,68 @@ def _close_truncated(t: Transcript, text: str, budget_cut: bool) -> str:
     return text + f"\n</{tag}>\n"
 
 
-def _generate(t: Transcript, model: Model, grammar: str, max_tokens: int) -> tuple[str, str]:
-    # Decoding is greedy, so a model that just repeated itself would repeat again: after a
-    # repeat, sample instead to get it out of the rut.
+@dataclass
+class Turn:
+    """What one transcript asks of the model next: a protocol step under `grammar`, or
+    (`forced`: the budget that ran out) its final Answer."""
+
+    grammar: str
+    room: int  # completion tokens for this generation
+    temperature: float
+    # The room is less than a step may take because --max-tokens is nearly spent: a cut at
+    # it is the budget's doing, not a format failure.
+    budget_cut: bool
+    forced: str | None = None
+
+
+def _temperature(t: Transcript) -> float:
+    # A greedy analysis that just repeated itself would repeat again: after a repeat,
+    # sample instead to get it out of the rut.
     stuck = bool(t.steps) and t.steps[-1].repeated
-    gen = model.generate(
+    return max(t.temperature, RUT_TEMPERATURE) if stuck else t.temperature
+
+
+def _step_turn(t: Transcript, budget: Budget) -> Turn:
+    room = min(budget.turn_tokens, max(budget.max_tokens - t.usage.completion_tokens, 64))
+    ran = any(s.kind == "execute" and not s.error for s in t.steps)
+    if t.analysis_open:
+        grammar = protocol.AFTER_ANALYZE_GRAMMAR if ran else protocol.AFTER_ANALYZE_CODE_GRAMMAR
+    elif not t.continuation:
+        grammar = protocol.FIRST_GRAMMAR
+    else:
+        grammar = protocol.STEP_GRAMMAR if ran else protocol.CODE_GRAMMAR
+    return Turn(grammar, room, _temperature(t), room < budget.turn_tokens)
+
+
+def _answer_turn(t: Transcript, budget: Budget, reason: str) -> Turn:
+    # Room for a real answer, but within what is left of --max-tokens when that is more.
+    left = budget.max_tokens - t.usage.completion_tokens
+    room = min(budget.turn_tokens, max(left, 128))
+    return Turn(
+        protocol.ANSWER_GRAMMAR, room, _temperature(t), room < budget.turn_tokens, forced=reason
+    )
+
+
+def _request(t: Transcript, model: Model, turn: Turn) -> Request:
+    return Request(
         t.messages,
         t.continuation,
         stop=protocol.STOP,
-        grammar=grammar if model.supports_grammar else None,
-        max_tokens=max_tokens,
-        temperature=RUT_TEMPERATURE if stuck else 0.0,
+        grammar=turn.grammar if model.supports_grammar else None,
+        max_tokens=turn.room,
+        temperature=turn.temperature,
+        # Its own random stream per analysis and per step, fixed by the transcript alone,
+        # so a sampled analysis does not depend on what else ran before it.
+        seed=t.seed * 1009 + t.usage.generations,
     )
+
+
+def _count(t: Transcript, gen: Generation) -> None:
     u = t.usage
     u.generations += 1
     u.prompt_tokens += gen.prompt_tokens
     u.completion_tokens += gen.completion_tokens
     u.model_seconds += gen.seconds
-    return gen.text, gen.finish
 
 
 def step(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> list[Step]:
@@ -156,19 +201,27 @@ def steps(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> Iter
     """One model step, yielding each of its steps as soon as it exists: the code before it
     runs, so the display and the run's transcript show what is running (and keep it when
     the run is interrupted in the middle of a cell)."""
-    room = min(budget.turn_tokens, max(budget.max_tokens - t.usage.completion_tokens, 64))
-    ran = any(s.kind == "execute" and not s.error for s in t.steps)
-    if t.analysis_open:
-        grammar = protocol.AFTER_ANALYZE_GRAMMAR if ran else protocol.AFTER_ANALYZE_CODE_GRAMMAR
-    elif not t.continuation:
-        grammar = protocol.FIRST_GRAMMAR
-    else:
-        grammar = protocol.STEP_GRAMMAR if ran else protocol.CODE_GRAMMAR
-    text, finish = _generate(t, model, grammar, room)
+    turn = _step_turn(t, budget)
+    (gen,) = generate_all(model, [_request(t, model, turn)])
+    _count(t, gen)
+    added, code = _take(t, model, turn, gen)
+    yield from added
+    if code is not None:
+        yield _add(t, _observe(t, sandbox.run(code)))
+
+
+def _take(
+    t: Transcript, model: Model, turn: Turn, gen: Generation
+) -> tuple[list[Step], str | None]:
+    """Add one generation to the transcript: the steps it adds, and the code it asks to
+    run (None: no cell to run). The cell's output is added by `_observe` once it ran."""
+    text, finish = gen.text, gen.finish
+    if turn.forced is not None:
+        return [_forced_answer(t, turn, text, finish)], None
     if model.supports_grammar:  # its `inline` path; other backends' text stays as written
         text = protocol.canonical(text)
     if finish == "length":
-        text = _close_truncated(t, text, budget_cut=room < budget.turn_tokens)
+        text = _close_truncated(t, text, budget_cut=turn.budget_cut)
     t.analysis_open = False
     parsed = protocol.parse_step(text)
     answer_only = parsed.answer is not None and parsed.code is None
@@ -176,12 +229,12 @@ def steps(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> Iter
         # Small models copy their own previous step, so a repeat left in the transcript begets
         # more repeats: drop it (the transcript is as before) and sample the next try.
         _amend_last_execute(t)
-        yield _note(t, "The model repeated code that already ran; trying again.", True)
-        return
+        return [_note(t, "The model repeated code that already ran; trying again.", True)], None
+    added = []
     if parsed.analyze:
-        yield _add(t, Step("analyze", parsed.analyze))
+        added.append(_add(t, Step("analyze", parsed.analyze)))
     if parsed.understand:
-        yield _add(t, Step("understand", parsed.understand))
+        added.append(_add(t, Step("understand", parsed.understand)))
 
     if answer_only:
         assert parsed.answer is not None
@@ -191,26 +244,27 @@ def steps(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> Iter
             t.rejected_answers += 1
             hint = UNGROUNDED_HINT.format(numbers=", ".join(missing[:5]))
             t.continuation += protocol.execute_block(hint)
-            yield _add(t, Step("notice", f"Answer rejected: {hint}"))
+            added.append(_add(t, Step("notice", f"Answer rejected: {hint}")))
         else:
             t.answer = parsed.answer
-            yield _add(t, Step("answer", parsed.answer))
-    elif parsed.code is not None:
+            added.append(_add(t, Step("answer", parsed.answer)))
+        return added, None
+    if parsed.code is not None:
         # Keep only the text up to the end of the code block: anything a model writes after
         # it (a guessed <Execute>, say) must not reach the transcript.
         end = text.find("</Code>")
         t.continuation += text[: end + len("</Code>")] if end >= 0 else text + "\n</Code>"
-        yield _add(t, Step("code", parsed.code))
-        yield _add(t, _execute(t, parsed.code, sandbox))
-    else:
-        # No code and no answer: the step ran out of tokens inside Analyze (counted when it
-        # was closed), or a backend without grammar stopped early. Continue from here, with
-        # Analyze closed.
-        if finish != "length":
-            t.usage.format_failures += 1
-        t.continuation += text
-        t.analysis_open = "</Analyze>" in text or "<Analyze>" not in text
-        yield _add(t, Step("notice", "The model's step had neither code nor an answer."))
+        added.append(_add(t, Step("code", parsed.code)))
+        return added, parsed.code
+    # No code and no answer: the step ran out of tokens inside Analyze (counted when it
+    # was closed), or a backend without grammar stopped early. Continue from here, with
+    # Analyze closed.
+    if finish != "length":
+        t.usage.format_failures += 1
+    t.continuation += text
+    t.analysis_open = "</Analyze>" in text or "<Analyze>" not in text
+    added.append(_add(t, Step("notice", "The model's step had neither code nor an answer.")))
+    return added, None
 
 
 def _add(t: Transcript, s: Step) -> Step:
@@ -218,8 +272,8 @@ def _add(t: Transcript, s: Step) -> Step:
     return s
 
 
-def _execute(t: Transcript, code: str, sandbox: Sandbox) -> Step:
-    result = sandbox.run(code)
+def _observe(t: Transcript, result: ExecutionResult) -> Step:
+    """A cell's result, added to the transcript as the Execute block the model reads."""
     observation = result.observation()
     if t.native and result.error:
         observation = "[Error]:\n" + observation  # how the reference marks a failed block
@@ -252,37 +306,81 @@ def _ran_before(t: Transcript, code: str) -> bool:
     return any(s.kind == "code" and protocol.normalize_code(s.text) == key for s in t.steps)
 
 
-def force_answer(t: Transcript, model: Model, budget: Budget, reason: str) -> Step:
-    """The budget ran out: the model writes its Answer now from what it found."""
-    # Room for a real answer, but within what is left of --max-tokens when that is more.
-    left = budget.max_tokens - t.usage.completion_tokens
-    room = min(budget.turn_tokens, max(left, 128))
-    text, finish = _generate(t, model, protocol.ANSWER_GRAMMAR, room)
+def _forced_answer(t: Transcript, turn: Turn, text: str, finish: str) -> Step:
+    """The budget ran out: the model's Answer, written now from what it found."""
     if finish == "length":
-        text = _close_truncated(t, text, budget_cut=room < budget.turn_tokens)
+        text = _close_truncated(t, text, budget_cut=turn.budget_cut)
     answer = protocol.parse_step(text).answer
     if answer is None:
         t.usage.format_failures += 1
         # A backend without a grammar can stop mid-code: never show raw protocol markup.
         answer = protocol.plain_text(text) or "(no answer: the model wrote nothing usable)"
     t.continuation += text
-    t.answer, t.partial, t.stop_reason = answer, True, reason
+    t.answer, t.partial, t.stop_reason = answer, True, turn.forced
     # There is no turn left to send an ungrounded answer back: say so instead.
     t.unverified = grounding.ungrounded(answer, _evidence(t))
-    s = Step("answer", answer, partial=True)
-    t.steps.append(s)
-    return s
+    return _add(t, Step("answer", answer, partial=True))
+
+
+def force_answer(t: Transcript, model: Model, budget: Budget, reason: str) -> Step:
+    """The budget ran out: the model writes its Answer now from what it found."""
+    turn = _answer_turn(t, budget, reason)
+    (gen,) = generate_all(model, [_request(t, model, turn)])
+    _count(t, gen)
+    return _forced_answer(t, turn, gen.text, gen.finish)
 
 
 def run(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> Iterator[Step]:
     """Steps until an Answer; a spent budget ends with a forced, partial Answer."""
+    for _, s in run_many([t], model, [sandbox], budget):
+        yield s
+
+
+def run_many(
+    ts: list[Transcript], model: Model, sandboxes: list[Sandbox], budget: Budget
+) -> Iterator[tuple[int, Step]]:
+    """Several analyses in lockstep, each to its Answer: every round, one generation for
+    each analysis still going, decoded together (`generate_all`), then their cells run at
+    the same time, each in its own worker. Yields (analysis index, step) pairs."""
     started = time.monotonic()
-    while not t.done:
-        reason = _exhausted(t, budget, started)
-        if reason is None and sum(s.repeated for s in t.steps) >= MAX_REPEATS:
-            reason = "repeated code"
-        if reason is not None:
-            yield _note(t, f"Budget reached: {reason}; asking for a final answer.")
-            yield force_answer(t, model, budget, reason)
+    while True:
+        live = [i for i, t in enumerate(ts) if not t.done]
+        if not live:
             return
-        yield from steps(t, model, sandbox, budget)
+        turns: dict[int, Turn] = {}
+        for i in live:
+            t = ts[i]
+            reason = _exhausted(t, budget, started)
+            if reason is None and sum(s.repeated for s in t.steps) >= MAX_REPEATS:
+                reason = "repeated code"
+            if reason is not None:
+                yield i, _note(t, f"Budget reached: {reason}; asking for a final answer.")
+                turns[i] = _answer_turn(t, budget, reason)
+            else:
+                turns[i] = _step_turn(t, budget)
+        gens = generate_all(model, [_request(ts[i], model, turns[i]) for i in live])
+        cells: dict[int, str] = {}
+        for i, gen in zip(live, gens, strict=True):
+            _count(ts[i], gen)
+            added, code = _take(ts[i], model, turns[i], gen)
+            for s in added:
+                yield i, s
+            if code is not None:
+                cells[i] = code
+        for i, result in _run_cells(cells, sandboxes):
+            yield i, _add(ts[i], _observe(ts[i], result))
+
+
+def _run_cells(
+    cells: dict[int, str], sandboxes: list[Sandbox]
+) -> Iterator[tuple[int, ExecutionResult]]:
+    """Each analysis's cell in its own worker; several at once on threads (a cell is a
+    worker process's time, so the threads only wait)."""
+    if len(cells) <= 1:
+        for i, code in cells.items():
+            yield i, sandboxes[i].run(code)
+        return
+    with ThreadPoolExecutor(max_workers=len(cells)) as pool:
+        futures = {i: pool.submit(sandboxes[i].run, code) for i, code in cells.items()}
+        for i, future in futures.items():
+            yield i, future.result()

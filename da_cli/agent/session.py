@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from da_cli import interrupts
-from da_cli.agent import loop
+from da_cli.agent import loop, vote
 from da_cli.agent.transcript import Step, Transcript
 from da_cli.data.catalog import Catalog, build_catalog
 from da_cli.data.profile import ViewProfile, by_relevance, infer_joins, profile, render
@@ -31,6 +31,11 @@ from da_cli.sandbox import ExecutionResult, Limits, Sandbox
 # the data profile (about 2,000 tokens) and the analysis itself; at about 4 characters a
 # token, a question past this cannot leave room for them.
 MAX_QUESTION_CHARS = 12_000
+
+# The temperature of the sampled analyses beside the greedy one when a question gets
+# several (`samples`): diverse enough to disagree where the model is unsure, the usual
+# value for self-consistency voting.
+SAMPLE_TEMPERATURE = 0.7
 
 
 def check_question(question: str) -> str:
@@ -71,6 +76,11 @@ class Session:
         self._sandbox: Sandbox | None = None
         self.model: Model | None = None
         self.transcript: Transcript | None = None
+        # Several analyses of the question (`start(samples=K)`): the others, their workers,
+        # and the vote that chose `transcript` among them.
+        self.samples: list[Transcript] = []
+        self._extra: list[Sandbox] = []
+        self.vote: vote.Vote | None = None
         self._question: str | None = None
 
     # --- the data --------------------------------------------------------------------------
@@ -106,11 +116,29 @@ class Session:
 
     # --- the analysis ----------------------------------------------------------------------
 
-    def start(self, question: str, model: Model, *, joins: bool | None = None) -> Transcript:
-        """A new analysis of `question` by `model`, in the layout the model was trained on."""
+    def start(
+        self,
+        question: str,
+        model: Model,
+        *,
+        joins: bool | None = None,
+        samples: int = 1,
+        temperature: float = SAMPLE_TEMPERATURE,
+    ) -> Transcript:
+        """A new analysis of `question` by `model`, in the layout the model was trained on.
+        `samples` > 1: that many analyses, the first greedy and the others sampled at
+        `temperature`, run together; `run` votes among them by their evidence."""
         check_question(question)
+        if samples < 1:
+            raise UsageError(f"--samples must be at least 1, not {samples}.")
         self.model = model
         self.transcript = self.opening(question, native=model.native, joins=joins)
+        self.samples = [self.transcript]
+        for i in range(1, samples):
+            t = self.opening(question, native=model.native, joins=joins)
+            t.temperature, t.seed = temperature, i
+            self.samples.append(t)
+        self.vote = None
         self._question = question
         return self.transcript
 
@@ -120,6 +148,7 @@ class Session:
         if self.transcript is None:
             raise RuntimeError("ask() continues an analysis; start() one first")
         self.transcript = loop.follow_up(conversation(self.transcript), question)
+        self.samples, self.vote = [self.transcript], None
         self._question = question
         return self.transcript
 
@@ -130,15 +159,41 @@ class Session:
         self.model = model
         failed = sum(not self.cell(code).ok for code in previous.get("cells", []))
         self.transcript = loop.follow_up(previous, question)
+        self.samples, self.vote = [self.transcript], None
         self._question = question
         return failed
 
     def run(self, budget: loop.Budget) -> Iterator[Step]:
         """The agent loop over the current transcript: its steps, until an Answer (a spent
-        budget ends with a forced, partial one)."""
+        budget ends with a forced, partial one). With several analyses, their steps (each
+        marked with its `sample`) as they run together, then a notice with the vote; the
+        winner becomes `transcript`."""
         if self.transcript is None or self.model is None:
             raise RuntimeError("run() needs an analysis; start() one first")
-        yield from loop.run(self.transcript, self.model, self.sandbox, budget)
+        if len(self.samples) <= 1:
+            yield from loop.run(self.transcript, self.model, self.sandbox, budget)
+            return
+        workers = [self.sandbox, *self._workers(len(self.samples) - 1)]
+        for i, s in loop.run_many(self.samples, self.model, workers, budget):
+            s.sample = i
+            yield s
+        self.vote = vote.choose(self.samples)
+        self.transcript = self.samples[self.vote.winner]
+        self.transcript.agreement = self.vote.to_dict()
+        yield Step("notice", self.vote.summary(), sample=self.vote.winner)
+
+    def _workers(self, n: int) -> list[Sandbox]:
+        """Workers for the sampled analyses beside the session's own, each writing to its
+        own folder beside the workspace (their cells may save files of the same name)."""
+        while len(self._extra) < n:
+            k = len(self._extra) + 1
+            place = self.workspace.with_name(f"{self.workspace.name}-{k}")
+            worker = Sandbox(self.catalog, place, self.limits)
+            worker.start()
+            self._extra.append(worker)
+        for worker in self._extra:
+            worker.context = {"QUESTION": self._question} if self._question else {}
+        return self._extra[:n]
 
     def cell(self, code: str) -> ExecutionResult:
         """Run `da`'s own code (not the model's) in the session's worker."""
@@ -152,6 +207,14 @@ class Session:
             self._temporary = Path(tempfile.mkdtemp(prefix="da-session-"))
             self._workspace = self._temporary / "workspace"
         return self._workspace
+
+    @property
+    def answer_workspace(self) -> Path:
+        """Where the chosen analysis's cells wrote (its figures): the workspace, or a
+        sampled analysis's own folder when the vote chose that one."""
+        if self.vote is None or self.vote.winner == 0:
+            return self.workspace
+        return self.workspace.with_name(f"{self.workspace.name}-{self.vote.winner}")
 
     @workspace.setter
     def workspace(self, path: Path) -> None:
@@ -172,6 +235,9 @@ class Session:
     # --- lifetime --------------------------------------------------------------------------
 
     def close(self) -> None:
+        for worker in self._extra:
+            worker.close()
+        self._extra = []
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None

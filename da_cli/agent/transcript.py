@@ -20,6 +20,7 @@ class Step:
     seconds: float = 0.0
     partial: bool = False  # answer: written because a budget ran out
     repeated: bool = False  # execute: the code had run before, so it was not run again
+    sample: int = 0  # which of several analyses of the question wrote it
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v not in (False, [], 0.0)}
@@ -52,6 +53,12 @@ class Transcript:
     unverified: list[str] = field(
         default_factory=list
     )  # numbers of a partial answer no output shows
+    # Sampling: 0 is greedy; one of several analyses of a question samples (`seed` fixes
+    # its random stream, with the step number).
+    temperature: float = 0.0
+    seed: int = 0
+    # When this analysis was chosen among several by their evidence: the vote (vote.Vote)
+    agreement: dict | None = None
 
     @property
     def done(self) -> bool:

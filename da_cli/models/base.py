@@ -19,6 +19,19 @@ class Generation:
     finish: str = "stop"  # "stop" (stop string, grammar end or end-of-turn) or "length"
 
 
+@dataclass
+class Request:
+    """One continuation of a batch (`Model.generate`'s arguments, plus the sampling seed)."""
+
+    messages: list[dict[str, str]]
+    continuation: str
+    stop: list[str]
+    grammar: str | None
+    max_tokens: int
+    temperature: float = 0.0
+    seed: int = 0
+
+
 class Model(Protocol):
     name: str
     supports_grammar: bool
@@ -37,6 +50,26 @@ class Model(Protocol):
     ) -> Generation: ...
 
     def close(self) -> None: ...
+
+
+def generate_all(model: Model, requests: list[Request]) -> list[Generation]:
+    """Every request's continuation: decoded together by a backend that can (llama.cpp
+    keeps several sequences in one batch; an endpoint takes concurrent requests), else one
+    after another. One request is always a plain `generate` (its KV-cache reuse intact)."""
+    many = getattr(model, "generate_many", None)
+    if len(requests) > 1 and many is not None:
+        return many(requests)
+    return [
+        model.generate(
+            r.messages,
+            r.continuation,
+            stop=r.stop,
+            grammar=r.grammar,
+            max_tokens=r.max_tokens,
+            temperature=r.temperature,
+        )
+        for r in requests
+    ]
 
 
 def cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from da_cli import interrupts
 from da_cli.errors import ModelError
 from da_cli.models import sampling
-from da_cli.models.base import Generation, cut_at_stop, names_deepanalyze
+from da_cli.models.base import Generation, Request, cut_at_stop, names_deepanalyze
 
 
 def physical_cores() -> int:
@@ -85,6 +85,7 @@ class LlamaCppModel:
         self.path = path
         self.n_ctx = n_ctx
         self._grammars: dict[str, object] = {}
+        self._decoder = None  # the batched context, made on the first generate_many
         self._formatter = self._chat_formatter()
         if is_deepanalyze(self._llm.metadata):
             # The model knows the tags as tokens and was trained without a grammar or a
@@ -177,6 +178,58 @@ class LlamaCppModel:
             finish=finish,
         )
 
+    def generate_many(self, requests: list[Request]) -> list[Generation]:
+        """Several continuations decoded together (models/batch.py): the prompt tokens they
+        share evaluated once, one token of each per llama_decode. Each request samples with
+        its own temperature and seed, under its own grammar."""
+        import numpy as np
+
+        from da_cli.models.batch import BatchDecoder, Sequence
+        from da_cli.models.sampling import TokenPicker
+
+        llm = self._llm
+        seqs = []
+        for r in requests:
+            prompt = self.tokenize(self.render(r.messages, r.continuation))
+            room = self.n_ctx - len(prompt)
+            if room < 16:
+                raise ModelError(
+                    f"The transcript ({len(prompt)} tokens) has filled the model's context "
+                    f"({self.n_ctx} tokens)."
+                )
+            grammar = self._grammar(r.grammar) if r.grammar else None
+            picker = TokenPicker(
+                llm._model.vocab,
+                llm.n_vocab(),
+                grammar,
+                repeat_penalty=1.1,
+                last_n=llm.last_n_tokens_size,
+                temperature=r.temperature,
+                rng=np.random.default_rng(r.seed),
+            )
+            seqs.append(Sequence(prompt, picker, r.stop, min(r.max_tokens, room)))
+        if self._decoder is None or self._decoder.n_seq < len(seqs):
+            if self._decoder is not None:
+                self._decoder.close()
+            self._decoder = BatchDecoder(llm, len(seqs), self.n_ctx, self._abort)
+        self._abort.raw = b"\0\0"
+        try:
+            with interrupts.hook(self._stop):
+                self._decoder.decode(seqs)
+        finally:
+            for s in seqs:
+                s.picker.close()
+        return [
+            Generation(
+                text=s.text,
+                prompt_tokens=s.evaluated,
+                completion_tokens=len(s.tokens),
+                seconds=s.seconds,
+                finish=s.finish,
+            )
+            for s in seqs
+        ]
+
     def _stop(self) -> None:
         """From the interrupt watcher thread: make llama.cpp's abort callback say stop."""
         self._abort.raw = b"\1\0"
@@ -187,8 +240,13 @@ class LlamaCppModel:
         depends on what the cache held, and greedy decoding can flip on such a near-tie.
         `da eval` calls this before each question, so its result depends on it alone."""
         self._llm.reset()
+        if self._decoder is not None:
+            self._decoder.reset()
 
     def close(self) -> None:
+        if self._decoder is not None:
+            self._decoder.close()
+            self._decoder = None
         llm, self._llm = self._llm, None
         if llm is not None:
             llm.close()
