@@ -3,7 +3,6 @@
 import json
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -127,17 +126,17 @@ def analyze(
     t0 = time.perf_counter()
     limits = Limits(timeout_s=cfg.cell_timeout, memory_mb=cfg.memory)
     session = Session(sources, limits=limits)
-    with session:
+    with session, state.activity() as activity:
         for note in session.catalog.notes:  # what was skipped or read with care, and why
             state.info(f"Note: {escape(note)}")
+        tables = len(session.catalog.views)
+        activity.show(f"profiling {tables} table{'s' if tables != 1 else ''}")
         session.profiles  # noqa: B018  (profile now: bad data fails before the model loads)
         profile_s = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        with (
-            state.bytes_progress("Assembling the embedded model") as bar,
-            state.console.status("Loading the model…") if not state.quiet else nullcontext(),
-        ):
+        activity.show(f"loading model {cfg.model}")
+        with state.bytes_progress("Assembling the embedded model") as bar:
             backend = load_model(
                 cfg.model, progress=bar, threads=cfg.threads, gpu_layers=cfg.gpu_layers
             )
@@ -153,6 +152,7 @@ def analyze(
         try:
             if previous is not None:
                 cells = previous["cells"]
+                activity.show(f"running {len(cells)} earlier cells again")
                 failed = session.resume(previous, question, backend)
                 state.info(
                     f"Continuing the last analysis: {len(cells)} cells run again to restore "
@@ -161,8 +161,9 @@ def analyze(
             else:
                 session.start(question, backend)
             timings = {"profile_s": profile_s, "load_s": load_s}
+            on_step = activity.steps(session.transcript, budget.max_turns)
             result = api.run(
-                session, budget, run_dir, started=started, timings=timings, on_step=state.show_step
+                session, budget, run_dir, started=started, timings=timings, on_step=on_step
             )
         finally:
             backend.close()

@@ -3,6 +3,7 @@
 import contextlib
 import functools
 import signal
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,10 +14,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.status import Status
 from rich.syntax import Syntax
+from rich.text import Text
 
 from da_cli import interrupts
-from da_cli.agent.transcript import Step
+from da_cli.agent.transcript import Step, Transcript
 from da_cli.errors import EXIT_INTERRUPTED, DaError
 from da_cli.models.catalog import EMBEDDED
 
@@ -83,6 +86,83 @@ class State:
 
     def bytes_progress(self, description: str) -> "ByteProgress":
         return ByteProgress(self, description)
+
+    def activity(self) -> "Activity":
+        return Activity(self)
+
+
+class Activity:
+    """The status line of long work on stderr: what `da` is doing now ("loading model …",
+    "step 2 of 10 · 38 tok/s", "running cell · 4 s").
+
+    On a terminal it is one live line under the step display, with a spinner, that
+    vanishes when the work ends. Elsewhere (a log file, a pipe) each new activity is one
+    plain line, with no carriage returns or cursor moves to garble the log. With -q,
+    nothing. Use it as a context manager, so the live line is gone before stdout is
+    written or an error is said."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+        console = state.console
+        self._live = console.is_terminal and not console.is_dumb_terminal
+        self._text = ""
+        self._since = 0.0
+        self._clock = False
+        self._status: Status | None = None
+
+    def show(self, text: str, *, clock: bool = False) -> None:
+        """Say what `da` does now. `clock`: count its seconds on the live line."""
+        if self._state.quiet:
+            return
+        self._text, self._since, self._clock = text, time.monotonic(), clock
+        if not self._live:
+            self._state.console.print(f"{text} …", markup=False, highlight=False, soft_wrap=True)
+        elif self._status is None:
+            self._status = Status(self, console=self._state.console)
+            self._status.start()
+
+    def __rich__(self) -> Text:
+        # Rendered again at every refresh of the live line, so the seconds count up.
+        if self._clock:
+            return Text(f"{self._text} · {time.monotonic() - self._since:.0f} s")
+        return Text(f"{self._text} …")
+
+    def steps(self, transcript: Transcript, max_turns: int) -> Callable[[Step], None]:
+        """The `on_step` of an analysis: shows each step, then what the loop does until the
+        next one: a cell runs after Code; the model writes after Execute or a notice."""
+        self._generating(transcript, max_turns)
+
+        def on_step(step: Step) -> None:
+            self._state.show_step(step)
+            if step.kind == "code":
+                self.show("running cell", clock=True)
+            elif step.kind in ("execute", "notice"):
+                self._generating(transcript, max_turns)
+            elif step.kind == "answer":
+                self.close()
+
+        return on_step
+
+    def _generating(self, t: Transcript, max_turns: int) -> None:
+        u = t.usage
+        k = u.generations + 1
+        # Past the turns, the loop makes the model write its (partial) answer.
+        text = f"step {k} of {max_turns}" if k <= max_turns else "final answer"
+        if u.model_seconds > 0 and u.completion_tokens:
+            rate = u.completion_tokens / u.model_seconds  # so far, prompt reading included
+            text += f" · {rate:.1f} tok/s" if rate < 10 else f" · {rate:.0f} tok/s"
+        self.show(text)
+
+    def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def __enter__(self) -> "Activity":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class ByteProgress:
