@@ -108,6 +108,7 @@ KEYS: tuple[Key, ...] = (
     Key("analyze.max_turns", int, 10, "most model steps", 1),
     Key("analyze.max_tokens", int, 6000, "most generated tokens", 64),
     Key("analyze.timeout", float, None, "most seconds in all", 1, unset="none"),
+    Key("analyze.samples", int, 1, "analyses decoded together and voted by evidence", 1, 8),
     Key("report.angles", int, 4, "angles a survey looks at", 1, 8),
     Key("report.max_turns", int, 4, "most model steps per angle", 1),
     Key("report.max_tokens", int, 2000, "most generated tokens per angle", 64),
@@ -116,6 +117,7 @@ KEYS: tuple[Key, ...] = (
     Key("eval.max_tokens", int, 700, "most generated tokens a question", 64),
     Key("eval.timeout", float, 300.0, "most seconds a question", 1),
     Key("eval.cell_timeout", float, 30.0, "most seconds a cell", 1),
+    Key("eval.samples", int, 1, "analyses a question, voted by evidence", 1, 8),
 )
 BY_NAME = {k.name: k for k in KEYS}
 
@@ -134,6 +136,7 @@ class Settings:
     analyze_max_turns: int
     analyze_max_tokens: int
     analyze_timeout: float | None
+    analyze_samples: int
     report_angles: int
     report_max_turns: int
     report_max_tokens: int
@@ -142,6 +145,7 @@ class Settings:
     eval_max_tokens: int
     eval_timeout: float | None
     eval_cell_timeout: float
+    eval_samples: int
     origins: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> Any:

@@ -75,6 +75,16 @@ def analyze(
         metavar="MB",
         help="Address-space limit of the code worker. " + config.default_note("memory"),
     ),
+    samples: int = typer.Option(
+        None,
+        "--samples",
+        "-k",
+        min=1,
+        max=8,
+        metavar="K",
+        help="Analyses run together (one greedy, the rest sampled); the answer is the one "
+        "their executed evidence supports best. " + config.default_note("analyze.samples"),
+    ),
     follow_up: bool = typer.Option(
         False,
         "--continue",
@@ -103,6 +113,7 @@ def analyze(
             "analyze.timeout": timeout,
             "cell_timeout": cell_timeout,
             "memory": memory,
+            "analyze.samples": samples,
         }
     )
     previous = None
@@ -159,9 +170,11 @@ def analyze(
                     "its variables" + (f" ({failed} failed)." if failed else ".")
                 )
             else:
-                session.start(question, backend)
+                session.start(question, backend, samples=cfg.analyze_samples)
             timings = {"profile_s": profile_s, "load_s": load_s}
-            on_step = activity.steps(session.transcript, budget.max_turns)
+            on_step = activity.steps(
+                session.transcript, budget.max_turns, samples=len(session.samples)
+            )
             result = api.run(
                 session, budget, run_dir, started=started, timings=timings, on_step=on_step
             )
@@ -177,7 +190,9 @@ def analyze(
     if output:
         from da_cli.research import findings
 
-        doc = findings.from_analysis(transcript, session.catalog, backend.name, session.workspace)
+        doc = findings.from_analysis(
+            transcript, session.catalog, backend.name, session.answer_workspace
+        )
         runs.save_json(run_dir, "report.json", doc.to_dict())
         for path in output:
             state.wrote(reports.write(doc, path), len(doc.figures))

@@ -55,23 +55,26 @@ class State:
             detail.append(f"figures in {written.extra[0].parent.name}/")
         self.info(f"Wrote {escape(str(written.path))} ({', '.join(detail)})")
 
-    def show_step(self, s: Step) -> None:
+    def show_step(self, s: Step, samples: int = 1) -> None:
+        """One step of the analysis; with several analyses, each marked with its number."""
         if self.quiet:
             return
         c = self.console
+        tag = f"[dim]\\[{s.sample + 1}/{samples}][/dim] " if samples > 1 else ""
         if s.kind in ("analyze", "understand"):
             c.print(
-                f"[bold cyan]{s.kind.title()}[/bold cyan] [dim]{escape(_oneline(s.text))}[/dim]"
+                f"{tag}[bold cyan]{s.kind.title()}[/bold cyan] "
+                f"[dim]{escape(_oneline(s.text))}[/dim]"
             )
         elif s.kind == "code":
-            c.print("[bold yellow]Code[/bold yellow]")
+            c.print(f"{tag}[bold yellow]Code[/bold yellow]")
             c.print(Syntax(s.text, "python", theme="ansi_dark", background_color="default"))
         elif s.kind == "execute":
             lines = s.text.splitlines()
             head = "\n".join(lines[:_SHOWN_OUTPUT_LINES])
             more = len(lines) - _SHOWN_OUTPUT_LINES
             style = "red" if s.error else "dim"
-            c.print(f"[bold magenta]Execute[/bold magenta] [dim]({s.seconds:.2f} s)[/dim]")
+            c.print(f"{tag}[bold magenta]Execute[/bold magenta] [dim]({s.seconds:.2f} s)[/dim]")
             c.print(
                 head + (f"\n… {more} more lines" if more > 0 else ""),
                 style=style,
@@ -79,10 +82,10 @@ class State:
                 highlight=False,
             )
         elif s.kind == "notice":
-            c.print(s.text, style="yellow", markup=False)
+            c.print(f"{tag}[yellow]{escape(s.text)}[/yellow]")
         elif s.kind == "answer":
             label = "Answer (partial)" if s.partial else "Answer"
-            c.print(f"[bold green]{label}[/bold green]")
+            c.print(f"{tag}[bold green]{label}[/bold green]")
 
     def bytes_progress(self, description: str) -> "ByteProgress":
         return ByteProgress(self, description)
@@ -127,13 +130,15 @@ class Activity:
             return Text(f"{self._text} · {time.monotonic() - self._since:.0f} s")
         return Text(f"{self._text} …")
 
-    def steps(self, transcript: Transcript, max_turns: int) -> Callable[[Step], None]:
+    def steps(
+        self, transcript: Transcript, max_turns: int, samples: int = 1
+    ) -> Callable[[Step], None]:
         """The `on_step` of an analysis: shows each step, then what the loop does until the
         next one: a cell runs after Code; the model writes after Execute or a notice."""
         self._generating(transcript, max_turns)
 
         def on_step(step: Step) -> None:
-            self._state.show_step(step)
+            self._state.show_step(step, samples)
             if step.kind == "code":
                 self.show("running cell", clock=True)
             elif step.kind in ("execute", "notice"):

@@ -77,6 +77,16 @@ def dabench(
         metavar="SECONDS",
         help="Most seconds a cell. " + config.default_note("eval.cell_timeout"),
     ),
+    samples: int = typer.Option(
+        None,
+        "--samples",
+        "-k",
+        min=1,
+        max=8,
+        metavar="K",
+        help="Analyses a question, decoded together and voted by their evidence. "
+        + config.default_note("eval.samples"),
+    ),
     no_grammar: bool = typer.Option(
         False, "--no-grammar", help="Decode without the protocol grammar (to measure it)."
     ),
@@ -97,6 +107,7 @@ def dabench(
             "eval.max_tokens": max_tokens,
             "eval.timeout": timeout,
             "eval.cell_timeout": cell_timeout,
+            "eval.samples": samples,
         }
     )
     if level and level not in LEVELS:
@@ -136,7 +147,14 @@ def dabench(
         ):
             progress = bar.add_task("", total=len(todo))
             for task in todo:
-                record = run_task(task, backend, budget, limits, grammar=not no_grammar)
+                record = run_task(
+                    task,
+                    backend,
+                    budget,
+                    limits,
+                    grammar=not no_grammar,
+                    samples=cfg.eval_samples,
+                )
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 out.flush()
                 done[task.id] = record

@@ -50,7 +50,13 @@ def format_grammar(names: list[str], spec: str = "") -> str:
 
 
 def run_task(
-    task: Task, model: Model, budget: loop.Budget, limits: Limits, *, grammar: bool = True
+    task: Task,
+    model: Model,
+    budget: loop.Budget,
+    limits: Limits,
+    *,
+    grammar: bool = True,
+    samples: int = 1,
 ) -> dict:
     started = time.perf_counter()
     record = {"id": task.id, "level": task.level, "model": model.name}
@@ -59,9 +65,11 @@ def run_task(
         forget()
     try:
         with Session([str(task.file)], limits=limits) as session:
-            t = session.start(task.instruction(), model)
+            session.start(task.instruction(), model, samples=samples)
             for _ in session.run(budget):
                 pass
+            t = session.transcript  # several analyses: the one their vote chose
+            assert t is not None
     except DaError as e:
         record.update(error=str(e), correct=False, right=0, total=len(task.labels))
         record["seconds"] = round(time.perf_counter() - started, 2)
@@ -95,6 +103,7 @@ def run_task(
         prompt_tokens=u.prompt_tokens,
         completion_tokens=u.completion_tokens,
         code=t.code,
+        **({"agreement": t.agreement} if t.agreement else {}),
         # The whole assistant turn, Execute outputs included: what failure analysis reads.
         turn=t.continuation[-12000:],
         seconds=round(time.perf_counter() - started, 2),
