@@ -69,6 +69,7 @@ def run_task(
             for _ in session.run(budget):
                 pass
             t = session.transcript  # several analyses: the one their vote chose
+            samples_run = list(session.samples)
             assert t is not None
     except DaError as e:
         record.update(error=str(e), correct=False, right=0, total=len(task.labels))
@@ -104,6 +105,9 @@ def run_task(
         completion_tokens=u.completion_tokens,
         code=t.code,
         **({"agreement": t.agreement} if t.agreement else {}),
+        # Every analysis's own answer, so a run also tells how often one of them was right
+        # where the vote (or the greedy analysis) was not.
+        **({"sample_answers": [x.answer for x in samples_run]} if len(samples_run) > 1 else {}),
         # The whole assistant turn, Execute outputs included: what failure analysis reads.
         turn=t.continuation[-12000:],
         seconds=round(time.perf_counter() - started, 2),

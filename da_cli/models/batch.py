@@ -62,7 +62,9 @@ class BatchDecoder:
         # One buffer for all sequences: a shared prefix is one set of cells, and any
         # sequence may use as much of the cache as it needs.
         params.kv_unified = True
-        params.flash_attn_type = int(__import__("os").environ.get("FA", "1"))
+        # Flash attention: without it a batch's attention scores are materialised over the
+        # whole cache (K times one sequence's), and the first decode took seconds.
+        params.flash_attn_type = 1
         self._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
         self.n_batch = int(params.n_batch)
         self._batch = _internals.LlamaBatch(n_tokens=self.n_batch, embd=0, n_seq_max=n_seq)

@@ -73,6 +73,7 @@ class LlamaCppModel:
                 model_path=str(path),
                 n_ctx=n_ctx,
                 n_threads=n_threads or threads(),
+                n_threads_batch=n_threads or threads(),
                 n_gpu_layers=n_gpu_layers,
                 seed=seed,
                 verbose=False,
