@@ -20,3 +20,19 @@ def test_small_numbers_need_no_evidence():
 
 def test_numbers_from_the_question_are_evidence():
     assert ungrounded("Sales in 2025 fell.", ["why did 2025 drop?"]) == []
+
+
+def test_an_answer_must_state_a_value_a_cell_printed():
+    from da_cli.agent.grounding import states_computed_value
+
+    q = "What is the mean fare? Answer as @mean_fare[mean_fare_value]."
+    assert states_computed_value("@mean_fare[32.20]", ["32.2042"], q)
+    # A cell that printed nothing is no evidence; loading the data is no answer.
+    assert not states_computed_value("The data has been loaded.", ["(no output)"], q)
+    assert not states_computed_value("It is 32.20.", [], q)
+    # The format's placeholder copied back is no value, even when an output mentions it.
+    assert not states_computed_value("@mean_fare[mean_fare_value]", ["mean_fare_value"], q)
+    # A named value counts when an output shows it and the question did not give it.
+    who = "Which region sold the most?"
+    assert states_computed_value("West sold the most.", ["region\nWest  1204"], who)
+    assert not states_computed_value("The region sold the most.", ["region\nWest  1204"], who)

@@ -16,13 +16,13 @@ def session(tmp_path):
     catalog = build_catalog([str(SALES)])
     with Sandbox(catalog, tmp_path / "ws") as sandbox:
 
-        def run(*outputs: str | dict, grammar: bool = False, **budget):
+        def run(*outputs: str | dict, grammar: bool = False, question: str = "q?", **budget):
             script = tmp_path / "script.jsonl"
             rows = [o if isinstance(o, dict) else {"text": o} for o in outputs]
             script.write_text("".join(json.dumps(r) + "\n" for r in rows))
             model = ReplayModel(script)
             model.supports_grammar = grammar  # plays what a grammar-bound model wrote
-            t = loop.new_transcript("q?", [SALES], "profile", ["orders"])
+            t = loop.new_transcript(question, [SALES], "profile", ["orders"])
             steps = list(loop.run(t, model, sandbox, loop.Budget(**budget)))
             return t, steps, model
 
@@ -98,5 +98,18 @@ def test_a_step_cut_at_its_own_limit_is_a_format_failure_but_a_budget_cut_is_not
     assert (t.usage.format_failures, t.usage.budget_cuts) == (1, 0)
     assert t.answer == "1" and "</Analyze>" in t.continuation  # closed, and the loop went on
     # --max-tokens left less room than a step may take: the budget cut it, not the model.
-    t, _, _ = session(rambling, answer_step("1"), max_tokens=100)
+    t, _, _ = session(rambling, code_step("print(1)"), answer_step("1"), max_tokens=100)
     assert (t.usage.format_failures, t.usage.budget_cuts) == (0, 1)
+
+
+def test_an_answer_after_a_silent_cell_is_sent_back_once(session):
+    t, steps, model = session(
+        code_step("import pandas as pd"),
+        answer_step("The dataset has been loaded into a pandas DataFrame."),
+        code_step("print(6 * 7)"),
+        answer_step("The value is 42."),
+        question="What is the value?",
+    )
+    assert t.answer == "The value is 42." and t.rejected_answers == 1
+    assert loop.NO_VALUE_HINT in model.history[2]["continuation"]
+    assert any(s.kind == "notice" and loop.NO_VALUE_HINT in s.text for s in steps)

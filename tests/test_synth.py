@@ -336,8 +336,8 @@ def test_synth_solves_inspects_and_records_in_the_analyze_prompt(replay, tmp_pat
         code_step(reference_code(first)),
         answer_step(right_answer(first)),
         # 2: code that ran, but an answer without the label
-        code_step(reference_code(second)),
-        answer_step("I cannot tell from this."),
+        code_step("print('nothing found')"),
+        answer_step("Nothing found."),
         # 3: a failing cell fixed in the next one: kept, self-correction is worth learning
         code_step("print(sql('SELECT nope FROM orders'))"),
         code_step(reference_code(third)),

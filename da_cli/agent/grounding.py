@@ -22,7 +22,7 @@ def decimals(token: str) -> int:
     return len(token.split(".", 1)[1]) if "." in token else 0
 
 
-def ungrounded(answer: str, evidence: list[str]) -> list[str]:
+def ungrounded(answer: str, evidence: list[str], small: float = 10) -> list[str]:
     """The numbers in `answer` that no evidence text supports, allowing the answer to
     round (2 decimals of 0.21345 is 0.21), to drop a trailing .0, or to be a percentage
     of a fraction shown (21.7 % of 0.217)."""
@@ -35,7 +35,7 @@ def ungrounded(answer: str, evidence: list[str]) -> list[str]:
     missing = []
     for tok in numbers(answer):
         v = value(tok)
-        if v is None or abs(v) <= 10:  # small counts and ordinals need no evidence
+        if v is None or abs(v) <= small:  # small counts and ordinals need no evidence
             continue
         d = decimals(tok)
         tol = 0.5 * 10**-d + 1e-9
@@ -44,3 +44,52 @@ def ungrounded(answer: str, evidence: list[str]) -> list[str]:
         ):
             missing.append(tok)
     return missing
+
+
+NO_OUTPUT = "(no output)"  # what the sandbox shows for a cell that printed nothing
+_BRACKET = re.compile(r"\[([^\[\]\n]{1,80})\]")
+_WORD = re.compile(r"[A-Za-z][\w\-]{2,}")
+
+
+# Words of a question that asks for a value (a number, a name, a yes/no with its figure)
+# rather than, say, a chart or a file: its answer must state something a cell computed.
+_ASKS = re.compile(
+    r"@\w+\[|\b(what|which|how|who|when|where|why|whether|is there|are there|does|do|did|"
+    r"calculate|compute|find|determine|identify|count|total|sum|mean|average|median|"
+    r"percent\w*|ratio|rate|number|correlat\w*|deviation|variance|max\w*|min\w*|most|"
+    r"least|top|largest|smallest|highest|lowest)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_value(question: str) -> bool:
+    return bool(_ASKS.search(question))
+
+
+def placeholders(question: str) -> set[str]:
+    """What a question's answer format leaves to fill in (`@mean[mean_value]` ->
+    `mean_value`): copied into an answer, such text is no value."""
+    return {m.group(1).strip() for m in _BRACKET.finditer(question)}
+
+
+def printed(outputs: list[str]) -> list[str]:
+    """The outputs that are evidence: a cell that printed nothing showed nothing."""
+    return [o for o in outputs if o.strip() and o.strip() != NO_OUTPUT]
+
+
+def states_computed_value(answer: str, outputs: list[str], question: str) -> bool:
+    """Whether `answer` states at least one value that a cell printed: a number the
+    outputs show (at the answer's precision), or a word of an output that the question
+    does not already contain. A format placeholder copied from the question is not one."""
+    shown = printed(outputs)
+    if not shown:
+        return False
+    text = answer
+    for holder in placeholders(question):
+        text = text.replace(f"[{holder}]", "[]")
+    stated = numbers(text)
+    if stated and len(ungrounded(text, shown, small=-1)) < len(stated):
+        return True
+    asked = {w.lower() for w in _WORD.findall(question)}
+    seen = {w.lower() for o in shown for w in _WORD.findall(o)}
+    return any(w.lower() in seen and w.lower() not in asked for w in _WORD.findall(text))

@@ -21,6 +21,10 @@ MAX_REJECTED_ANSWERS = 1
 RUT_TEMPERATURE = 0.8
 MAX_REPEATS = 3
 REPEAT_NOTE = "Do not run the same code again: change it as this output says."
+NO_VALUE_HINT = (
+    "The answer states no value that an output shows. Print the values the question asks "
+    "for, then answer from that output."
+)
 UNGROUNDED_HINT = (
     "The answer quotes {numbers}, which no output shows. Write code that computes the "
     "numbers you need, then answer from its output."
@@ -102,6 +106,23 @@ def _evidence(t: Transcript) -> list[str]:
     return [t.question, *(m["content"] for m in t.messages if m["role"] != "system")] + [
         s.text for s in t.steps if s.kind == "execute"
     ]
+
+
+def _unbacked(t: Transcript, answer: str) -> str | None:
+    """Why an Answer is sent back, or None: it quotes numbers no output shows, or the
+    question asks for a value and it states none that a cell printed (a cell that printed
+    nothing is no evidence, and a format placeholder copied from the question is no
+    value)."""
+    missing = grounding.ungrounded(answer, _evidence(t))
+    if missing:
+        return UNGROUNDED_HINT.format(numbers=", ".join(missing[:5]))
+    # A follow-up may answer from the earlier analysis's outputs (in its assistant turn).
+    outputs = [m["content"] for m in t.messages if m["role"] == "assistant"]
+    outputs += [s.text for s in t.steps if s.kind == "execute" and not s.error]
+    asks = grounding.asks_for_value(t.question)
+    if asks and not grounding.states_computed_value(answer, outputs, t.question):
+        return NO_VALUE_HINT
+    return None
 
 
 def _close_truncated(t: Transcript, text: str, budget_cut: bool) -> str:
@@ -239,10 +260,9 @@ def _take(
     if answer_only:
         assert parsed.answer is not None
         t.continuation += text
-        missing = grounding.ungrounded(parsed.answer, _evidence(t))
-        if missing and t.rejected_answers < MAX_REJECTED_ANSWERS:
+        hint = _unbacked(t, parsed.answer)
+        if hint is not None and t.rejected_answers < MAX_REJECTED_ANSWERS:
             t.rejected_answers += 1
-            hint = UNGROUNDED_HINT.format(numbers=", ".join(missing[:5]))
             t.continuation += protocol.execute_block(hint)
             added.append(_add(t, Step("notice", f"Answer rejected: {hint}")))
         else:

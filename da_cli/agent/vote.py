@@ -17,6 +17,7 @@ from da_cli.agent.transcript import Transcript
 
 # A value named in an answer: the content of a bracket or quotes (`@name[value]`, "value"),
 # a capitalised word that is not the first of its sentence, or a yes/no word.
+_FILLED = re.compile(r"@\w+\[([^\[\]\n]{0,80})\]")
 _BRACKETED = re.compile(r"\[([^\[\]]{1,80})\]|\"([^\"]{1,80})\"|'([^']{1,80})'")
 _WORD = re.compile(r"[A-Za-z][\w\-]*")
 _BOOLEAN = {"yes", "no", "true", "false"}
@@ -33,25 +34,33 @@ class Values:
 
 
 def values(answer: str, question: str = "") -> Values:
-    """The values `answer` states; words of the question are not values of the answer."""
-    asked = {w.lower() for w in _WORD.findall(question)}
-    nums = []
-    for tok in grounding.numbers(answer):
-        v = grounding.value(tok)
-        if v is not None:
-            nums.append((v, grounding.decimals(tok)))
-    names = set()
-    for m in _BRACKETED.finditer(answer):
-        text = next(g for g in m.groups() if g is not None).strip()
-        if text and not grounding.numbers(text):
-            names.add(text.lower())
-    for sentence in re.split(r"(?<=[.!?:;])\s+|\n", answer):
-        words = _WORD.findall(sentence)
-        for k, w in enumerate(words):
-            low = w.lower()
-            if low in _BOOLEAN or (k > 0 and w[0].isupper() and low not in asked):
-                names.add(low)
-    return Values(tuple(sorted(set(nums))), frozenset(names))
+    """The values `answer` states. When it fills a format (`@name[value]`), the filled
+    values alone: the prose around them varies between analyses that agree. Text the
+    question already contains (a placeholder, a column name) is not a value."""
+    asked = question.lower()
+    asked_words = {w.lower() for w in _WORD.findall(question)}
+    filled = [m.group(1).strip() for m in _FILLED.finditer(answer)]
+    nums, names = set(), set()
+    for part in filled or [answer]:
+        for tok in grounding.numbers(part):
+            v = grounding.value(tok)
+            if v is not None:
+                nums.add((v, grounding.decimals(tok)))
+        if filled:
+            if part and not grounding.numbers(part) and part.lower() not in asked:
+                names.add(part.lower())
+            continue
+        for m in _BRACKETED.finditer(part):
+            text = next(g for g in m.groups() if g is not None).strip()
+            if text and not grounding.numbers(text) and text.lower() not in asked:
+                names.add(text.lower())
+        for sentence in re.split(r"(?<=[.!?:;])\s+|\n", part):
+            words = _WORD.findall(sentence)
+            for k, w in enumerate(words):
+                low = w.lower()
+                if low in _BOOLEAN or (k > 0 and w[0].isupper() and low not in asked_words):
+                    names.add(low)
+    return Values(tuple(sorted(nums)), frozenset(names))
 
 
 def _same_number(a: tuple[float, int], b: tuple[float, int]) -> bool:
