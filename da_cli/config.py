@@ -113,10 +113,12 @@ KEYS: tuple[Key, ...] = (
     Key("report.max_turns", int, 4, "most model steps per angle", 1),
     Key("report.max_tokens", int, 2000, "most generated tokens per angle", 64),
     Key("report.timeout", float, None, "most seconds for all analyses", 1, unset="none"),
-    Key("eval.max_turns", int, 4, "most model steps a question", 1),
-    Key("eval.max_tokens", int, 700, "most generated tokens a question", 64),
-    Key("eval.timeout", float, 300.0, "most seconds a question", 1),
-    Key("eval.cell_timeout", float, 30.0, "most seconds a cell", 1),
+    # eval's defaults are analyze's, so the headline figure is what a user gets; cheaper
+    # settings are explicit flags, stated beside each figure they produce.
+    Key("eval.max_turns", int, 10, "most model steps a question", 1),
+    Key("eval.max_tokens", int, 6000, "most generated tokens a question", 64),
+    Key("eval.timeout", float, None, "most seconds a question", 1, unset="none"),
+    Key("eval.cell_timeout", float, 60.0, "most seconds a cell", 1),
     Key("eval.samples", int, 1, "analyses a question, voted by evidence", 1, 8),
 )
 BY_NAME = {k.name: k for k in KEYS}

@@ -52,12 +52,14 @@ def test_defaults_are_the_commands_own(project):
         60.0,
         8192,
     )
+    # eval measures what a user runs: analyze's budget unless told otherwise.
     assert (s.eval_max_turns, s.eval_max_tokens, s.eval_timeout, s.eval_cell_timeout) == (
-        4,
-        700,
-        300.0,
-        30.0,
+        s.analyze_max_turns,
+        s.analyze_max_tokens,
+        s.analyze_timeout,
+        s.cell_timeout,
     )
+    assert s.eval_samples == s.analyze_samples
     assert (s.threads, s.gpu_layers, s.analyze_timeout) == (None, None, None)
     assert set(s.origins.values()) == {"default"}
 
@@ -154,7 +156,7 @@ def test_show_prints_every_setting_with_its_origin(project, da_home):
     assert rows["threads"] == ["2", f"{user}:2"]
     assert rows["report.angles"] == ["3", f"{project / 'da.toml'}:2"]
     assert rows["model"] == ["replay:x.jsonl", "env DA_MODEL"]
-    assert rows["eval.max_tokens"] == ["700", "default"]
+    assert rows["eval.max_tokens"] == ["6000", "default"]
     out = json.loads(da("config", "show", "--json", cwd=project).stdout)
     assert out["threads"] == {"value": 2, "origin": f"{user}:2"}
 
@@ -182,7 +184,7 @@ def test_set_writes_the_user_file_keeping_its_comments(project, da_home):
     )
     assert s.model == 'odd "name"'
     assert da("config", "unset", "eval.max_tokens", cwd=project).returncode == 0
-    assert config.resolve(cwd=project, environ={}).eval_max_tokens == 700
+    assert config.resolve(cwd=project, environ={}).eval_max_tokens == 6000
 
 
 @pytest.mark.parametrize(
@@ -217,7 +219,7 @@ def test_eval_ignores_analyze_budgets_but_takes_its_own(project, bench, replay, 
     r = da(*args, "--model", replay(*steps), "-o", str(tmp_path / "a.jsonl"), cwd=project)
     assert r.returncode == 0, r.stderr
     first = json.loads(r.stdout)
-    assert (first["correct"], first["partial"]) == (1, 0)  # eval's own 4 turns, not analyze's 1
+    assert (first["correct"], first["partial"]) == (1, 0)  # eval's own 10 turns, not analyze's 1
     (project / "da.toml").write_text("[eval]\nmax_turns = 1\n")
     r = da(*args, "--model", replay(*steps), "-o", str(tmp_path / "b.jsonl"), cwd=project)
     assert r.returncode == 0, r.stderr

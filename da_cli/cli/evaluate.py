@@ -46,9 +46,9 @@ def dabench(
     output: Path = typer.Option(
         None, "--output", "-o", help="Results, one JSON line per question (resumable)."
     ),
-    # Tighter than `da analyze`: on the dev set the 0.5B's right answers came within 3 steps
-    # and 470 generated tokens, and a token budget (unlike a timeout) keeps the score
-    # independent of how busy the machine is.
+    # By default `da analyze`'s budget, so the score is what a user gets. A tighter token
+    # budget (not a timeout) is the way to a cheaper run whose score does not depend on
+    # how busy the machine is; say which one a figure used.
     max_turns: int = typer.Option(
         None,
         "--max-turns",
@@ -214,6 +214,14 @@ def _print(s: dict) -> None:
         return
     grammar = "" if s["grammar"] is None else f" (grammar {'on' if s['grammar'] else 'off'})"
     print(f"model: {s['model']}{grammar}")
+    if isinstance(s.get("settings"), dict):
+        c = s["settings"]
+        print(
+            f"settings: --max-turns {c['max_turns']} --max-tokens {c['max_tokens']} "
+            f"--samples {c['samples']}"
+        )
+    elif s.get("settings") == "mixed":
+        print("settings: mixed (the results file holds runs with different settings)")
     print(
         f"questions: {s['correct']}/{s['questions']} correct ({s['accuracy']} %; "
         f"{s['accuracy_raw']} % without the format self-check)"
@@ -228,7 +236,8 @@ def _print(s: dict) -> None:
         f"partial answers: {s['partial']}; errors: {s['errors']}"
     )
     print(
-        f"per question: {s['mean_seconds']} s, {s['mean_completion_tokens']} generated tokens, "
+        f"per question: {s['mean_seconds']} s (median {s['median_seconds']}), "
+        f"{s['mean_completion_tokens']} generated tokens, "
         f"{s['mean_prompt_tokens']} prompt tokens evaluated"
     )
     print(f"results: {s['results']}")

@@ -1,6 +1,7 @@
 """One DABench task through the same analysis session as `da analyze` (catalog, profile,
 the model's own prompt layout, agent loop, sandbox), then scored; and the summary over many."""
 
+import json
 import re
 import statistics
 import time
@@ -59,7 +60,17 @@ def run_task(
     samples: int = 1,
 ) -> dict:
     started = time.perf_counter()
-    record = {"id": task.id, "level": task.level, "model": model.name}
+    record = {
+        "id": task.id,
+        "level": task.level,
+        "model": model.name,
+        # What the figure was measured with: a row of results states its settings.
+        "settings": {
+            "max_turns": budget.max_turns,
+            "max_tokens": budget.max_tokens,
+            "samples": samples,
+        },
+    }
     forget = getattr(model, "forget", None)  # backends with a cache (llama.cpp)
     if forget is not None:
         forget()
@@ -145,6 +156,9 @@ def summarize(records: list[dict]) -> dict:
         return round(100 * sum(r["correct"] for r in rows) / len(rows), 1) if rows else None
 
     total_subs = sum(r["total"] for r in records)
+    settings = [
+        json.loads(s) for s in {json.dumps(r.get("settings"), sort_keys=True) for r in records}
+    ]
     return {
         "questions": n,
         "correct": sum(r["correct"] for r in records),
@@ -167,6 +181,9 @@ def summarize(records: list[dict]) -> dict:
         "errors": sum(1 for r in records if r.get("error")),
         "partial": sum(1 for r in records if r.get("partial")),
         "mean_seconds": round(statistics.mean(r["seconds"] for r in records), 1),
+        "median_seconds": round(statistics.median(r["seconds"] for r in records), 1),
+        # One settings object when every record shares it; a mixed file says so.
+        "settings": settings[0] if len(settings) == 1 else "mixed",
         "mean_completion_tokens": round(
             statistics.mean(r.get("completion_tokens", 0) for r in records)
         ),
