@@ -105,3 +105,18 @@ def test_the_dropped_stop_string_is_restored():
     assert _matched_stop("<Answer>\nok", None, protocol.STOP) == "</Answer>"
     assert _matched_stop("anything", "</Answer>", protocol.STOP) == "</Answer>"
     assert _matched_stop("<Code>x</Code> done", None, protocol.STOP) == ""
+
+
+def test_several_analyses_are_concurrent_requests_with_their_own_seeds(server, monkeypatch):
+    # Both analyses ask the same thing here, so the order the threads reach the server in
+    # does not matter: each gets a code step, then an answer.
+    Scripted.replies = [code_step(COUNT)] * 2 + [answer_step("There are 5319 orders.")] * 2
+    r = run_da(
+        "analyze", str(SALES), "how many orders?", "-k", "2", "--json",
+        "--model", f"openai:{server}#tiny",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["agreement"]["agreeing"] == 2
+    first_round = Scripted.requests[:2]
+    assert sorted(q["temperature"] for q in first_round) == [0.0, 0.7]
+    assert [q.get("seed") for q in first_round if q["temperature"] > 0] == [1009]

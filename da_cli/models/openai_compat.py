@@ -17,9 +17,10 @@ import os
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 from da_cli.errors import ModelError
-from da_cli.models.base import Generation, names_deepanalyze
+from da_cli.models.base import Generation, Request, names_deepanalyze
 
 PREFIX = "openai:"
 TIMEOUT_S = 600
@@ -58,6 +59,7 @@ class OpenAICompatModel:
         grammar: str | None,
         max_tokens: int,
         temperature: float = 0.0,
+        seed: int | None = None,
     ) -> Generation:
         body: dict = {
             "model": self.model,
@@ -67,6 +69,8 @@ class OpenAICompatModel:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if seed is not None and temperature > 0:
+            body["seed"] = seed  # vLLM honours a per-request seed
         if stop:
             body["stop"] = stop
         if continuation:
@@ -83,6 +87,24 @@ class OpenAICompatModel:
             seconds=time.perf_counter() - start,
             finish="length" if finish == "length" else "stop",
         )
+
+    def generate_many(self, requests: list[Request]) -> list[Generation]:
+        """Several continuations as concurrent requests: the server (vLLM) batches them."""
+        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+            futures = [
+                pool.submit(
+                    self.generate,
+                    r.messages,
+                    r.continuation,
+                    stop=r.stop,
+                    grammar=r.grammar,
+                    max_tokens=r.max_tokens,
+                    temperature=r.temperature,
+                    seed=r.seed,
+                )
+                for r in requests
+            ]
+            return [f.result() for f in futures]
 
     def _stream(self, body: dict) -> tuple[str, str, str | None, dict]:
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
