@@ -81,3 +81,40 @@ def test_grammar_fast_path_decodes_exactly_what_the_sampler_chain_does():
         assert fast.text.startswith("@mean[") and "\n@n[" in fast.text
     finally:
         model.close()
+
+
+@pytest.mark.smoke
+def test_batched_sequences_share_the_prompt_and_sample_on_their_own():
+    # K analyses in one llama.cpp batch: a shared prompt evaluated once for all, greedy
+    # sequences decoding alike, sampled ones reproducible by their seed and under the
+    # grammar (every one a well-formed first step).
+    from da_cli.agent import protocol
+    from da_cli.models import load_model
+    from da_cli.models.base import Request
+
+    model = load_model(None)
+    try:
+        messages = [
+            {"role": "system", "content": "You analyse data. Answer with the protocol tags."},
+            {"role": "user", "content": "Table orders(region, revenue). Which region sold most?"},
+        ]
+
+        def ask(temps_seeds):
+            reqs = [
+                Request(messages, "", protocol.STOP, protocol.FIRST_GRAMMAR, 48, t, s)
+                for t, s in temps_seeds
+            ]
+            return model.generate_many(reqs)
+
+        greedy, twin, sampled, other = ask([(0.0, 0), (0.0, 0), (0.9, 1), (0.9, 2)])
+        assert greedy.text == twin.text and greedy.completion_tokens == 48
+        prompt_tokens = len(model.tokenize(model.render(messages, "")))
+        assert greedy.prompt_tokens == prompt_tokens
+        again = ask([(0.0, 0), (0.0, 0), (0.9, 1), (0.9, 2)])
+        assert again[0].prompt_tokens == 1  # the cache kept each sequence's prompt
+        assert again[2].text == sampled.text and again[3].text == other.text
+        assert len({greedy.text, sampled.text, other.text}) == 3
+        for g in (greedy, sampled, other):
+            assert g.text.startswith("<Analyze>")
+    finally:
+        model.close()
