@@ -59,17 +59,18 @@ def generate_all(model: Model, requests: list[Request]) -> list[Generation]:
     many = getattr(model, "generate_many", None)
     if len(requests) > 1 and many is not None:
         return many(requests)
-    return [
-        model.generate(
-            r.messages,
-            r.continuation,
-            stop=r.stop,
-            grammar=r.grammar,
-            max_tokens=r.max_tokens,
-            temperature=r.temperature,
-        )
-        for r in requests
-    ]
+    return [generate_one(model, r) for r in requests]
+
+
+def generate_one(model: Model, r: Request) -> Generation:
+    return model.generate(
+        r.messages,
+        r.continuation,
+        stop=r.stop,
+        grammar=r.grammar,
+        max_tokens=r.max_tokens,
+        temperature=r.temperature,
+    )
 
 
 def cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:

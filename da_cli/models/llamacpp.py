@@ -16,6 +16,7 @@ from da_cli import interrupts
 from da_cli.errors import ModelError
 from da_cli.models import sampling
 from da_cli.models.base import Generation, Request, cut_at_stop, names_deepanalyze
+from da_cli.models.batch import common_prefix
 
 
 def physical_cores() -> int:
@@ -145,7 +146,7 @@ class LlamaCppModel:
                 f"The transcript ({len(prompt)} tokens) has filled the model's context "
                 f"({self.n_ctx} tokens)."
             )
-        cached = _common_prefix(llm._input_ids[: llm.n_tokens].tolist(), prompt)
+        cached = common_prefix(llm._input_ids[: llm.n_tokens].tolist(), prompt)
         start = time.perf_counter()
         self._abort.raw = b"\0\0"
         try:
@@ -270,15 +271,6 @@ def _abort_flag(llm) -> ctypes.Array:
     llama_cpp.llama_set_abort_callback(llm.ctx, callback, ctypes.cast(flag, ctypes.c_void_p))
     llm._da_abort_callback = callback  # keep the function object alive with the context
     return flag
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _restore_stop(text: str, generated: str, stop: list[str]) -> str:
