@@ -387,3 +387,23 @@ def test_embedded_model_writes_a_survey_pdf_with_figures(tmp_path):
     assert sum(" image " in line for line in images.stdout.splitlines()) >= 2
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert "Executive summary" in text and sha256(WAREHOUSE) in text
+
+
+def test_a_report_of_several_analyses_states_their_agreement(replay, tmp_path):
+    # Three analyses, two agreeing: the second's figure is the one the vote chose, found in
+    # that analysis's own workspace.
+    model = replay(
+        code_step("print(17)"),
+        code_step("import matplotlib.pyplot as plt\nplt.bar(['a'], [42])\nprint(42)"),
+        code_step("print(6 * 7)"),
+        answer_step("It is 17."),
+        answer_step("It is 42."),
+        answer_step("The value is 42."),
+    )
+    md = tmp_path / "a.md"
+    r = run_da("analyze", str(SALES), "what is the value?", "-m", model, "-k", "3", "-o", str(md))
+    assert r.returncode == 0, r.stderr
+    assert "2 of 3 analyses agree (showing analysis 2)." in r.stderr
+    text = md.read_text()
+    assert "ran 3 analyses of the question" in text and "The analysis shown is number 2" in text
+    assert "![" in text  # the chosen analysis's figure, found in its own folder

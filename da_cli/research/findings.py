@@ -123,6 +123,19 @@ def from_analysis(
         "Its code read the sources through DuckDB. The cells that ran and their outputs are in "
         "the appendix; every number in the answer above appears in one of those outputs.",
     ]
+    if t.agreement:
+        v = t.agreement
+        agreed = (
+            f"all {v['samples']} agreed"
+            if v["agreeing"] == v["samples"]
+            else f"{v['agreeing']} of {v['samples']} agreed"
+            + (" (a split vote: no answer had a majority)" if v["split"] else "")
+        )
+        method.append(
+            f"The model ran {v['samples']} analyses of the question (one greedy, the others "
+            f"sampled), and the answer is the one their executed evidence supported best: "
+            f"{agreed}. The analysis shown is number {v['winner'] + 1}."
+        )
     return Report(
         kind="analysis",
         title=title or asked,
