@@ -112,3 +112,17 @@ def test_analyze_samples_flag_records_the_agreement(replay):
     assert rec["agreement"]["agreeing"] == 2 and not rec["agreement"]["split"]
     assert "All 2 analyses agree." in r.stderr
     assert "[2/2]" in r.stderr
+
+
+def test_the_python_api_takes_samples(monkeypatch, tmp_path):
+    import da_cli
+
+    model = script(
+        tmp_path,
+        code_step("print(42)"),
+        code_step("print(42)"),
+        answer_step("It is 42."),
+        answer_step("42 it is."),
+    )
+    result = da_cli.analyze(SALES, "What is the value?", model=model, samples=2, save=False)
+    assert result.answer == "It is 42." and result.record["agreement"]["agreeing"] == 2
