@@ -807,7 +807,8 @@ class ChangeReport:
         t = self.total
         verb = "fell" if t.change < 0 else "rose"
         s = (
-            f"In short: {self.measure} {verb} {_signed(t.change)}{_pct(t.pct)} from "
+            # "fell by 136,482.47", not "fell -136,482.47": the verb carries the sign.
+            f"In short: {self.measure} {verb} by {_num(abs(t.change))}{_pct(t.pct)} from "
             f"{self.before_label} to {self.after_label}"
         )
         c = self.cause
