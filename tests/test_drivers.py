@@ -127,3 +127,17 @@ def test_without_a_period_anywhere_the_error_says_what_to_pass(con):
         ValueError, match='give the period to explain, e.g. explain_change\\("orders"'
     ):
         explain_change(con, "orders", question="what drives revenue?")
+
+
+def test_the_change_is_drawn_as_a_waterfall_in_the_worker():
+    # examples/sales.xlsx: Q3 fell because West x Retail collapsed. The worker's
+    # explain_change draws the contribution chart, saved with the cell, so a report of the
+    # analysis shows it; the bars are before, the cause, the rest, after.
+    from da_cli.agent.session import Session
+
+    with Session([str(SALES)]) as s:
+        code = 'r = explain_change("orders", "2025-Q3")\nprint(len(r.chart().axes[0].patches))'
+        r = s.cell(code)
+        assert r.ok and r.output.strip() == "4"
+        assert len(r.figures) == 2  # the one explain_change drew, and this cell's own
+        assert (s.workspace / r.figures[0]).stat().st_size > 10_000

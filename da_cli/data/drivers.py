@@ -735,6 +735,56 @@ class ChangeReport:
     seasonal: str = ""
     notes: list[str] = field(default_factory=list)
 
+    def chart(self):
+        """A contribution (waterfall) chart: the total before, the change each cause group
+        carried, what the rest of the table did, the total after; titled with the finding.
+        Returns the matplotlib figure (the worker saves it with the cell's output)."""
+        import matplotlib.pyplot as plt
+
+        t = self.total
+        steps = [
+            (g.group.replace(", ", "\n"), g.change)
+            for g in (self.cause.groups if self.cause else [])
+        ]
+        rest = t.change - sum(change for _, change in steps)
+        steps.append(("the rest" if steps else "all groups", rest))
+        fig, ax = plt.subplots(figsize=(7, 3.8))
+        labels = [self.before_label, *(label for label, _ in steps), self.after_label]
+        level = t.before
+        ax.bar(0, t.before, color="#8a94a6")
+        for i, (_, change) in enumerate(steps, 1):
+            ax.bar(i, change, bottom=level, color="#c0392b" if change < 0 else "#2e8b57")
+            ax.annotate(
+                _signed(change), (i, level + max(change, 0)), ha="center", va="bottom", fontsize=8
+            )
+            level += change
+        ax.bar(len(steps) + 1, t.after, color="#8a94a6")
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set_ylabel(self.measure)
+        # Zoom to where the change happens (the bars' common base says nothing), with room
+        # above for the labels; thousands separators on the axis.
+        tops, lows, running = [t.before, t.after], [t.before, t.after], t.before
+        for _, change in steps:
+            tops.append(running + max(change, 0))
+            lows.append(running + min(change, 0))
+            running += change
+        span = (max(tops) - min(lows)) or abs(t.before) or 1.0
+        bottom = min(lows) - 0.3 * span
+        ax.set_ylim(
+            bottom if bottom > 0 else min(0.0, min(lows) - 0.1 * span), max(tops) + 0.15 * span
+        )
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+        verb = "fell" if t.change < 0 else "rose"
+        size = f"{abs(t.pct):.1f} %" if t.pct is not None else _num(abs(t.change))
+        title = f"{self.measure} {verb} {size}, {self.before_label} to {self.after_label}"
+        if self.cause is not None and t.change:
+            share = 100 * sum(g.change for g in self.cause.groups) / t.change
+            title += f"; {self.cause.groups[0].group} carries {share:.0f} %"
+        ax.set_title(title, fontsize=10)
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        return fig
+
     @property
     def table(self) -> pd.DataFrame:
         rows = [self.total, *self.changes]

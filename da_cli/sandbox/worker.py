@@ -74,7 +74,9 @@ def _setup_namespace(catalog: dict) -> dict:
         '2025-07', 'July', '2025') and the measure are read from the question when not
         given; options: measure=, base="year", date_column=, by=."""
         options.setdefault("question", ns.get("QUESTION"))
-        return drivers.explain_change(con, table, period, **options)
+        report = drivers.explain_change(con, table, period, **options)
+        report.chart()  # saved with the cell: a report of the analysis shows the waterfall
+        return report
 
     forgive_paths(pd, [os.path.basename(src) for src in catalog["sources"]])
     ns = _Namespace(tables, load)
