@@ -36,6 +36,19 @@ def test_lookup_indexes_tokens_as_they_are_appended():
     assert lookup.draft() == [8, 1, 5, 6, 7]  # the copy runs into the appended text
 
 
+def test_a_refused_draft_makes_the_next_one_wait_for_a_longer_match():
+    text = [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3]
+    lookup = PromptLookup(text)
+    assert lookup.draft() == [4, 5, 6, 7, 8, 9]
+    lookup.taken(0, 6)  # the model wanted something else: a 3-token match no longer drafts
+    assert lookup.draft() == []
+    for token in (4, 5, 6):  # a 6-token match does
+        lookup.append(token)
+    assert lookup.draft() == [7, 8, 9, 1, 2, 3, 4, 5, 6]
+    lookup.taken(5, 9)  # mostly taken: short matches draft again
+    assert lookup.need == lookup.min_ngram
+
+
 class ScriptedLlm:
     """The parts of `llama_cpp.Llama` the loop uses (itself, its _ctx and _batch) and its
     sampler: the model continues `script` and checks that the KV cache it is asked about

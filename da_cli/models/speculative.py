@@ -29,11 +29,14 @@ calls only: a sampled call's tokens depend on the random stream, which this does
 from collections.abc import Callable, Sequence
 
 # A draft is made only when the text's last MIN_NGRAM or more tokens occurred before, and is
-# twice as long as the match (up to MAX_DRAFT): a long match predicts a long copy. On the
-# 2-core CPU we measured, a batch of r >= 2 tokens costs about 1.4 + 0.55 r one-token steps
-# (0.5B and 1.5B alike), so short or unsure drafts lose time. Replayed on 90 generations of
-# real agent runs (examples with planted causes), these settings drafted 6.3 tokens a batch
-# where an Answer restates an Execute output (8.7) and 2.4 in first steps.
+# twice as long as the match (up to MAX_DRAFT): a long match predicts a long copy. After a
+# draft of which no token was taken, the match must be twice as long, until a draft is
+# mostly taken (counting "1, 2, 3" repeats 3-grams that never predict the next number). On
+# the 2-core CPU we measured, a batch of r >= 2 tokens costs about 1.4 + 0.55 r one-token
+# steps with the 0.5B model and about r with the 1.5B (its one-token kernels are the faster
+# ones), so unsure drafts lose time. Replayed on 90 generations of real agent runs (examples
+# with planted causes), these settings took 5.7 tokens a batch: 7.5 where an Answer restates
+# an Execute output, 2.4 in first steps.
 MIN_NGRAM = 3
 MAX_NGRAM = 12
 MAX_DRAFT = 16
@@ -56,6 +59,7 @@ class PromptLookup:
         self.min_ngram = min_ngram
         self.max_ngram = max_ngram
         self.max_draft = max_draft
+        self.need = min_ngram  # the shortest match drafted from now (see `taken`)
         self.tokens: list[int] = []
         # n-gram -> index of the token that followed its latest occurrence.
         self._next: dict[tuple[int, ...], int] = {}
@@ -71,13 +75,20 @@ class PromptLookup:
 
     def draft(self, limit: int = MAX_DRAFT) -> list[int]:
         """Up to 2 n tokens (and at most max_draft and `limit`) predicted to come next, n
-        being the longest match; [] when the last min_ngram tokens never occurred before."""
+        being the longest match; [] when the last `need` tokens never occurred before."""
         toks = self.tokens
-        for n in range(min(self.max_ngram, len(toks) - 1), self.min_ngram - 1, -1):
+        for n in range(min(self.max_ngram, len(toks) - 1), self.need - 1, -1):
             start = self._next.get(tuple(toks[-n:]))
             if start is not None:
                 return toks[start : start + max(0, min(2 * n, self.max_draft, limit))]
         return []
+
+    def taken(self, accepted: int, drafted: int) -> None:
+        """How many of the last draft's tokens the model agreed with."""
+        if drafted and not accepted:
+            self.need = min(2 * self.need, self.max_ngram)
+        elif drafted and 2 * accepted >= drafted:
+            self.need = self.min_ngram
 
 
 class Ending:
@@ -193,6 +204,7 @@ def decode(llm, sampler, token: int, ending: Ending, lookup: PromptLookup) -> No
             if done or i == len(draft) or token != draft[i]:
                 break
             lookup.append(token)
+        lookup.taken(i, len(draft))
         kept = n_past + i + 1  # the batch up to row i; the drafts after it were not taken
         if kept < llm.n_tokens:
             llm._ctx.kv_cache_seq_rm(-1, kept, -1)
