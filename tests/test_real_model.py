@@ -118,3 +118,139 @@ def test_batched_sequences_share_the_prompt_and_sample_on_their_own():
             assert g.text.startswith("<Analyze>")
     finally:
         model.close()
+
+
+def _speculative_cases():
+    """The agent's first step on examples/sales.xlsx and its step after a table was printed
+    (it restates the table: the copying case), with the protocol's grammar and without."""
+    from da_cli.agent import protocol
+    from da_cli.agent.session import Session
+
+    opening = Session([str(SALES)]).opening("Which region had the highest revenue in 2025?")
+    table = (
+        "region | revenue | orders\nNorth | 643806.2 | 754\nEast | 621877.03 | 725\n"
+        "West | 568549.31 | 619\nSouth | 439822.41 | 547"
+    )
+    first_step = (
+        "<Analyze>\nTo answer this, I will sum the 2025 revenue of each region.\n</Analyze>\n"
+        '<Code>\n```python\nprint(sql("SELECT region, sum(revenue) AS revenue, count(*) AS '
+        "orders FROM orders WHERE year(order_date) = 2025 GROUP BY region ORDER BY revenue "
+        'DESC"))\n```\n</Code>' + protocol.execute_block(table)
+    )
+    return opening.messages, [
+        ("", protocol.FIRST_GRAMMAR, 200),
+        ("", None, 200),
+        (first_step, protocol.STEP_GRAMMAR, 160),
+        (first_step, None, 160),
+    ]
+
+
+class _Decoder:
+    """The embedded model through LlamaCppModel.generate, each call from the same evaluated
+    prompt: the KV cache holds it, evaluated once, and the call evaluates its last token
+    again, alone (the same logits on every side, see the test above). `mode`: "plain"
+    (llama-cpp-python's create_completion), "undrafted" (models/speculative.py with drafting
+    off: one token a batch) or "drafted". Returns the Generation, every sampled token (not
+    in plain mode) and what the KV cache holds after the call."""
+
+    def __init__(self, monkeypatch) -> None:
+        from da_cli.models import load_model, speculative
+
+        self.model = load_model(None)
+        self.llm = self.model._llm
+        self.drafting = True
+        endings = self.endings = []
+
+        class Recorded(speculative.Ending):
+            def __init__(self, *args) -> None:
+                super().__init__(*args)
+                endings.append(self)
+
+        draft = speculative.PromptLookup.draft
+        monkeypatch.setattr(speculative, "Ending", Recorded)
+        monkeypatch.setattr(
+            speculative.PromptLookup,
+            "draft",
+            lambda lookup, limit=16: draft(lookup, limit) if self.drafting else [],
+        )
+
+    def __call__(self, messages, continuation, grammar, n, mode: str):
+        from da_cli.agent import protocol
+
+        self.model.speculative = mode != "plain"
+        self.drafting = mode == "drafted"
+        llm = self.llm
+        prompt = self.model.tokenize(self.model.render(messages, continuation))
+        if llm.n_tokens < len(prompt) or llm.input_ids[: len(prompt)].tolist() != prompt:
+            llm.reset()
+            llm.eval(prompt)
+        llm._ctx.kv_cache_seq_rm(-1, len(prompt), -1)
+        llm.n_tokens, llm._requires_eval = len(prompt), True
+        gen = self.model.generate(
+            messages, continuation, stop=protocol.STOP, grammar=grammar, max_tokens=n
+        )
+        tokens = None if mode == "plain" else self.endings[-1].tokens
+        return gen, tokens, self.llm.input_ids[: self.llm.n_tokens].tolist()
+
+
+def test_speculative_machinery_ends_a_call_exactly_as_create_completion(monkeypatch):
+    # With drafting off, models/speculative.py decodes one token a batch, as llama-cpp-
+    # python does, so its logits are the same: its text, token count, finish reason (stop
+    # strings, end of turn, max_tokens), the restored stop string and the KV-cache
+    # bookkeeping that the next call's prefix reuse reads must be exactly create_completion's.
+    decode = _Decoder(monkeypatch)
+    messages, cases = _speculative_cases()
+    cases.append(("", None, 7))  # ends by max_tokens
+    try:
+        for continuation, grammar, n in cases:
+            ours, _, our_cache = decode(messages, continuation, grammar, n, "undrafted")
+            plain, _, plain_cache = decode(messages, continuation, grammar, n, "plain")
+            assert ours.text == plain.text
+            assert (ours.completion_tokens, ours.finish) == (plain.completion_tokens, plain.finish)
+            assert our_cache == plain_cache
+    finally:
+        decode.model.close()
+
+
+def test_speculative_decoding_parts_from_plain_decoding_only_at_near_ties(monkeypatch):
+    # Verifying drafts in one batch picks, at each position, the token the sampler picks
+    # from that batch's logits. llama.cpp's batched CPU kernels give logits up to about 0.3
+    # away from its one-token ones, so where plain decoding's two best tokens are that close
+    # the texts can part. Where they part, plain decoding's margin must be that small: a
+    # wrongly taken draft would sit far below the best token. Where they do not, everything
+    # else must agree too. (The test above shows undrafted decoding is plain decoding.)
+    import numpy as np
+
+    decode = _Decoder(monkeypatch)
+    llm = decode.llm
+    messages, cases = _speculative_cases()
+    try:
+        for continuation, grammar, n in cases:
+            fast, fast_tokens, fast_cache = decode(messages, continuation, grammar, n, "drafted")
+            plain, plain_tokens, plain_cache = decode(
+                messages, continuation, grammar, n, "undrafted"
+            )
+            if fast.text == plain.text:
+                assert fast_tokens == plain_tokens and fast_cache == plain_cache
+                assert (fast.completion_tokens, fast.finish) == (
+                    plain.completion_tokens,
+                    plain.finish,
+                )
+                continue
+            pairs = enumerate(zip(fast_tokens, plain_tokens, strict=False))
+            short = min(len(fast_tokens), len(plain_tokens))  # one ended there (end of turn)
+            j = next((i for i, (a, b) in pairs if a != b), short)
+            assert j > 0, "the first token comes from the same prompt evaluation"
+            # Plain decoding's logits at j: the same call, one token at a time, up to j.
+            decode(messages, continuation, grammar, j, "undrafted")
+            llm.eval([plain_tokens[j - 1]])
+            row = llm._ctx.get_logits_ith(-1)
+            logits = np.ctypeslib.as_array(row, shape=(llm.n_vocab(),)).copy()
+            seen = np.array(sorted(set(plain_tokens[:j][-llm.last_n_tokens_size :])))
+            hit = logits[seen]
+            logits[seen] = np.where(hit <= 0, hit * 1.1, hit / 1.1)  # the repeat penalty
+            plain_pick, fast_pick = ((*t, llm.token_eos())[j] for t in (plain_tokens, fast_tokens))
+            margin = logits[plain_pick] - logits[fast_pick]
+            assert 0 <= margin < 1.0, (continuation[:20], grammar is not None, j, margin)
+    finally:
+        decode.model.close()

@@ -7,6 +7,7 @@ already evaluated: a turn costs only its new tokens.
 """
 
 import ctypes
+import functools
 import logging
 import os
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from da_cli import interrupts
 from da_cli.errors import ModelError
-from da_cli.models import sampling
+from da_cli.models import sampling, speculative
 from da_cli.models.base import Generation, Request, cut_at_stop, names_deepanalyze
 from da_cli.models.batch import common_prefix
 
@@ -38,6 +39,13 @@ def is_deepanalyze(metadata: dict[str, str]) -> bool:
     return names_deepanalyze(metadata.get("general.name", ""), metadata.get("general.basename", ""))
 
 
+def speculative_enabled() -> bool:
+    """DA_SPECULATIVE=1 turns on prompt-lookup drafting for greedy calls (models/
+    speculative.py). Off by default: on a CPU its batched logits differ slightly from
+    one-token decoding's, so a near-tie can go the other way and the text differ."""
+    return os.environ.get("DA_SPECULATIVE", "").strip() == "1"
+
+
 def threads() -> int:
     """DA_THREADS, else the physical cores. On a machine shared with other llama.cpp jobs,
     fewer threads than cores avoids threads spin-waiting for a core another job holds."""
@@ -58,6 +66,7 @@ class LlamaCppModel:
         n_threads: int | None = None,
         n_gpu_layers: int | None = None,
         seed: int = 0,
+        speculative: bool | None = None,
     ) -> None:
         path = Path(path)
         if not path.is_file():
@@ -86,6 +95,8 @@ class LlamaCppModel:
         self.name = name or path.stem
         self.path = path
         self.n_ctx = n_ctx
+        # Greedy calls draft tokens from the text and verify them in one batch.
+        self.speculative = speculative_enabled() if speculative is None else speculative
         self._grammars: dict[str, object] = {}
         self._decoder = None  # the batched context, made on the first generate_many
         self._formatter = self._chat_formatter()
@@ -147,16 +158,19 @@ class LlamaCppModel:
                 f"({self.n_ctx} tokens)."
             )
         cached = common_prefix(llm._input_ids[: llm.n_tokens].tolist(), prompt)
+        if temperature == 0.0 and self.speculative:
+            complete = functools.partial(speculative.complete, llm)
+        else:
+            complete = functools.partial(llm.create_completion, temperature=temperature)
         start = time.perf_counter()
         self._abort.raw = b"\0\0"
         try:
             with interrupts.hook(self._stop):
-                out = llm.create_completion(
+                out = complete(
                     prompt,
                     max_tokens=min(max_tokens, room),
                     stop=stop,
                     grammar=self._grammar(grammar) if grammar else None,
-                    temperature=temperature,
                     repeat_penalty=1.1,
                 )
         except RuntimeError:
