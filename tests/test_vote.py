@@ -95,7 +95,9 @@ def test_a_session_runs_its_analyses_together_each_in_its_own_worker(tmp_path):
         assert s.transcript is s.samples[0] and s.transcript.answer == "The answer is 42."
         assert s.transcript.agreement["samples"] == 2
         assert s.answer_workspace == s.workspace
-        assert s.workspace.with_name(s.workspace.name + "-1").is_dir()
+        assert (s.workspace.parent / "sample-1" / s.workspace.name).is_dir()
+        # Cells run at the same time: no two workers may share the file that captures output.
+        assert s.sandbox.scratch != s._extra[0].scratch
 
 
 def test_analyze_samples_flag_records_the_agreement(replay):

@@ -184,11 +184,10 @@ class Session:
 
     def _workers(self, n: int) -> list[Sandbox]:
         """Workers for the sampled analyses beside the session's own, each writing to its
-        own folder beside the workspace (their cells may save files of the same name)."""
+        own folder (their cells may save files of the same name)."""
         while len(self._extra) < n:
             k = len(self._extra) + 1
-            place = self.workspace.with_name(f"{self.workspace.name}-{k}")
-            worker = Sandbox(self.catalog, place, self.limits)
+            worker = Sandbox(self.catalog, self._sample_workspace(k), self.limits)
             worker.start()
             self._extra.append(worker)
         for worker in self._extra:
@@ -214,7 +213,12 @@ class Session:
         sampled analysis's own folder when the vote chose that one."""
         if self.vote is None or self.vote.winner == 0:
             return self.workspace
-        return self.workspace.with_name(f"{self.workspace.name}-{self.vote.winner}")
+        return self._sample_workspace(self.vote.winner)
+
+    def _sample_workspace(self, k: int) -> Path:
+        # A folder of its own beside the workspace: a worker keeps its scratch files (the
+        # cell-output capture) next to its workspace, so two workers must not share a parent.
+        return self.workspace.parent / f"sample-{k}" / self.workspace.name
 
     @workspace.setter
     def workspace(self, path: Path) -> None:
