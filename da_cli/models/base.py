@@ -31,6 +31,16 @@ class Request:
     temperature: float = 0.0
     seed: int = 0
 
+    def options(self) -> dict:
+        """`generate`'s keyword arguments (the seed is not one: a backend that takes a seed
+        passes it itself)."""
+        return {
+            "stop": self.stop,
+            "grammar": self.grammar,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
+
 
 class Model(Protocol):
     name: str
@@ -59,18 +69,7 @@ def generate_all(model: Model, requests: list[Request]) -> list[Generation]:
     many = getattr(model, "generate_many", None)
     if len(requests) > 1 and many is not None:
         return many(requests)
-    return [generate_one(model, r) for r in requests]
-
-
-def generate_one(model: Model, r: Request) -> Generation:
-    return model.generate(
-        r.messages,
-        r.continuation,
-        stop=r.stop,
-        grammar=r.grammar,
-        max_tokens=r.max_tokens,
-        temperature=r.temperature,
-    )
+    return [model.generate(r.messages, r.continuation, **r.options()) for r in requests]
 
 
 def cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:

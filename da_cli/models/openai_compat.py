@@ -91,19 +91,11 @@ class OpenAICompatModel:
     def generate_many(self, requests: list[Request]) -> list[Generation]:
         """Several continuations as concurrent requests: the server (vLLM) batches them."""
         with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-            futures = [pool.submit(self._generate_seeded, r) for r in requests]
+            futures = [
+                pool.submit(self.generate, r.messages, r.continuation, seed=r.seed, **r.options())
+                for r in requests
+            ]
             return [f.result() for f in futures]
-
-    def _generate_seeded(self, r: Request) -> Generation:
-        return self.generate(
-            r.messages,
-            r.continuation,
-            stop=r.stop,
-            grammar=r.grammar,
-            max_tokens=r.max_tokens,
-            temperature=r.temperature,
-            seed=r.seed,
-        )
 
     def _stream(self, body: dict) -> tuple[str, str, str | None, dict]:
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
