@@ -109,7 +109,7 @@ KEYS: tuple[Key, ...] = (
     Key("analyze.max_tokens", int, 6000, "most generated tokens", 64),
     Key("analyze.timeout", float, None, "most seconds in all", 1, unset="none"),
     Key("analyze.samples", int, 1, "analyses decoded together and voted by evidence", 1, 8),
-    Key("report.angles", int, 4, "angles a survey looks at", 1, 8),
+    Key("report.angles", int, 3, "survey findings the model analyses itself", 0, 8),
     Key("report.max_turns", int, 4, "most model steps per angle", 1),
     Key("report.max_tokens", int, 2000, "most generated tokens per angle", 64),
     Key("report.timeout", float, None, "most seconds for all analyses", 1, unset="none"),

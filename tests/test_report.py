@@ -14,7 +14,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import duckdb
 import nbformat
 import pytest
 from conftest import ROOT, SALES, WAREHOUSE, answer_step, code_step, run_da, sha256
@@ -26,30 +25,36 @@ from da_cli.report import templates
 from da_cli.research import evidence, survey
 from da_cli.research.summary import Point, summarize
 
-# Angle 1 (value by category): the model draws a figure; its first answer quotes a number
-# no output shows and is sent back by the loop; its second still carries one such sentence,
-# which the report must leave out. Angle 2 (orders per month): the model prints a table
-# but draws nothing, so da charts the angle itself. Then the executive summary.
-BY_CATEGORY = (
-    'df = sql("SELECT p.category, SUM(oi.quantity * oi.unit_price) AS value '
-    "FROM order_items oi JOIN products p ON p.product_id = oi.product_id "
+# da computes the survey's facts itself; the model analyses the top two. Fact 1 (cancelled
+# orders by warehouse): the model draws a figure; its first answer quotes a number no output
+# shows and is sent back by the loop; its second still carries one such sentence, which the
+# report must leave out. Fact 2 (average order value by customer segment): the model prints a
+# table but draws nothing. Then the executive summary.
+CANCELLED = (
+    "df = sql(\"SELECT w.name, ROUND(100.0 * AVG(CASE WHEN o.status = 'cancelled' THEN 1 "
+    "ELSE 0 END), 1) AS cancel_pct FROM orders o JOIN warehouses w USING (warehouse_id) "
     'GROUP BY 1 ORDER BY 2 DESC")\n'
     "print(df)\n"
     "import matplotlib.pyplot as plt\n"
-    'df.plot(kind="bar", x="category", y="value", legend=False)\n'
-    'plt.title("Value by category")'
+    'df.plot(kind="bar", x="name", y="cancel_pct", legend=False)\n'
+    'plt.title("Cancelled orders by warehouse")'
 )
-PER_MONTH = (
-    "print(sql(\"SELECT strftime(CAST(order_date AS DATE), '%Y-%m') AS month, "
-    'count(*) AS orders FROM orders GROUP BY 1 ORDER BY 1"))'
+PER_SEGMENT = (
+    'print(sql("SELECT c.segment, ROUND(SUM(oi.quantity * oi.unit_price) / '
+    "COUNT(DISTINCT oi.order_id), 2) AS avg_value FROM order_items oi JOIN orders o "
+    'USING (order_id) JOIN customers c USING (customer_id) GROUP BY 1 ORDER BY 2"))'
 )
 ANSWER_1 = (
-    "| category | value |\n|---|---:|\n| Computers | 5,464,675.36 |\n"
-    "| Smart Home | 1,155,074.44 |\n\n"
-    "Computers lead with 5,464,675.36. Audio made 777,777.77 in March."
+    "| warehouse | cancel_pct |\n|---|---:|\n| Lyon South Depot | 14.7 |\n"
+    "| Rotterdam Central DC | 3.9 |\n\n"
+    "Lyon South Depot cancels 14.7 % of its orders. Audio made 777,777.77 in March."
 )
-ANSWER_2 = "Orders per month:\n\n- 105 in 2024-01\n- 156 in 2025-12, the highest"
-SUMMARY = "- Computers lead with 5,464,675.36.\n- Monthly orders went from 105 to 156."
+ANSWER_2 = (
+    "Average value per order:\n\n- 1377.41 for Small Business, the lowest\n- 4804.61 for Enterprise"
+)
+SUMMARY = (
+    "- Lyon South Depot cancels 14.7 % of its orders.\n- Small Business orders average 1377.41."
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +63,10 @@ def rendered(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     home = tmp / "da-home"
     lines = [
-        code_step(BY_CATEGORY),
+        code_step(CANCELLED),
         answer_step("Audio made 777,777.77."),
         answer_step(ANSWER_1),
-        code_step(PER_MONTH),
+        code_step(PER_SEGMENT),
         answer_step(ANSWER_2),
         answer_step(SUMMARY),
     ]
@@ -75,43 +80,13 @@ def rendered(tmp_path_factory):
     env = {**os.environ, "DA_HOME": str(home), "NO_COLOR": "1"}
     r = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr
-    return {"run": r, "tmp": tmp, "home": home, **out, "script": tmp / "recompute.py"}
+    report = json.loads(next((home / "data" / "runs").glob("*/report.json")).read_text())
+    return {"run": r, "tmp": tmp, "home": home, **out, "script": tmp / "recompute.py",
+            "report": report}  # fmt: skip
 
 
 def _profiles(path: Path):
     return profile(build_catalog([str(path)]), cache=False)
-
-
-def test_the_survey_derives_its_angles_from_the_profile():
-    angles = survey.plan(_profiles(WAREHOUSE), 4)
-    assert [a.kind for a in angles[:3]] == ["breakdown", "trend", "top"]
-    assert len({(a.tables[-1], a.label) for a in angles}) == len(angles), "a column twice"
-    con = build_catalog([str(WAREHOUSE)]).connect()
-    for a in angles:
-        rows = con.execute(a.sql).fetchall()
-        assert len(rows) >= 2, a.sql  # da's own query for the angle runs and has a shape
-        assert all(t in a.question for t in a.tables), a.question  # names what it needs
-    joined = [a for a in angles if a.joins]
-    assert joined and all("join" in a.question for a in joined)
-
-
-def test_the_survey_works_on_any_table_not_just_the_examples(tmp_path):
-    # A table da has never seen: a category, a text date and an additive measure.
-    csv = tmp_path / "tickets.csv"
-    rows = ["opened,priority,team,minutes"]
-    for i in range(120):
-        team = ("Core", "Edge", "Ops")[i % 3]
-        rows.append(f"2025-{1 + i % 6:02d}-{1 + i % 27:02d},{('low', 'high')[i % 2]},{team},{i}")
-    csv.write_text("\n".join(rows) + "\n")
-    angles = survey.plan(_profiles(csv), 4)
-    kinds = {a.kind for a in angles}
-    assert {"breakdown", "trend"} <= kinds
-    assert all("minutes" in a.question for a in angles)  # the additive measure, not a count
-    trend = next(a for a in angles if a.kind == "trend")
-    assert trend.label == "month"
-    con = duckdb.connect()
-    con.execute(f"CREATE VIEW tickets AS SELECT * FROM read_csv('{csv}')")
-    assert len(con.execute(trend.sql).fetchall()) == 6
 
 
 def test_a_per_unit_price_is_never_summed_but_quantity_times_price_is():
@@ -163,17 +138,19 @@ def test_the_pdf_has_pages_text_and_figures(rendered):
     for expected in (
         "What the data in warehouse.db shows",
         "Executive summary",
-        "Value by category",
-        "Number of orders per month",
-        "5,464,675.36",  # the model's finding
-        "made by da",  # da's chart for the angle the model drew nothing for
+        "What the data holds",
+        "Lyon South Depot",
+        "14.7 %",  # the model's finding, and da's
+        "made by da",  # da's reading and charts
         "Appendix B. Sources",
         sha256(WAREHOUSE),
     ):
         assert expected in text.replace("\n", " ") or expected in text, expected
     assert "777,777.77" not in text  # the unbacked sentence is not in the report
     images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True)
-    assert sum(" image " in line for line in images.stdout.splitlines()) >= 2
+    figures = sum(len(c["figures"]) for f in rendered["report"]["findings"] for c in f["cells"])
+    assert figures >= 3
+    assert sum(" image " in line for line in images.stdout.splitlines()) >= figures
 
 
 def test_every_pdf_page_renders_with_ink(rendered, tmp_path):
@@ -191,13 +168,18 @@ def test_every_pdf_page_renders_with_ink(rendered, tmp_path):
         assert ink > 0.0005, f"{page.name} is blank"
 
 
+def _figures(rendered) -> int:
+    return sum(len(c["figures"]) for f in rendered["report"]["findings"] for c in f["cells"])
+
+
 def test_the_html_is_self_contained_with_its_markdown_rendered(rendered):
     html = rendered["html"].read_text()
     images = re.findall(r'<img src="([^"]+)"', html)
-    assert len(images) == 2 and all(s.startswith("data:image/png;base64,") for s in images)
+    assert len(images) == _figures(rendered)
+    assert all(s.startswith("data:image/png;base64,") for s in images)
     assert not re.search(r'(src|href)="(https?:|file:|/)', html), "an external reference"
-    assert "<table>" in html and "<td>Computers</td>" in html  # the answer's Markdown table
-    assert "<li>105 in 2024-01</li>" in html  # and its list
+    assert "<table>" in html and "<td>Lyon South Depot</td>" in html  # the answer's table
+    assert "<li>1377.41 for Small Business, the lowest</li>" in html  # and its list
     assert "777,777.77" not in html
     assert "made by da" in html and sha256(WAREHOUSE) in html
     assert "<script" not in html
@@ -206,10 +188,13 @@ def test_the_html_is_self_contained_with_its_markdown_rendered(rendered):
 def test_markdown_has_its_figures_beside_it(rendered):
     md = rendered["md"].read_text()
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
-    assert len(links) == 2
+    assert len(links) == _figures(rendered)
     assert all((rendered["md"].parent / link).is_file() for link in links)
     assert links[0].startswith("report_files/")
-    assert "## Executive summary" in md and "| Computers | 5,464,675.36 |" in md
+    assert "## Executive summary" in md and "| Lyon South Depot | 14.7 |" in md
+    # A finding da alone made carries no "asked" line and no note about a model answer.
+    overview = md.split("### 1. What the data holds")[1].split("### 2.")[0]
+    assert "Asked" not in overview and "left out" not in overview
 
 
 def test_the_notebook_validates_and_has_code_with_outputs(rendered):
@@ -217,12 +202,14 @@ def test_the_notebook_validates_and_has_code_with_outputs(rendered):
     nbformat.validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code[0].source.startswith("import hashlib")  # the preamble: sql() and load()
-    assert "def sql(" in code[0].source
+    assert "def sql(" in code[0].source and "def survey_fact(" in code[0].source
     ran = code[1:]
-    assert [c.source for c in ran][:2] == [BY_CATEGORY, PER_MONTH]
-    assert "5464675.36" in ran[0].outputs[0]["text"]
+    sources = [c.source for c in ran]
+    assert CANCELLED in sources and PER_SEGMENT in sources
+    assert re.search(r"Lyon South Depot\s+14.7", ran[sources.index(CANCELLED)].outputs[0]["text"])
+    assert sum("survey_fact(" in s for s in sources) == len(rendered["report"]["findings"])
     pngs = [o for c in ran for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(pngs) == 2
+    assert len(pngs) == _figures(rendered)
 
 
 def test_the_emitted_script_recomputes_the_numbers_without_da(rendered, tmp_path):
@@ -232,12 +219,9 @@ def test_the_emitted_script_recomputes_the_numbers_without_da(rendered, tmp_path
         [sys.executable, "-I", str(script)], capture_output=True, text=True, cwd=tmp_path
     )
     assert r.returncode == 0, r.stderr
-    assert "5464675.36" in r.stdout  # the model's cell, recomputed
-    assert "Reading: Number of orders was 105 in 2024-01" in r.stdout  # and da's
-    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
-        "cell-1-1.png",
-        "cell-3-1.png",
-    ]
+    assert re.search(r"Lyon South Depot\s+14.7", r.stdout)  # the model's cell, recomputed
+    assert "Reading: In orders, 14.7 % of rows for warehouse Lyon South Depot" in r.stdout  # da's
+    assert len(list((tmp_path / "figures").iterdir())) == _figures(rendered)
 
 
 def test_the_report_is_kept_in_history(rendered):
@@ -249,12 +233,9 @@ def test_the_report_is_kept_in_history(rendered):
         cwd=ROOT,
     )
     (run,) = [json.loads(x) for x in r.stdout.splitlines()]
-    assert run["schema"] == "da.report/1" and "5,464,675.36" in run["answer"]
-    report = json.loads((Path(run["transcript"]).parent / "report.json").read_text())
-    assert [f["title"] for f in report["findings"]] == [
-        "Value by category",
-        "Number of orders per month",
-    ]
+    assert run["schema"] == "da.report/1" and "Lyon South Depot" in run["answer"]
+    titles = [f["title"] for f in rendered["report"]["findings"]]
+    assert titles[0] == "What the data holds" and titles[1].startswith("Warehouse Lyon South")
     assert rendered["run"].stdout.split() == [
         str(rendered[k]) for k in ("html", "pdf", "md", "ipynb", "script")
     ]

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from da_cli import config, runs
+from da_cli import config, interrupts, runs
 from da_cli import report as reports
 from da_cli.agent.loop import Budget
 from da_cli.agent.session import Session, check_question
@@ -18,11 +18,17 @@ from da_cli.errors import BudgetExhausted, DataError, UsageError
 from da_cli.models import load_model
 from da_cli.report import markdown, script
 from da_cli.research import analyses as analyses_
-from da_cli.research import findings, survey
+from da_cli.research import findings, scan
 from da_cli.research.summary import Summary, summarize
 from da_cli.sandbox import Limits
 
 TURN_TOKENS = 512  # most tokens one model step of a report may write
+MAX_FINDINGS = 8  # facts a survey reports (the model analyses the first --angles of them)
+SUMMARY_POINTS = 4  # findings the executive summary is written from
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 EXAMPLES = examples(
@@ -54,10 +60,11 @@ def report(
     angles: int = typer.Option(
         None,
         "--angles",
-        min=1,
+        min=0,
         max=8,
         metavar="N",
-        help="Angles a survey looks at. " + config.default_note("report.angles"),
+        help="Findings of a survey the model analyses itself, besides da's own query for "
+        "each. " + config.default_note("report.angles"),
     ),
     max_turns: int = typer.Option(
         None,
@@ -115,9 +122,11 @@ def report(
     by numbers, figures, method and limitations, the code that ran and the sources'
     sha256 fingerprints.
 
-    Without --question, da picks angles from the data profile (a measure by its main
-    categories, a trend over a date column, the top entities through a join key), the model
-    analyses each with figures, and then writes the executive summary. Exit codes as for
+    Without --question, da computes candidate facts with its own queries (the main
+    measure's trend and the periods that break from it, shares, leading entities, averages
+    and rates that differ across segments, growth, correlations, data quality), reports the
+    ones that matter most with a chart each, has the model analyse the top ones with its
+    own code, and has it write the executive summary. Exit codes as for
     `da analyze`; 6 when the time budget or the question's turns ran out (the report is
     still written, marked partial).
     """
@@ -151,14 +160,25 @@ def report(
         if question is not None:
             analyses = [analyses_.Analysis(title=" ".join(question.split()), question=question)]
         else:
-            planned = survey.plan(profiles, cfg.report_angles)
-            if not planned:
+            con = session.catalog.connect()
+            try:
+                with interrupts.hook(con.interrupt):
+                    plan = scan.plan(con, profiles, MAX_FINDINGS)
+            finally:
+                con.close()
+            if not plan.facts:
                 raise DataError(
-                    "da found nothing to survey: no table has a category, a date or a join key.",
+                    "da found nothing to survey: no table has a measure, a category, a date "
+                    "or a join key worth reporting.",
                     hint='Ask a question instead: da report SOURCE --question "…".',
                 )
+            planned = scan.angles(plan, cfg.report_angles)
             analyses = [analyses_.Analysis(a.title, a.question, a) for a in planned]
-            state.info("Angles: " + escape("; ".join(a.title for a in planned)))
+            state.info(
+                f"da computed {plan.considered} candidate facts in {plan.seconds:.1f} s; "
+                f"{len(plan.facts)} made the report, the model analyses "
+                f"{sum(a.ask for a in planned)}: " + escape("; ".join(a.title for a in planned[1:]))
+            )
 
         with (
             state.bytes_progress("Assembling the embedded model") as bar,
@@ -181,10 +201,14 @@ def report(
         try:
             for event in analyses_.run(analyses, backend, session, budget):
                 if isinstance(event, analyses_.Started):
+                    eta = f" (about {_minutes(event.eta_s)} left)" if event.eta_s else ""
                     state.info(
                         f"[bold]{'Angle' if question is None else 'Question'} "
-                        f"{event.index}/{event.total}[/bold] {escape(event.title)}"
+                        f"{event.index}/{event.total}[/bold] {escape(event.title)}{eta}"
                     )
+                elif isinstance(event, analyses_.Computed):
+                    failed = " [red]failed[/red]" if event.error else ""
+                    state.info(f"da: {escape(event.title)} ({event.seconds:.1f} s){failed}")
                 else:
                     state.show_step(event)
             if question is not None:
@@ -195,11 +219,18 @@ def report(
             else:
                 state.info("[bold]Summary[/bold] the model writes the executive summary")
                 outputs_seen = [o for a in analyses for o in a.outputs]
-                points = findings.summary_points(analyses, workspace)
+                # The summary says what a reader must know: the top-ranked findings only.
+                points = findings.summary_points(analyses, workspace)[:SUMMARY_POINTS]
                 subject = ", ".join(Path(s).name for s in catalog.sources)
                 summary = summarize(backend, subject, points, outputs_seen)
                 doc = findings.from_survey(
-                    analyses, summary, catalog, backend.name, workspace, max_turns
+                    analyses,
+                    summary,
+                    catalog,
+                    backend.name,
+                    workspace,
+                    max_turns,
+                    considered=plan.considered,
                 )
         finally:
             backend.close()

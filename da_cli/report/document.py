@@ -53,8 +53,10 @@ class Finding:
     question: str
     answer: str  # Markdown: only what outputs back
     reading: str | None = None  # da's one-line reading of its own table, if da ran one
+    table: str = ""  # Markdown: da's table, where a chart would say nothing
     dropped: list[str] = field(default_factory=list)  # sentences left out, unbacked numbers
-    set_aside: str = ""  # a survey answer left out whole: it stated no number an output showed
+    set_aside: str = ""  # a survey answer left out whole (why: `set_aside_why`)
+    set_aside_why: str = ""
     partial: bool = False
     stop_reason: str | None = None
     skipped: str | None = None

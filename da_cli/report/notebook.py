@@ -56,13 +56,14 @@ def build(report: Report) -> nbformat.NotebookNode:
     count = 0
     for i, f in enumerate(report.findings, 1):
         text = [f"## {i}. {f.title}" if survey else "## How it was found"]
-        if survey:
-            text.append(f"*Asked: {f.question}*")
-            text.append(
-                f.answer or "*The model's answer stated no number an output showed: left out.*"
-            )
         if f.reading:
             text.append(f"**Made by da:** {f.reading}")
+        if f.table:
+            text.append(f.table)
+        if survey and f.question:
+            text.append(f"*The model's own analysis. Asked: {f.question}*")
+            why = f.set_aside_why or "stated no number an output showed"
+            text.append(f.answer or f"*Its answer {why}, so it is left out.*")
         cells.append(v4.new_markdown_cell("\n\n".join(text)))
         for c in f.cells:
             who = "made by da" if c.by_da else "written by the model"

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from da_cli.data import drivers
+from da_cli.data import drivers, facts
 from da_cli.report import templates
 from da_cli.report.document import Cell, Report
 from da_cli.sandbox import forgiving
@@ -78,6 +78,7 @@ def _context(report: Report, cells: list[Cell]) -> dict:
         "steps": steps(report),
         "tables": report.tables,
         "drivers": inspect.getsource(drivers).strip() if "explain_change" in read else "",
+        "facts": inspect.getsource(facts).strip() if "survey_fact" in read else "",
         "question": repr(report.question or ""),
         "forgiving": inspect.getsource(forgiving).strip() if reads_files else "",
         "table_variables": [

@@ -15,7 +15,7 @@ from da_cli.agent import loop
 from da_cli.agent.session import Session
 from da_cli.agent.transcript import Step, Transcript
 from da_cli.models.base import Model
-from da_cli.research import chart, evidence
+from da_cli.research import chart
 from da_cli.research.survey import Angle
 
 
@@ -49,53 +49,61 @@ class Started:
     index: int  # 1-based
     total: int
     title: str
+    eta_s: float | None = None  # seconds the analyses left (this one included) should take
+
+
+@dataclass
+class Computed:
+    """da ran its own cell for an analysis (a survey fact): quick, no model."""
+
+    title: str
+    seconds: float
+    error: bool
 
 
 def _figures(t: Transcript) -> list[str]:
     return [f for s in t.steps if s.kind == "execute" for f in s.figures]
 
 
-def why_da_charts(a: Analysis) -> str | None:
-    """Why da must add its own cell to an angle, or None when the model's work suffices:
-    every angle gets a figure and at least one number an output backs."""
-    if a.angle is None or a.transcript is None:
-        return None
-    if not _figures(a.transcript):
-        return "the model's code for this angle drew no figure, so da charts the angle's table"
-    answer = a.transcript.answer or ""
-    kept, _ = evidence.grounded_only(answer, a.outputs)
-    if not evidence.backing(kept, a.outputs):
-        return "the model's answer quoted no number an output showed, so da adds its own table"
-    return None
+def _da_cell(a: Analysis, session: Session, code: str) -> Step:
+    result = session.cell(code)
+    step = Step(
+        "execute",
+        result.observation(),
+        error=not result.ok,
+        figures=result.figures,
+        seconds=result.seconds,
+    )
+    a.da_cells.append(DaCell(code, step))
+    return step
 
 
 def run(
     analyses: list[Analysis], model: Model, session: Session, budget: loop.Budget
-) -> Iterator[Started | Step]:
-    """Each analysis in turn in `session` (one worker for all), with `budget` per analysis;
+) -> Iterator[Started | Computed | Step]:
+    """Each analysis in `session` (one worker for all), with `budget` per analysis;
     `budget.timeout_s` is the time for all of them together (an analysis that would start
-    after it is skipped)."""
+    after it is skipped).
+
+    A survey fact's own cell runs first for every fact (one query each, seconds in all), so
+    every finding has its table however the time budget goes; the model then analyses the
+    angles it is asked about, in rank order."""
     started = time.monotonic()
-    for i, a in enumerate(analyses, 1):
-        left = None if budget.timeout_s is None else budget.timeout_s - (time.monotonic() - started)
+    for a in analyses:
+        if a.angle is not None and a.angle.fact is not None:
+            t0 = time.monotonic()
+            step = _da_cell(a, session, chart.fact_cell(a.angle))
+            yield Computed(a.title, time.monotonic() - t0, step.error)
+    asked = [a for a in analyses if a.angle is None or a.angle.fact is None or a.angle.ask]
+    model_started = time.monotonic()
+    for i, a in enumerate(asked, 1):
+        now = time.monotonic()
+        left = None if budget.timeout_s is None else budget.timeout_s - (now - started)
         if left is not None and left <= 0:
             a.skipped = f"the time budget ({budget.timeout_s:g} s) was spent before it started"
             continue
-        yield Started(i, len(analyses), a.title)
+        eta = (now - model_started) / (i - 1) * (len(asked) - i + 1) if i > 1 else None
+        yield Started(i, len(asked), a.title, eta)
         a.transcript = session.start(a.question, model, joins=a.angle.joins if a.angle else None)
         each = loop.Budget(budget.max_turns, budget.max_tokens, left, budget.turn_tokens)
         yield from session.run(each)
-        why = why_da_charts(a)
-        if why and a.angle is not None:
-            code = chart.cell(a.angle, why)
-            result = session.cell(code)
-            step = Step(
-                "execute",
-                result.observation(),
-                error=not result.ok,
-                figures=result.figures,
-                seconds=result.seconds,
-            )
-            a.da_cells.append(DaCell(code, step))
-            yield Step("notice", f"da: {why}.")
-            yield step

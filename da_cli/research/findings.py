@@ -68,20 +68,37 @@ def _reading(cells: list[Cell]) -> str | None:
 
 
 def finding(a: Analysis, workspace: Path, n: _Numbering) -> Finding:
-    f = Finding(title=a.title, question=a.question, answer="", skipped=a.skipped)
-    if a.transcript is None:
+    asked = a.angle is None or a.angle.ask
+    f = Finding(title=a.title, question=a.question if asked else "", answer="", skipped=a.skipped)
+    if a.transcript is None and not a.da_cells:
         return f
     t = a.transcript
     f.cells = _cells(a, workspace, a.title, n)
     outputs = [c.output for c in f.cells]
-    f.answer, f.dropped = evidence.grounded_only(t.answer or "", outputs + [a.question])
+    answer = t.answer if t is not None else ""
+    f.answer, f.dropped = evidence.grounded_only(answer or "", outputs + [a.question])
     if a.angle is not None and not evidence.backing(f.answer, outputs):
         # A survey angle asks for numbers: an answer with none that an output shows is a
         # failed attempt (an error described, a plan restated), not a finding.
+        if f.answer:
+            f.set_aside_why = "stated no number an output showed"
+        f.answer, f.set_aside = "", f.answer
+    fact = a.angle.fact if a.angle is not None else None
+    if f.answer and fact is not None and fact.mark and fact.mark.lower() not in f.answer.lower():
+        # da's query and the model's code reached different subjects (another period,
+        # another group): da's is the one checked, so the model's is set aside.
+        f.set_aside_why = f"did not reach {fact.mark}, which da's own query found"
         f.answer, f.set_aside = "", f.answer
     f.reading = _reading(f.cells)
-    f.partial, f.stop_reason = t.partial, t.stop_reason
-    f.notes = [s.text for s in t.steps if s.kind == "notice"]
+    if (
+        fact is not None
+        and fact.chart_kind == "table"
+        and any(c.by_da and not c.error for c in f.cells)
+    ):
+        f.table = fact.markdown()
+    if t is not None:
+        f.partial, f.stop_reason = t.partial, t.stop_reason
+        f.notes = [s.text for s in t.steps if s.kind == "notice"]
     # The model's claims need their lines shown; da's reading is itself an output line.
     backed = evidence.backing(f.answer, outputs)
     f.backing = [Backing(b.number, b.line, f.cells[b.source].number) for b in backed]
@@ -93,8 +110,10 @@ def summary_points(analyses: list[Analysis], workspace: Path) -> list[Point]:
     reading of its table, if any."""
     out = []
     for a in analyses:
+        if a.angle is not None and a.angle.kind == "overview":
+            continue  # what the data holds is the report's first section, not a finding
         f = finding(a, workspace, _Numbering())
-        text = " ".join(x for x in (f.answer, f.reading or "") if x)
+        text = " ".join(x for x in (f.reading or "", f.answer) if x)
         out.append(Point(a.title, text))
     return out
 
@@ -163,14 +182,17 @@ def from_survey(
     model: str,
     workspace: Path,
     max_turns: int,
+    considered: int | None = None,
 ) -> Report:
-    """The report of a survey: the angles da chose, each analysed, and the summary."""
+    """The report of a survey: the angles da chose, each analysed, and the summary.
+    `considered`: how many candidate facts da computed to choose them (a fact survey)."""
     n = _Numbering()
     findings = [finding(a, workspace, n) for a in analyses]
     names = [Path(s).name for s in catalog.sources]
     subject = names[0] if len(names) == 1 else f"{len(names)} sources"
-    ran = [a for a in analyses if a.transcript is not None]
+    ran = [a for a in analyses if a.transcript is not None or (a.angle and not a.angle.ask)]
     da_made = sum(1 for f in findings for c in f.cells if c.by_da)
+    asked = [a for a in analyses if a.transcript is not None]
     method = [
         f"da profiled the {len(catalog.views)} tables of {', '.join(names)} in DuckDB (row "
         "counts, column types, ranges, frequent values and the keys that join tables) and "
@@ -197,6 +219,23 @@ def from_survey(
         + "; every number in this report was checked against the code outputs, and "
         "sentences quoting numbers no output showed were left out.",
     ]
+    if considered is not None:
+        method[:3] = [
+            f"da profiled the {len(catalog.views)} tables of {', '.join(names)} in DuckDB and "
+            f"computed {considered} candidate facts with its own queries: the main measure's "
+            "trend and any period that breaks from it, shares by segment, leading entities, "
+            "averages and rates that differ across segments, growth that differs, correlations "
+            "and data quality (missing values, duplicated rows, keys that reference nothing). "
+            f"It ranked them by how much they matter and kept {len(analyses) - 1}, after an "
+            "overview of what the data holds.",
+            "Each finding rests on da's own cell (marked 'made by da'): it recomputes the fact "
+            "in the sandboxed Python session (no network, the sources read-only) and prints its "
+            "table and reading.",
+            f"The model {model} analysed the top {len(asked)} findings independently, writing "
+            f"its own Python (at most {max_turns} steps each, following the DeepAnalyze "
+            "protocol: Analyze, Code, Execute, Answer). Its answer is shown where every number "
+            "it quotes appears in an output and it reached the same subject as da's query.",
+        ]
     lims = limitations(findings, model)
     if summary.dropped:
         lims.append(
@@ -247,8 +286,8 @@ def limitations(findings: list[Finding], model: str) -> list[str]:
             )
         if f.set_aside:
             out.append(
-                f"'{f.title}': the model's answer stated no number an output showed and was "
-                "left out; the finding rests on da's own table."
+                f"'{f.title}': the model's answer {f.set_aside_why or 'was not backed'} and "
+                "was left out; the finding rests on da's own table."
             )
         if f.skipped:
             out.append(f"'{f.title}' did not run: {f.skipped}.")

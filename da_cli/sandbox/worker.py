@@ -43,7 +43,7 @@ def _setup_namespace(catalog: dict) -> dict:
     import numpy as np
     import pandas as pd
 
-    from da_cli.data import drivers
+    from da_cli.data import drivers, facts
     from da_cli.data.catalog import Catalog
 
     pd.set_option("display.max_rows", 30)
@@ -78,6 +78,12 @@ def _setup_namespace(catalog: dict) -> dict:
         report.chart()  # saved with the cell: a report of the analysis shows the waterfall
         return report
 
+    def survey_fact(kind: str, **params) -> facts.Fact:
+        """One of a report's survey facts (da_cli/data/facts.py), drawn as it prints."""
+        fact = facts.compute(con, kind, **params)
+        fact.chart()  # saved with the cell, like any figure the cell draws
+        return fact
+
     forgive_paths(pd, [os.path.basename(src) for src in catalog["sources"]])
     ns = _Namespace(tables, load)
     ns.update(
@@ -88,6 +94,7 @@ def _setup_namespace(catalog: dict) -> dict:
             "sql": sql,
             "load": load,
             "explain_change": explain_change,
+            "survey_fact": survey_fact,
             "TABLES": tables,
         }
     )
