@@ -18,6 +18,7 @@ import nbformat
 import pytest
 from conftest import ROOT, SALES, WAREHOUSE, answer_step, code_step, run_da, sha256
 
+from da_cli.agent import prompts
 from da_cli.data.catalog import build_catalog
 from da_cli.data.profile import profile
 from da_cli.models.replay import ReplayModel
@@ -114,6 +115,19 @@ def test_unbacked_sentences_are_left_out_and_backed_numbers_name_their_line():
     # Dates and numbers in names label things; they are not claims that need a line.
     found = evidence.backing("Laptop 16 sold 156 in 2025-12", ["Laptop 16 2025-12 156"])
     assert [b.number for b in found] == ["156"]
+
+
+def test_a_sentence_copying_the_worked_example_is_left_out_unless_the_data_says_it():
+    example = prompts.worked_examples()
+    answer = (
+        "Lyon South Depot handled the most cancelled orders, 84, ahead of Leipzig Hub. "
+        "Lyon cancels 14.7 % of its orders."
+    )
+    kept, copied = evidence.original_only(answer, example, ["Lyon South Depot 84"])
+    assert kept == "Lyon cancels 14.7 % of its orders." and len(copied) == 1
+    # The same words are the data's own when a question or an output uses them.
+    asked = "Which warehouse handled the most cancelled orders?"
+    assert evidence.original_only(answer, example, [asked])[0] == answer
 
 
 def test_a_summary_quoting_unbacked_numbers_twice_is_written_by_da(tmp_path):

@@ -21,6 +21,12 @@ def _env() -> jinja2.Environment:
     )
 
 
+def worked_examples() -> str:
+    """The text of every worked example the system prompt can show: a small model copies
+    their wording into its own answers, so reports check answers against it."""
+    return "\n".join(p.read_text() for p in sorted((_DIR / "examples").glob("*.j2")))
+
+
 def render(name: str, **values: object) -> str:
     return _env().get_template(name).render(**values).strip() + "\n"
 

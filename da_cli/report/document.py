@@ -55,6 +55,7 @@ class Finding:
     reading: str | None = None  # da's one-line reading of its own table, if da ran one
     table: str = ""  # Markdown: da's table, where a chart would say nothing
     dropped: list[str] = field(default_factory=list)  # sentences left out, unbacked numbers
+    copied: list[str] = field(default_factory=list)  # left out: the worked example's words
     set_aside: str = ""  # a survey answer left out whole (why: `set_aside_why`)
     set_aside_why: str = ""
     partial: bool = False

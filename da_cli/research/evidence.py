@@ -31,24 +31,47 @@ def unbacked(text: str, evidence: list[str]) -> list[str]:
     return grounding.ungrounded(text, evidence)
 
 
-def grounded_only(text: str, evidence: list[str]) -> tuple[str, list[str]]:
-    """`text` with every sentence, list item or table row that quotes a number no evidence
-    shows left out; returns the kept text and what was left out."""
+def _keep(text: str, bad) -> tuple[str, list[str]]:
+    """`text` with every sentence, list item or table row for which `bad` holds left out;
+    returns the kept text and what was left out."""
     kept_lines: list[str] = []
     dropped: list[str] = []
     for line in text.splitlines():
-        if not unbacked(line, evidence):
+        if not bad(line):
             kept_lines.append(line)
             continue
         if _BLOCK_LINE.match(line):
             dropped.append(line.strip())  # a list item or table row goes as a whole
             continue
         parts = _SENTENCE_END.split(line)
-        kept = [p for p in parts if not unbacked(p, evidence)]
-        dropped += [p.strip() for p in parts if unbacked(p, evidence)]
+        kept = [p for p in parts if not bad(p)]
+        dropped += [p.strip() for p in parts if bad(p)]
         if kept:
             kept_lines.append(" ".join(kept))
     return "\n".join(kept_lines).strip(), dropped
+
+
+def grounded_only(text: str, evidence: list[str]) -> tuple[str, list[str]]:
+    """`text` with every sentence, list item or table row that quotes a number no evidence
+    shows left out; returns the kept text and what was left out."""
+    return _keep(text, lambda s: bool(unbacked(s, evidence)))
+
+
+_WORD = re.compile(r"[a-z]+")
+COPY_WORDS = 3  # a run of this many words from a worked example, absent from the data, is copied
+
+
+def _grams(text: str, n: int = COPY_WORDS) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def original_only(text: str, example: str, context: list[str]) -> tuple[str, list[str]]:
+    """`text` with every sentence that copies a run of words from a worked `example` left
+    out, unless the question or the outputs (`context`) use those words too: "Computers
+    handled the most tickets" is the example's sentence, not a finding about the data."""
+    copied = _grams(example) - set().union(*(_grams(c) for c in context))
+    return _keep(text, lambda s: bool(_grams(s) & copied))
 
 
 def backing(text: str, outputs: list[str], limit: int = 8) -> list[Backing]:

@@ -5,6 +5,7 @@ backs, da's own cells marked, method and limitations in plain sentences. Renderi
 import time
 from pathlib import Path
 
+from da_cli.agent import prompts
 from da_cli.agent.transcript import Transcript
 from da_cli.data.catalog import Catalog
 from da_cli.report.document import Backing, Cell, Figure, Finding, Report, sources_of
@@ -77,6 +78,10 @@ def finding(a: Analysis, workspace: Path, n: _Numbering) -> Finding:
     outputs = [c.output for c in f.cells]
     answer = t.answer if t is not None else ""
     f.answer, f.dropped = evidence.grounded_only(answer or "", outputs + [a.question])
+    if a.angle is not None:
+        f.answer, f.copied = evidence.original_only(
+            f.answer, prompts.worked_examples(), outputs + [a.question]
+        )
     if a.angle is not None and not evidence.backing(f.answer, outputs):
         # A survey angle asks for numbers: an answer with none that an output shows is a
         # failed attempt (an error described, a plan restated), not a finding.
@@ -283,6 +288,11 @@ def limitations(findings: list[Finding], model: str) -> list[str]:
             out.append(
                 f"'{f.title}': {len(f.dropped)} sentence(s) of the model's answer were left "
                 "out because they quoted numbers no output showed."
+            )
+        if f.copied:
+            out.append(
+                f"'{f.title}': {len(f.copied)} sentence(s) of the model's answer were left "
+                "out because they copied the wording of the prompt's worked example."
             )
         if f.set_aside:
             out.append(
