@@ -100,7 +100,7 @@ def test_dotted_keys_and_tables_are_the_same_setting(project):
         (
             "threads = 2\n[report]\nangles = 9\n",
             3,
-            "report.angles must be a whole number from 1 to 8, not 9",
+            "report.angles must be a whole number from 0 to 8, not 9",
         ),
         ("memory = 'lots'\n", 1, 'memory must be a whole number of at least 16, not "lots"'),
         ("\n[analyze]\nmax_turn = 3\n", 3, "unknown setting 'analyze.max_turn'"),

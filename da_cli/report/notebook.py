@@ -60,7 +60,7 @@ def build(report: Report) -> nbformat.NotebookNode:
             text.append(f"**Made by da:** {f.reading}")
         if f.table:
             text.append(f.table)
-        if survey and f.question:
+        if survey and f.question and (f.answer or not f.reading):
             text.append(f"*The model's own analysis. Asked: {f.question}*")
             why = f.set_aside_why or "stated no number an output showed"
             text.append(f.answer or f"*Its answer {why}, so it is left out.*")

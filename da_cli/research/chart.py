@@ -15,11 +15,14 @@ def fact_cell(angle: Angle) -> str:
     it from the data, prints its table and reading, and draws its chart."""
     assert angle.fact is not None
     f = angle.fact
-    args = "".join(f", {k}={v!r}" for k, v in f.params.items() if v is not None and k != "anomaly")
+    args = [f"    {k}={v!r}," for k, v in f.params.items() if v is not None and k != "anomaly"]
     return "\n".join(
         [
             f"{MARK}: the survey's {f.kind} fact, computed by da's own query.",
-            f"fact = survey_fact({f.kind!r}{args})",
+            "fact = survey_fact(",
+            f"    {f.kind!r},",
+            *args,
+            ")",
             "print(fact)",
         ]
     )
