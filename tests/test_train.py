@@ -259,6 +259,19 @@ def test_training_without_data_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and "Stage 1 needs data" in r.stderr
 
 
+def test_grpo_that_would_sample_identical_rollouts_is_refused(tmp_path):
+    # Temperature 0 plays every rollout of a group alike: zero advantage, nothing learned.
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"question": "q", "files": [], "reference": "1"}\n')
+    for setting in ("stage2.rl.temperature=0", "stage2.rl.top_p=0"):
+        args = ("train", "stage2", "--phase", "rl", "--dry-run", "--tasks", str(tasks))
+        r = run_da(*args, "--set", setting, "-o", str(tmp_path / "x"), timeout=120)
+        assert r.returncode == 2 and "would be identical" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+    r = run_da(*args, "--set", "stage2.rl.temperature=0.7", "-o", str(tmp_path / "x"))
+    assert r.returncode == 0, r.stderr
+
+
 # --- the whole curriculum on a tiny model -------------------------------------------------
 
 # Stage 1 teaches the toy model to close an Answer at once: `da analyze` decodes under a

@@ -230,6 +230,16 @@ def validate(cfg: TrainConfig, stage: str, phase: str = "all") -> None:
         raise UsageError(
             "stage2.rl.group_size must be at least 2: GRPO compares rollouts in a group."
         )
+    if rl and (cfg.stage2.rl.temperature <= 0 or cfg.stage2.rl.top_p <= 0):
+        # Greedy decoding plays every rollout of a group the same way: equal rewards, a
+        # group advantage of zero, and a run that spends its steps learning nothing (the
+        # failure of a peer's published GRPO script, which samples at temperature 0).
+        raise UsageError(
+            f"stage2.rl.temperature is {cfg.stage2.rl.temperature:g} and top_p "
+            f"{cfg.stage2.rl.top_p:g}: every rollout of a GRPO group would be identical, so "
+            "their advantage is zero and nothing is learned. Sample: temperature > 0 "
+            "(the default is 1.0) and top_p > 0."
+        )
     if cfg.gpus is not None and cfg.gpus < 0:
         raise UsageError("--gpus must be 0 (CPU) or more.")
 

@@ -176,7 +176,7 @@ def _needed(joins: list[Join], refs: list[str]) -> list[Join] | None:
     return keep or None
 
 
-def _trim(c: "Candidate") -> "Candidate":
+def _trim(c: Candidate) -> Candidate:
     refs = [v for k, v in c.params.items() if k in ("date", "by", "entity", "state")]
     if "joins" in c.params:
         c.params["joins"] = _needed(c.params["joins"] or [], refs)
@@ -184,19 +184,20 @@ def _trim(c: "Candidate") -> "Candidate":
 
 
 def candidates(profiles: list[ViewProfile]) -> list[Candidate]:
+    """Every fact the tables support, each with the weight of its table (bigger, better
+    connected tables hold the business's facts; a lookup table does not)."""
     vs = views(profiles)
     if not vs:
         return []
     biggest = max(v.rows for v in vs)
     out: list[Candidate] = []
     for v in vs:
-        # Bigger, better-connected tables are the business's facts; a lookup table is not.
         w = 0.6 + 0.4 * math.log10(v.rows + 1) / math.log10(biggest + 1)
         w = min(1.0, w + 0.1 * len(v.joins))
         base = {"table": v.table, "joins": v.joins or None}
         meas = {"measure": v.measure_sql, "name": v.measure_name}
         dates = [c for c in v.columns if is_date(c.profile) and c.profile.distinct > 3]
-        for c in dates[:1] if v.real or v.joins else dates[:1]:
+        for c in dates[:1]:  # the fact table's own date first (columns are own-first)
             out.append(Candidate("trend", {**base, "date": c.ref, **meas}, f"trend:{c.ref}", w))
         cats = [c for c in v.columns if _category(c)]
         cats.sort(key=lambda c: (not _SEGMENT.search(c.profile.name), not c.own))
@@ -231,7 +232,7 @@ def candidates(profiles: list[ViewProfile]) -> list[Candidate]:
             if c.own and c.profile.distinct <= MAX_STATE_VALUES and _OUTCOME.search(c.profile.name)
         ]
         for s in states:
-            values = [x for x in s.profile.top[1:4]]  # the commonest state is the norm
+            values = s.profile.top[1:4]  # the commonest state is the norm
             for val in values:
                 for seg in cats:
                     if seg.ref != s.ref:
