@@ -70,9 +70,9 @@ def _con(tmp_path, rows: list[tuple], ddl: str) -> duckdb.DuckDBPyConnection:
 
 
 def test_an_incomplete_last_month_is_no_break_from_the_trend(tmp_path):
-    # Twelve full months of 30 rows, then three days of the thirteenth: its total is small
+    # Twelve full months of 56 rows, then three days of the thirteenth: its total is small
     # because the data stops, not because anything fell.
-    rows = [(f"2025-{m:02d}-{d:02d}", 10.0) for m in range(1, 13) for d in range(1, 29)]
+    rows = [(f"2025-{m:02d}-{d:02d}", 10.0) for m in range(1, 13) for d in range(1, 29)] * 2
     rows += [(f"2026-01-0{d}", 10.0) for d in range(1, 4)]
     con = _con(tmp_path, rows, "CREATE TABLE t (day TEXT, amount REAL)")
     f = facts.trend(con, "t", "t.day", 'SUM("t"."amount")', "amount")
@@ -82,6 +82,14 @@ def test_an_incomplete_last_month_is_no_break_from_the_trend(tmp_path):
     con = _con(tmp_path / "..", dipped, "CREATE TABLE t (day TEXT, amount REAL)")
     f = facts.trend(con, "t", "t.day", 'SUM("t"."amount")', "amount")
     assert f.mark == "2025-06" and "60.0 % below" in f.sentence and f.score > 0.5
+
+
+def test_a_month_of_a_few_rows_is_no_break_whatever_its_swing(tmp_path):
+    # Four sign-ups a month and one month of nine: 125 % up, and counting noise.
+    rows = [(f"2025-{m:02d}-{d:02d}", 1.0) for m in range(1, 13) for d in (3, 9, 15, 21)]
+    rows += [(f"2025-06-{d:02d}", 1.0) for d in (1, 5, 11, 25, 27)]
+    con = _con(tmp_path, rows, "CREATE TABLE t (day TEXT, one REAL)")
+    assert facts.trend(con, "t", "t.day", "COUNT(*)", "sign-ups").mark is None
 
 
 def test_a_rate_weighs_how_many_rows_the_difference_touches(tmp_path):

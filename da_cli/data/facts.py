@@ -359,7 +359,7 @@ def trend(
     t = _df(
         con,
         f"SELECT {p} AS {_ident(unit)}, {measure} AS value, COUNT(DISTINCT CAST({d} AS DATE)) "
-        f"AS days\n{_from(table, joins)}\n{cond}\nGROUP BY 1 ORDER BY 1",
+        f"AS days, COUNT(*) AS n\n{_from(table, joins)}\n{cond}\nGROUP BY 1 ORDER BY 1",
     )
     t = t.rename(columns={"value": name})
     params = {"table": table, "date": date, "measure": measure, "name": name, "joins": joins,
@@ -369,6 +369,7 @@ def trend(
                     0.0, t, "line", unit, name, params=params)  # fmt: skip
     values = t[name].astype(float).to_numpy()
     days = t["days"].to_numpy()
+    rows = t["n"].to_numpy()
     # A first or last period with far fewer days of data than usual is incomplete: its
     # total says nothing about the trend.
     full = np.ones(len(t), dtype=bool)
@@ -385,7 +386,7 @@ def trend(
     ok = ~np.isnan(resid)
     scale = 1.4826 * float(np.median(np.abs(resid[ok] - np.median(resid[ok])))) or 1e-9
     z = np.where(ok, resid / scale, 0.0)
-    t = t.drop(columns="days")
+    t = t.drop(columns=["days", "n"])
     t["expected"] = np.round(expected, 2)
     labels = [str(v) for v in t[unit]]
     first, last = idx[0], idx[-1]
@@ -402,7 +403,13 @@ def trend(
     )
     i = int(np.argmax(np.abs(z)))
     rel = resid[i] / expected[i] if ok[i] and expected[i] else 0.0
-    if abs(z[i]) >= ANOMALY_Z and abs(rel) >= ANOMALY_SIZE:
+    # A period of a few rows swings by chance: its row count must break from the rows of
+    # the periods around it by more than counting noise (3 Poisson standard deviations).
+    around_rows = float(np.median([rows[j] for j in idx if j != i] or [rows[i]]))
+    noise_ok = abs(rows[i] - around_rows) >= 3 * math.sqrt(max(around_rows, 1.0)) or (
+        measure != "COUNT(*)" and around_rows >= MIN_ROWS
+    )
+    if abs(z[i]) >= ANOMALY_Z and abs(rel) >= ANOMALY_SIZE and noise_ok:
         verb = "fell to" if resid[i] < 0 else "rose to"
         where_ = "below" if resid[i] < 0 else "above"
         sentence = (
