@@ -429,6 +429,31 @@ def trend(
                 name, params=params)  # fmt: skip
 
 
+def _ranked(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    ref: str,
+    label: str,
+    measure: str,
+    name: str,
+    joins: list[Join] | None,
+    *,
+    keep_missing: bool,
+) -> pd.DataFrame:
+    """The measure per value of `ref`, largest first; missing values as '(none)', or left
+    out (an entity without a name is no leader)."""
+    key = f"CAST({_col(ref)} AS VARCHAR)"
+    if keep_missing:
+        key, where = f"coalesce({key}, '(none)')", ""
+    else:
+        where = f"\nWHERE {_col(ref)} IS NOT NULL"
+    return _df(
+        con,
+        f"SELECT {key} AS {_ident(label)}, {measure} AS {_ident(name)}\n{_from(table, joins)}"
+        f"{where}\nGROUP BY 1 ORDER BY 2 DESC",
+    )
+
+
 def share(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -439,11 +464,7 @@ def share(
 ) -> Fact:
     """The measure by a category: the largest group's share (and how concentrated it is)."""
     label = _named(by, table)
-    t = _df(
-        con,
-        f"SELECT coalesce(CAST({_col(by)} AS VARCHAR), '(none)') AS {_ident(label)}, "
-        f"{measure} AS {_ident(name)}\n{_from(table, joins)}\nGROUP BY 1 ORDER BY 2 DESC",
-    )
+    t = _ranked(con, table, by, label, measure, name, joins, keep_missing=True)
     params = {"table": table, "by": by, "measure": measure, "name": name, "joins": joins}
     total = float(t[name].sum()) if len(t) else 0.0
     if len(t) < 2 or total <= 0:
@@ -474,11 +495,7 @@ def top_entity(
 ) -> Fact:
     """The entities (customers, products…) with the most of the measure: the leader's lead."""
     label = _named(entity, table)
-    t = _df(
-        con,
-        f"SELECT CAST({_col(entity)} AS VARCHAR) AS {_ident(label)}, {measure} AS {_ident(name)}"
-        f"\n{_from(table, joins)}\nWHERE {_col(entity)} IS NOT NULL\nGROUP BY 1 ORDER BY 2 DESC",
-    )
+    t = _ranked(con, table, entity, label, measure, name, joins, keep_missing=False)
     params = {"table": table, "entity": entity, "measure": measure, "name": name, "joins": joins}
     if len(t) < 3 or float(t[name].iloc[1]) <= 0:
         return Fact("top", f"Top {label} by {name}", f"{entity} has too few values.", 0.0,

@@ -256,7 +256,8 @@ def from_survey(
         title=f"What the data in {subject} shows",
         subtitle="A survey of "
         + ", ".join(names)
-        + f": {len(catalog.views)} tables, {len(analyses)} angles",
+        + f": {len(catalog.views)} tables, {len(analyses)} "
+        + ("findings" if considered is not None else "angles"),
         question=None,
         summary=summary.text,
         summary_by=summary.by,
