@@ -207,3 +207,25 @@ def test_the_format_step_forces_numbers_where_the_format_asks_for_them():
     shared = "@a[mean_fare] @b[mean_fare] where mean_fare is a float rounded to 2 decimals."
     assert format_grammar(["a", "b"], shared).count("number") == 3  # both, and the rule
     LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp accepts it
+
+
+def test_two_runs_are_compared_pair_by_pair_with_mcnemars_exact_test(tmp_path):
+    from da_cli.eval import compare
+
+    assert compare.mcnemar(0, 6) == 2 / 64  # all six discordant pairs one way
+    assert abs(compare.mcnemar(1, 9) - 2 * 11 / 1024) < 1e-12
+    assert compare.mcnemar(3, 3) == 1.0 and compare.mcnemar(0, 0) == 1.0
+    before, after = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    rows_a = [{"id": i, "correct": i < 5} for i in range(10)]
+    rows_b = [{"id": i, "correct": i < 5 or i in (7, 8, 9)} for i in range(1, 12)]
+    before.write_text("".join(json.dumps(r) + "\n" for r in rows_a) + '{"id": 99, "corr')
+    after.write_text("".join(json.dumps(r) + "\n" for r in rows_b))
+    r = run_da("eval", "compare", str(before), str(after), "--json")
+    assert r.returncode == 0, r.stderr
+    c = json.loads(r.stdout)  # ids 1..9 in both; 7, 8, 9 right only after
+    assert (c["questions"], c["before_right"], c["after_right"]) == (9, 4, 7)
+    assert (c["only_before"], c["only_after"], c["p_value"]) == (0, 3, 0.25)
+    other = tmp_path / "c.jsonl"
+    other.write_text('{"id": 500, "correct": true}\n')
+    r = run_da("eval", "compare", str(before), str(other))
+    assert r.returncode == 2 and "no question in common" in r.stderr

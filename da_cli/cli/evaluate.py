@@ -1,4 +1,5 @@
-"""`da eval dabench`: accuracy on InfiAgent-DABench through the normal agent loop."""
+"""`da eval dabench`: accuracy on InfiAgent-DABench through the normal agent loop; `da eval
+compare`: two runs of the same questions, paired."""
 
 import json
 import re
@@ -11,6 +12,7 @@ from da_cli import config, paths
 from da_cli.agent import loop
 from da_cli.cli.console import complete_model, examples, guarded, state
 from da_cli.errors import UsageError
+from da_cli.eval import compare as compare_
 from da_cli.eval.dabench import LEVELS, load_tasks
 from da_cli.eval.run import rescore as rescore_record
 from da_cli.eval.run import run_task, summarize
@@ -21,6 +23,7 @@ _EXAMPLES = examples(
     "da eval dabench --data ../shared/eval/dabench-dev",
     "da eval dabench --data DIR --limit 20 -m qwen2.5-coder-1.5b",
     "da eval dabench --data DIR -o runs.jsonl --rescore",
+    "da eval compare before.jsonl after.jsonl",
 )
 app = typer.Typer(
     help="Measure accuracy on evaluation sets.", no_args_is_help=True, epilog=_EXAMPLES
@@ -241,3 +244,32 @@ def _print(s: dict) -> None:
         f"{s['mean_prompt_tokens']} prompt tokens evaluated"
     )
     print(f"results: {s['results']}")
+
+
+@app.command("compare", epilog=_EXAMPLES)
+@guarded
+def compare(
+    before: Path = typer.Argument(..., help="Results of one run (`da eval ... -o FILE`)."),
+    after: Path = typer.Argument(..., help="Results of another run of the same questions."),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> None:
+    """Compare two runs question by question: accuracy of each on the questions both
+    answered, how many only one got right, and McNemar's exact test of the difference."""
+    runs = []
+    for path in (before, after):
+        if not path.is_file():
+            raise UsageError(f"No results file {path}.")
+        runs.append(compare_.read(path))
+    c = compare_.compare(*runs)
+    if not c.questions:
+        raise UsageError(f"{before} and {after} have no question in common.")
+    if as_json:
+        print(json.dumps(c.to_dict(), indent=2))
+        return
+    pct = lambda k: f"{100 * k / c.questions:.1f} %"  # noqa: E731
+    print(f"questions in both: {c.questions}")
+    print(f"before: {c.before_right} right ({pct(c.before_right)})  {before}")
+    print(f"after:  {c.after_right} right ({pct(c.after_right)})  {after}")
+    print(f"right only before: {c.only_before}; right only after: {c.only_after}")
+    verdict = "a difference beyond chance" if c.p_value < 0.05 else "no significant difference"
+    print(f"McNemar exact p = {c.p_value:.3g} ({verdict} at 0.05)")
