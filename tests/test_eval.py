@@ -229,3 +229,39 @@ def test_two_runs_are_compared_pair_by_pair_with_mcnemars_exact_test(tmp_path):
     other.write_text('{"id": 500, "correct": true}\n')
     r = run_da("eval", "compare", str(before), str(other))
     assert r.returncode == 2 and "no question in common" in r.stderr
+
+
+def test_eval_tasks_scores_questions_whose_labels_code_computed(replay, tmp_path):
+    # Questions `da synth` asks of a table it computed the labels for, answered by a replay
+    # model: the first right, the second wrong; scored by the inspector's answer checks.
+    data = tmp_path / "shop.csv"
+    rows = [
+        f"{r},{c},{100 + 37 * i % 250}"
+        for i, (r, c) in enumerate(
+            [(r, c) for r in ("North", "South", "East", "West") for c in ("Web", "Store")] * 6
+        )
+    ]
+    data.write_text("region,channel,revenue\n" + "\n".join(rows) + "\n")
+    tasks = tmp_path / "tasks.jsonl"
+    r = run_da("synth", str(data), "--questions-only", "-o", str(tasks), "--n", "2",
+               "--heldout", "0")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    items = [json.loads(line) for line in tasks.read_text().splitlines()]
+    numeric = [i for i in items if any(c["kind"] == "number" for c in i["checklist"])]
+    assert numeric, items
+    value = next(c["args"]["value"] for c in numeric[0]["checklist"] if c["kind"] == "number")
+    steps = []
+    for say in (value, 987654321)[: len(items)]:
+        steps += [code_step(f"print({say!r})"), answer_step(f"It is {say}.")]
+    out = tmp_path / "before.jsonl"
+    args = ["eval", "tasks", str(tasks), "-m", replay(*steps), "-o", str(out), "--json"]
+    r = run_da(*args)
+    assert r.returncode == 0, r.stderr
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(results) == len(items) and results[0]["id"] != results[-1]["id"]
+    first = next(x for x in results if x["question"] == numeric[0]["question"])
+    assert first["correct"] and all(c["ok"] for c in first["checks"])
+    assert not results[-1]["correct"]
+    assert json.loads(r.stdout)["correct"] == 1
+    r = run_da("eval", "tasks", str(tmp_path / "none.jsonl"), "-m", "replay:/x")
+    assert r.returncode == 2 and "No tasks file" in r.stderr

@@ -13,6 +13,7 @@ from da_cli.agent import loop
 from da_cli.cli.console import complete_model, examples, guarded, state
 from da_cli.errors import UsageError
 from da_cli.eval import compare as compare_
+from da_cli.eval import tasks as tasks_module
 from da_cli.eval.dabench import LEVELS, load_tasks
 from da_cli.eval.run import rescore as rescore_record
 from da_cli.eval.run import run_task, summarize
@@ -23,10 +24,66 @@ _EXAMPLES = examples(
     "da eval dabench --data ../shared/eval/dabench-dev",
     "da eval dabench --data DIR --limit 20 -m qwen2.5-coder-1.5b",
     "da eval dabench --data DIR -o runs.jsonl --rescore",
+    "da eval tasks heldout.jsonl -o before.jsonl",
     "da eval compare before.jsonl after.jsonl",
 )
 app = typer.Typer(
     help="Measure accuracy on evaluation sets.", no_args_is_help=True, epilog=_EXAMPLES
+)
+
+
+# Options both evaluations take: by default `da analyze`'s budget, samples and model, so a
+# score is what a user gets.
+MODEL = typer.Option(
+    None,
+    "--model",
+    "-m",
+    metavar="NAME",
+    help="Model. " + config.default_note("model"),
+    autocompletion=complete_model,
+)
+OUTPUT = typer.Option(
+    None, "--output", "-o", help="Results, one JSON line per question (resumable)."
+)
+# A tighter token budget (not a timeout) is the way to a cheaper run whose score does not
+# depend on how busy the machine is; say which one a figure used.
+MAX_TURNS = typer.Option(
+    None,
+    "--max-turns",
+    min=1,
+    metavar="N",
+    help="Most model steps a question. " + config.default_note("eval.max_turns"),
+)
+MAX_TOKENS = typer.Option(
+    None,
+    "--max-tokens",
+    min=64,
+    metavar="N",
+    help="Most tokens a question. " + config.default_note("eval.max_tokens"),
+)
+TIMEOUT = typer.Option(
+    None,
+    "--timeout",
+    min=1,
+    metavar="SECONDS",
+    help="Most seconds a question (a safety net). " + config.default_note("eval.timeout"),
+)
+CELL_TIMEOUT = typer.Option(
+    None,
+    "--cell-timeout",
+    min=1,
+    metavar="SECONDS",
+    help="Most seconds a cell. " + config.default_note("eval.cell_timeout"),
+)
+SAMPLES = typer.Option(
+    None,
+    "--samples",
+    "-k",
+    min=1,
+    max=8,
+    metavar="K",
+    help="Analyses a question, decoded together and voted by their evidence. "
+    + config.default_note("eval.samples"),
 )
 
 
@@ -38,58 +95,13 @@ def dabench(
     ),
     limit: int = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
     level: str = typer.Option(None, "--level", help="Only easy, medium or hard questions."),
-    model: str = typer.Option(
-        None,
-        "--model",
-        "-m",
-        metavar="NAME",
-        help="Model. " + config.default_note("model"),
-        autocompletion=complete_model,
-    ),
-    output: Path = typer.Option(
-        None, "--output", "-o", help="Results, one JSON line per question (resumable)."
-    ),
-    # By default `da analyze`'s budget, so the score is what a user gets. A tighter token
-    # budget (not a timeout) is the way to a cheaper run whose score does not depend on
-    # how busy the machine is; say which one a figure used.
-    max_turns: int = typer.Option(
-        None,
-        "--max-turns",
-        min=1,
-        metavar="N",
-        help="Most model steps a question. " + config.default_note("eval.max_turns"),
-    ),
-    max_tokens: int = typer.Option(
-        None,
-        "--max-tokens",
-        min=64,
-        metavar="N",
-        help="Most tokens a question. " + config.default_note("eval.max_tokens"),
-    ),
-    timeout: float = typer.Option(
-        None,
-        "--timeout",
-        min=1,
-        metavar="SECONDS",
-        help="Most seconds a question (a safety net). " + config.default_note("eval.timeout"),
-    ),
-    cell_timeout: float = typer.Option(
-        None,
-        "--cell-timeout",
-        min=1,
-        metavar="SECONDS",
-        help="Most seconds a cell. " + config.default_note("eval.cell_timeout"),
-    ),
-    samples: int = typer.Option(
-        None,
-        "--samples",
-        "-k",
-        min=1,
-        max=8,
-        metavar="K",
-        help="Analyses a question, decoded together and voted by their evidence. "
-        + config.default_note("eval.samples"),
-    ),
+    model: str = MODEL,
+    output: Path = OUTPUT,
+    max_turns: int = MAX_TURNS,
+    max_tokens: int = MAX_TOKENS,
+    timeout: float = TIMEOUT,
+    cell_timeout: float = CELL_TIMEOUT,
+    samples: int = SAMPLES,
     no_grammar: bool = typer.Option(
         False, "--no-grammar", help="Decode without the protocol grammar (to measure it)."
     ),
@@ -126,48 +138,108 @@ def dabench(
         backend.supports_grammar = False
     name = re.sub(r"[^\w.-]+", "_", backend.name)
     output = output or paths.data_dir() / "evals" / f"dabench-{name}.jsonl"
-    paths.ensure(output.parent)
-    done = _read(output)
-    todo = [t for t in tasks if t.id not in done]
+    budget, limits = _budget(cfg)
+    try:
+        records = _run_all(
+            "DABench",
+            [(t.id, t) for t in tasks],
+            lambda t: run_task(
+                t, backend, budget, limits, grammar=not no_grammar, samples=cfg.eval_samples
+            ),
+            output,
+        )
+    finally:
+        backend.close()
+    _report(records, model=backend.name, grammar=not no_grammar, output=output, as_json=as_json)
+
+
+def _budget(cfg: config.Settings) -> tuple[loop.Budget, Limits]:
     budget = loop.Budget(
         max_turns=cfg.eval_max_turns, max_tokens=cfg.eval_max_tokens, timeout_s=cfg.eval_timeout
     )
-    limits = Limits(timeout_s=cfg.eval_cell_timeout)
+    return budget, Limits(timeout_s=cfg.eval_cell_timeout)
+
+
+def _run_all(label: str, items: list[tuple], run_one, output: Path) -> list[dict]:
+    """Every (id, item) not yet in `output` through `run_one`, each result appended as it
+    comes (so an interrupted run resumes); returns the results of all items, in order."""
+    paths.ensure(output.parent)
+    done = _read(output)
+    todo = [(i, item) for i, item in items if i not in done]
     if done and todo:
-        state.info(f"Resuming: {len(tasks) - len(todo)} of {len(tasks)} already in {output}.")
+        state.info(f"Resuming: {len(items) - len(todo)} of {len(items)} already in {output}.")
+    with (
+        Progress(
+            TextColumn(f"[bold]{label}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=state.console,
+            disable=state.quiet,
+        ) as bar,
+        output.open("a", encoding="utf-8") as out,
+    ):
+        progress = bar.add_task("", total=len(todo))
+        for i, item in todo:
+            record = run_one(item)
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.flush()
+            done[i] = record
+            so_far = [done[j] for j, _ in items if j in done]
+            right = sum(r["correct"] for r in so_far)
+            bar.update(progress, advance=1, description=f"{right}/{len(so_far)} correct")
+    return [done[i] for i, _ in items if i in done]
+
+
+@app.command("tasks", epilog=_EXAMPLES)
+@guarded
+def tasks_(
+    file: Path = typer.Argument(
+        ..., help="Questions with labels: `da synth --questions-only` output or its held-out split."
+    ),
+    limit: int = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
+    model: str = MODEL,
+    output: Path = OUTPUT,
+    max_turns: int = MAX_TURNS,
+    max_tokens: int = MAX_TOKENS,
+    timeout: float = TIMEOUT,
+    cell_timeout: float = CELL_TIMEOUT,
+    samples: int = SAMPLES,
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Run the agent on questions whose labels code computed (`da synth --questions-only`)
+    and score each answer by the inspector's checks: the label within its precision, the
+    entity named first. How a trained model is measured on datasets it never saw."""
+    cfg = config.resolve(
+        {
+            "model": model,
+            "eval.max_turns": max_turns,
+            "eval.max_tokens": max_tokens,
+            "eval.timeout": timeout,
+            "eval.cell_timeout": cell_timeout,
+            "eval.samples": samples,
+        }
+    )
+    if not file.is_file():
+        raise UsageError(f"No tasks file {file}.")
+    items = tasks_module.load(file, limit)
+    if not items:
+        raise UsageError(f"{file} has no question with a label to score.")
+    backend = load_model(cfg.model, threads=cfg.threads, gpu_layers=cfg.gpu_layers)
+    name = re.sub(r"[^\w.-]+", "_", backend.name)
+    output = output or paths.data_dir() / "evals" / f"tasks-{file.stem}-{name}.jsonl"
+    budget, limits = _budget(cfg)
     try:
-        with (
-            Progress(
-                TextColumn("[bold]DABench"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.description}"),
-                TimeElapsedColumn(),
-                console=state.console,
-                disable=state.quiet,
-            ) as bar,
-            output.open("a", encoding="utf-8") as out,
-        ):
-            progress = bar.add_task("", total=len(todo))
-            for task in todo:
-                record = run_task(
-                    task,
-                    backend,
-                    budget,
-                    limits,
-                    grammar=not no_grammar,
-                    samples=cfg.eval_samples,
-                )
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                out.flush()
-                done[task.id] = record
-                so_far = [done[t.id] for t in tasks if t.id in done]
-                right = sum(r["correct"] for r in so_far)
-                bar.update(progress, advance=1, description=f"{right}/{len(so_far)} correct")
+        records = _run_all(
+            "Tasks",
+            [(i.id, i) for i in items],
+            lambda i: tasks_module.run_item(i, backend, budget, limits, cfg.eval_samples),
+            output,
+        )
     finally:
         backend.close()
-    records = [done[t.id] for t in tasks if t.id in done]
-    _report(records, model=backend.name, grammar=not no_grammar, output=output, as_json=as_json)
+    _report(records, model=backend.name, grammar=None, output=output, as_json=as_json)
 
 
 def _report(
@@ -199,13 +271,14 @@ def _rescore(output: Path, tasks: list) -> list[dict]:
     return [done[t.id] for t in tasks if t.id in done]
 
 
-def _read(path: Path) -> dict[int, dict]:
-    done: dict[int, dict] = {}
+def _read(path: Path) -> dict[int | str, dict]:
+    """id -> result (DABench ids are numbers, task ids strings, as the items have them)."""
+    done: dict[int | str, dict] = {}
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 row = json.loads(line)
-                done[int(row["id"])] = row
+                done[row["id"]] = row
             except (ValueError, KeyError, TypeError):
                 continue  # a line cut by an interrupted run: that question runs again
     return done
@@ -230,7 +303,7 @@ def _print(s: dict) -> None:
         f"{s['accuracy_raw']} % without the format self-check)"
     )
     print(f"sub-answers: {s['sub_accuracy']} % correct")
-    for lv, row in s["by_level"].items():
+    for lv, row in {**s["by_level"], **s.get("by_group", {})}.items():
         print(f"  {lv}: {row['accuracy']} % of {row['questions']}")
     print(
         f"format failures: {s['format_failures']} "

@@ -8,6 +8,7 @@ import time
 
 from da_cli.agent import loop
 from da_cli.agent.session import Session
+from da_cli.agent.transcript import Transcript
 from da_cli.errors import DaError
 from da_cli.eval.dabench import LEVELS, Task, conform, extract, score_values
 from da_cli.models.base import Model
@@ -71,17 +72,10 @@ def run_task(
             "samples": samples,
         },
     }
-    forget = getattr(model, "forget", None)  # backends with a cache (llama.cpp)
-    if forget is not None:
-        forget()
     try:
-        with Session([str(task.file)], limits=limits) as session:
-            session.start(task.instruction(), model, samples=samples)
-            for _ in session.run(budget):
-                pass
-            t = session.transcript  # several analyses: the one their vote chose
-            samples_run = list(session.samples)
-            assert t is not None
+        t, samples_run = analyse(
+            [str(task.file)], task.instruction(), model, budget, limits, samples
+        )
     except DaError as e:
         record.update(error=str(e), correct=False, right=0, total=len(task.labels))
         record["seconds"] = round(time.perf_counter() - started, 2)
@@ -103,27 +97,55 @@ def run_task(
         t.usage.completion_tokens += gen.completion_tokens
         t.usage.prompt_tokens += gen.prompt_tokens
         formatted = gen.text
-    u = t.usage
     record.update(answer=response, formatted=formatted)
     rescore(record, task)
     record.update(
-        partial=t.partial,
-        stop_reason=t.stop_reason,
-        turns=u.generations,
-        format_failures=u.format_failures,
-        budget_cuts=u.budget_cuts,
-        prompt_tokens=u.prompt_tokens,
-        completion_tokens=u.completion_tokens,
-        code=t.code,
+        transcript_fields(t, samples_run), seconds=round(time.perf_counter() - started, 2)
+    )
+    return record
+
+
+def analyse(
+    files: list[str],
+    question: str,
+    model: Model,
+    budget: loop.Budget,
+    limits: Limits,
+    samples: int = 1,
+) -> tuple[Transcript, list[Transcript]]:
+    """One question through the analysis session `da analyze` uses: the chosen transcript
+    (several analyses: the one their vote chose) and every analysis run."""
+    forget = getattr(model, "forget", None)  # backends with a cache (llama.cpp)
+    if forget is not None:
+        forget()  # each question is timed from a cold cache, as a user's first one is
+    with Session(files, limits=limits) as session:
+        session.start(question, model, samples=samples)
+        for _ in session.run(budget):
+            pass
+        t = session.transcript
+        assert t is not None
+        return t, list(session.samples)
+
+
+def transcript_fields(t: Transcript, samples_run: list[Transcript]) -> dict:
+    """What a result line records of an analysis besides its score."""
+    u = t.usage
+    return {
+        "partial": t.partial,
+        "stop_reason": t.stop_reason,
+        "turns": u.generations,
+        "format_failures": u.format_failures,
+        "budget_cuts": u.budget_cuts,
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "code": t.code,
         **({"agreement": t.agreement} if t.agreement else {}),
         # Every analysis's own answer, so a run also tells how often one of them was right
         # where the vote (or the greedy analysis) was not.
         **({"sample_answers": [x.answer for x in samples_run]} if len(samples_run) > 1 else {}),
         # The whole assistant turn, Execute outputs included: what failure analysis reads.
-        turn=t.continuation[-12000:],
-        seconds=round(time.perf_counter() - started, 2),
-    )
-    return record
+        "turn": t.continuation[-12000:],
+    }
 
 
 def rescore(record: dict, task: Task) -> dict:
@@ -173,7 +195,13 @@ def summarize(records: list[dict]) -> dict:
         "by_level": {
             lv: {"questions": len(rows), "accuracy": accuracy(rows)}
             for lv in LEVELS
-            if (rows := [r for r in records if r["level"] == lv])
+            if (rows := [r for r in records if r.get("level") == lv])
+        },
+        # Synthesized questions: accuracy by question family (template group).
+        "by_group": {
+            g: {"questions": len(rows), "accuracy": accuracy(rows)}
+            for g in sorted({r["group"] for r in records if r.get("group")})
+            if (rows := [r for r in records if r.get("group") == g])
         },
         "format_failures": sum(r.get("format_failures", 0) for r in records),
         "tasks_with_format_failures": sum(1 for r in records if r.get("format_failures")),
