@@ -143,7 +143,7 @@ def test_bad_values_in_each_layer_exit_2_in_one_sentence(project, da_home):
     assert r.returncode == 2 and f"{project / 'da.toml'}, line 1: gpu_layers" in r.stderr
     (project / "da.toml").unlink()
     r = da("report", str(SALES), cwd=project, env={"DA_REPORT_ANGLES": "x"})
-    assert r.returncode == 2 and "DA_REPORT_ANGLES must be a whole number from 1 to 8" in r.stderr
+    assert r.returncode == 2 and "DA_REPORT_ANGLES must be a whole number from 0 to 8" in r.stderr
 
 
 def test_show_prints_every_setting_with_its_origin(project, da_home):
