@@ -8,7 +8,9 @@ real one; only the weights are toys.
 
 import json
 import math
+import re
 import shlex
+import subprocess
 import sys
 
 import pytest
@@ -389,3 +391,23 @@ def test_a_phase_resumes_from_its_last_checkpoint(tmp_path):
     assert [h["step"] for h in state["log_history"] if "loss" in h] == [1, 2]
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [x["step"] for x in rows if "loss" in x] == [1, 2]  # step 1 was not run again
+
+
+def test_the_recipe_chains_corpus_data_training_and_paired_evaluation(tmp_path):
+    out = tmp_path / "recipe"
+    base = [sys.executable, "-m", "train.recipe", "-o", str(out), "--datasets", "3"]
+    r = subprocess.run([*base, "--dry-run", "--dabench", "DIR"], capture_output=True, text=True,
+                       cwd=ROOT)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    names = re.findall(r"^# \d+/\d+ (.+)$", r.stdout, re.M)
+    assert names[0] == "corpus" and "train the curriculum" in names and len(names) == 14
+    assert "eval compare" in r.stdout and "--questions-only --heldout 0" in r.stdout
+    assert not out.exists()  # a dry run writes nothing
+    # The first three steps for real (no model needed): a corpus and stage-1 items.
+    r = subprocess.run([*base, "--code-items", "6", "--until", "3"], capture_output=True,
+                       text=True, cwd=ROOT, timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    code = json.loads((out / "data" / "code.summary.json").read_text())
+    assert code["accepted"] >= 4 and (out / "data" / "understand.jsonl").stat().st_size
+    again = subprocess.run([*base, "--until", "3"], capture_output=True, text=True, cwd=ROOT)
+    assert again.stdout.count("(done)") == 3  # an interrupted recipe resumes
