@@ -238,6 +238,13 @@ def test_the_emitted_script_recomputes_the_numbers_without_da(rendered, tmp_path
     assert len(list((tmp_path / "figures").iterdir())) == _figures(rendered)
 
 
+def test_progress_names_each_fact_and_the_time_left(rendered):
+    err = " ".join(rendered["run"].stderr.split())  # lines wrap at the terminal's width
+    assert "da computed" in err and "candidate facts" in err and "the model analyses 2" in err
+    assert re.search(r"da: What the data holds \(\d+\.\d s\)", err)
+    assert "Angle 1/2" in err and re.search(r"Angle 2/2 [^\n]*?\(about \d+ s left\)", err)
+
+
 def test_the_report_is_kept_in_history(rendered):
     r = subprocess.run(
         [sys.executable, "-m", "da_cli", "history", "--json"],
