@@ -22,7 +22,6 @@ from da_cli.sandbox import Limits
 
 _EXAMPLES = examples(
     "da eval dabench --data ../shared/eval/dabench-dev",
-    "da eval dabench --data DIR --limit 20 -m qwen2.5-coder-1.5b",
     "da eval dabench --data DIR -o runs.jsonl --rescore",
     "da eval tasks heldout.jsonl -o before.jsonl",
     "da eval compare before.jsonl after.jsonl",
@@ -87,7 +86,22 @@ SAMPLES = typer.Option(
 )
 
 
-@app.command("dabench", epilog=_EXAMPLES)
+_DABENCH = examples(
+    "da eval dabench --data ../shared/eval/dabench-dev",
+    "da eval dabench --data DIR --limit 20 -m qwen2.5-coder-1.5b",
+    "da eval dabench --data DIR -o runs.jsonl --rescore",
+)
+_TASKS = examples(
+    "da eval tasks heldout.jsonl -o before.jsonl",
+    "da eval tasks heldout.jsonl -m my.gguf -o after.jsonl --json",
+)
+_COMPARE = examples(
+    "da eval compare before.jsonl after.jsonl",
+    "da eval compare base.jsonl k4.jsonl --json",
+)
+
+
+@app.command("dabench", epilog=_DABENCH)
 @guarded
 def dabench(
     data: Path = typer.Option(
@@ -192,7 +206,7 @@ def _run_all(label: str, items: list[tuple], run_one, output: Path) -> list[dict
     return [done[i] for i, _ in items if i in done]
 
 
-@app.command("tasks", epilog=_EXAMPLES)
+@app.command("tasks", epilog=_TASKS)
 @guarded
 def tasks_(
     file: Path = typer.Argument(
@@ -319,7 +333,7 @@ def _print(s: dict) -> None:
     print(f"results: {s['results']}")
 
 
-@app.command("compare", epilog=_EXAMPLES)
+@app.command("compare", epilog=_COMPARE)
 @guarded
 def compare(
     before: Path = typer.Argument(..., help="Results of one run (`da eval ... -o FILE`)."),
