@@ -141,3 +141,13 @@ def test_embedded_model_reports_state_four_of_five_planted_facts(databases, tmp_
     for db in [surveyed.warehouse(WAREHOUSE), *databases]:
         found, text = _report_score(db, tmp_path)
         assert sum(found) >= 4, (db.name, text)
+
+
+def test_a_measure_carries_the_unit_its_name_states(tmp_path):
+    rows = [(f"2025-{m:02d}-{d:02d}", "A" if d % 3 else "B", 10.0) for m in range(1, 13)
+            for d in range(1, 29)]  # fmt: skip
+    con = _con(tmp_path, rows, "CREATE TABLE t (day TEXT, kind TEXT, cost_eur REAL)")
+    f = facts.share(con, "t", "t.kind", 'SUM("t"."cost_eur")', "cost_eur")
+    assert re.search(r"[\d,.]+ EUR of [\d,.]+ EUR", f.sentence), f.sentence
+    assert facts.amount(3.5, "weight_kg") == "3.50 kg" and facts.amount(3, "revenue") == "3"
+    assert facts.unit_of_name("number of orders") == ""

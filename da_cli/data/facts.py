@@ -15,6 +15,7 @@ pandas and the standard library.
 """
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import duckdb
@@ -56,6 +57,28 @@ def num(v: float) -> str:
         return "n/a"
     v = float(v)
     return f"{v:,.0f}" if v == int(v) and abs(v) < 1e15 else f"{v:,.2f}"
+
+
+# A unit or currency the column's name states ("cost_eur", "weight_kg", "price_usd"):
+# the measure's numbers then carry it, as an analyst writes them.
+_UNITS = {
+    "eur": "EUR", "usd": "USD", "gbp": "GBP", "chf": "CHF", "jpy": "JPY", "inr": "INR",
+    "kg": "kg", "g": "g", "t": "t", "km": "km", "m": "m", "kwh": "kWh", "mwh": "MWh",
+    "h": "h", "hours": "h", "min": "min", "minutes": "min", "s": "s", "sec": "s", "ms": "ms",
+    "days": "days", "l": "l", "pct": "%", "percent": "%",
+}  # fmt: skip
+
+
+def unit_of_name(name: str) -> str:
+    """The unit a measure's name states in its last word ("" when none does)."""
+    words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
+    return _UNITS.get(words[-1], "") if len(words) > 1 else ""
+
+
+def amount(v: float, name: str) -> str:
+    """A value of the measure `name`, with the unit its name states."""
+    unit = unit_of_name(name)
+    return num(v) + (f" {unit}" if unit else "")
 
 
 def pct(share: float) -> str:
@@ -392,7 +415,8 @@ def trend(
     first, last = idx[0], idx[-1]
     change = (values[last] - values[first]) / values[first] if values[first] else 0.0
     overall = (
-        f"{name} went from {num(values[first])} in {labels[first]} to {num(values[last])} in "
+        f"{name} went from {amount(values[first], name)} in {labels[first]} to "
+        f"{amount(values[last], name)} in "
         f"{labels[last]} ({change:+.1%})".replace("%", " %")
     )
     partial = [labels[i] for i in range(len(t)) if not full[i]]
@@ -413,9 +437,9 @@ def trend(
         verb = "fell to" if resid[i] < 0 else "rose to"
         where_ = "below" if resid[i] < 0 else "above"
         sentence = (
-            f"In {table}, {name} per {unit} {verb} {num(values[i])} in {labels[i]}, "
+            f"In {table}, {name} per {unit} {verb} {amount(values[i], name)} in {labels[i]}, "
             f"{pct(abs(rel))} {where_} the {unit}s around it (expected about "
-            f"{num(round(expected[i], 2))}). Over the whole span {overall}{tail}."
+            f"{amount(round(expected[i], 2), name)}). Over the whole span {overall}{tail}."
         )
         title = _cap(f"{_short(name)} {'fell' if resid[i] < 0 else 'rose'} {abs(rel):.0%} "
                      f"against the trend in {labels[i]}".replace("%", " %"))  # fmt: skip
@@ -477,9 +501,10 @@ def share(
     # The main breakdown belongs in any survey; a concentrated one matters more.
     score = 0.25 + 0.75 * _clamp((s - 1 / n) / (1 - 1 / n))
     sentence = (
-        f"In {table}, {label} {top[label]} has the largest {name}, {num(top[name])} of "
-        f"{num(total)} ({pct(s)}), ahead of {second[label]} ({num(second[name])}, "
-        f"{pct(float(second[name]) / total)}); {n} {label} values in all."
+        f"In {table}, {label} {top[label]} has the largest {name}, {amount(top[name], name)} of "
+        f"{amount(total, name)} ({pct(s)}), ahead of {second[label]} "
+        f"({amount(second[name], name)}, {pct(float(second[name]) / total)}); {n} {label} "
+        "values in all."
     )
     title = _cap(f"{label} {top[label]} carries {pct(s)} of {_short(name)}")
     return Fact("share", title, sentence, score, t, "bar", label, name, str(top[label]), params)
@@ -506,10 +531,11 @@ def top_entity(
     typical = float(t[name].median())
     score = _strength(math.log(ratio) / math.log(2.0))
     sentence = (
-        f"In {table}, {label} {top[label]} has the highest {name}: {num(top[name])} "
+        f"In {table}, {label} {top[label]} has the highest {name}: {amount(top[name], name)} "
         f"({pct(float(top[name]) / total)} of the total, across {len(t)} {label} values), "
         f"{_times(ratio)} the next, "
-        f"{second[label]} ({num(second[name])}); the median {label} has {num(typical)}."
+        f"{second[label]} ({amount(second[name], name)}); the median {label} has "
+        f"{amount(typical, name)}."
     )
     title = _cap(f"{label} {top[label]} leads {_short(name)}, {ratio:.1f}× the next")
     return Fact("top", title, sentence, score, t.head(10), "barh", label, name,
@@ -562,9 +588,9 @@ def ratio(
                     0.0, t, "bar", label, avg, params=params)  # fmt: skip
     others = f"the other {label} values together"
     sentence = (
-        f"In {table}, the {avg} for {label} {best[label]} is {num(best[avg])}, "
+        f"In {table}, the {avg} for {label} {best[label]} is {amount(best[avg], name)}, "
         f"{_times(best_r) if best_r >= 1 else pct(1 - best_r) + ' less than'} "
-        f"{'that of ' if best_r >= 1 else ''}{others} ({num(round(best_rest, 2))})."
+        f"{'that of ' if best_r >= 1 else ''}{others} ({amount(round(best_rest, 2), name)})."
     )
     more = f"{best_r:.1f}× the rest" if best_r >= 1 else f"{1 - best_r:.0%} below the rest"
     short = f"average {_short(name)} per {per_name}"
@@ -693,9 +719,10 @@ def mover(
                     t, params=params)  # fmt: skip
     g = best["b"] / best["a"]
     sentence = (
-        f"In {table}, {name} of {label} {best[label]} went from {num(round(best['a'], 2))} in "
-        f"{first} to {num(round(best['b'], 2))} in {last} ({g - 1:+.1%}), while the total "
-        f"went from {num(round(a_all, 2))} to {num(round(b_all, 2))} ({g_all - 1:+.1%})."
+        f"In {table}, {name} of {label} {best[label]} went from "
+        f"{amount(round(best['a'], 2), name)} in {first} to {amount(round(best['b'], 2), name)} "
+        f"in {last} ({g - 1:+.1%}), while the total went from {amount(round(a_all, 2), name)} "
+        f"to {amount(round(b_all, 2), name)} ({g_all - 1:+.1%})."
     ).replace("%)", " %)")
     verb = "grew" if g > 1 else "shrank"
     title = _cap(f"{label} {best[label]} {verb} {abs(g - 1):.0%} from {first} to {last}, the "
