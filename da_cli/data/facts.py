@@ -5,7 +5,7 @@ there, what is wrong with it (missing values, duplicates, orphaned keys), how th
 measure moves over time and where it breaks from its trend, which segments and entities
 carry it, which ratios differ across segments, and which columns move together. Each
 function here computes one such fact for explicit tables and columns and rates how much it
-matters (`score`, 0 to 1); `da_cli.research.survey` decides which candidates to compute and
+matters (`score`, 0 to 1); `da_cli.research.scan` decides which candidates to compute and
 ranks them. Nothing here knows any particular dataset.
 
 Generated code calls `survey_fact(kind, ...)` (the worker binds it to its connection), so a
@@ -757,9 +757,8 @@ def correlation(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) 
         f"{'positively' if v > 0 else 'negatively'} correlated (Pearson r = {v:.2f} over "
         f"{num(len(data))} rows)."
     )
-    title = _cap(
-        f"{a} and {b} move {'together' if v > 0 else 'in opposite directions'} (r = {v:.2f})"
-    )
+    # Column names keep their case: "unit_price", not "Unit_price".
+    title = f"{a} and {b} move {'together' if v > 0 else 'in opposite directions'} (r = {v:.2f})"
     return Fact("correlation", title, sentence, _clamp((abs(v) - 0.4) / 0.5) * 0.8,
                 data[[a, b]].head(2000), "scatter", a, b, params=params)  # fmt: skip
 
