@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.status import Status
 from rich.syntax import Syntax
 from rich.text import Text
@@ -89,6 +97,19 @@ class State:
 
     def bytes_progress(self, description: str) -> "ByteProgress":
         return ByteProgress(self, description)
+
+    def count_progress(self, label: str) -> Progress:
+        """A bar over items (questions, synthesized items) on stderr: done of total, a
+        description the caller updates ("12/40 correct"), time elapsed; hidden with -q."""
+        return Progress(
+            TextColumn(f"[bold]{label}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            disable=self.quiet,
+        )
 
     def activity(self) -> "Activity":
         return Activity(self)

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from da_cli import config, paths
 from da_cli.agent import loop
@@ -129,16 +128,7 @@ def dabench(
     Questions already in the output file are skipped, so an interrupted run resumes.
     Only the eval.* settings change its budget (not analyze.*), so the score stays
     comparable with the README's."""
-    cfg = config.resolve(
-        {
-            "model": model,
-            "eval.max_turns": max_turns,
-            "eval.max_tokens": max_tokens,
-            "eval.timeout": timeout,
-            "eval.cell_timeout": cell_timeout,
-            "eval.samples": samples,
-        }
-    )
+    cfg = _settings(model, max_turns, max_tokens, timeout, cell_timeout, samples)
     if level and level not in LEVELS:
         raise UsageError(f"--level must be one of {', '.join(LEVELS)}, not '{level}'.")
     tasks = load_tasks(data, level=level, limit=limit)
@@ -167,6 +157,27 @@ def dabench(
     _report(records, model=backend.name, grammar=not no_grammar, output=output, as_json=as_json)
 
 
+def _settings(
+    model: str | None,
+    max_turns: int | None,
+    max_tokens: int | None,
+    timeout: float | None,
+    cell_timeout: float | None,
+    samples: int | None,
+) -> config.Settings:
+    """The flags over the eval.* settings (never analyze.*: a score stays comparable)."""
+    return config.resolve(
+        {
+            "model": model,
+            "eval.max_turns": max_turns,
+            "eval.max_tokens": max_tokens,
+            "eval.timeout": timeout,
+            "eval.cell_timeout": cell_timeout,
+            "eval.samples": samples,
+        }
+    )
+
+
 def _budget(cfg: config.Settings) -> tuple[loop.Budget, Limits]:
     budget = loop.Budget(
         max_turns=cfg.eval_max_turns, max_tokens=cfg.eval_max_tokens, timeout_s=cfg.eval_timeout
@@ -183,15 +194,7 @@ def _run_all(label: str, items: list[tuple], run_one, output: Path) -> list[dict
     if done and todo:
         state.info(f"Resuming: {len(items) - len(todo)} of {len(items)} already in {output}.")
     with (
-        Progress(
-            TextColumn(f"[bold]{label}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=state.console,
-            disable=state.quiet,
-        ) as bar,
+        state.count_progress(label) as bar,
         output.open("a", encoding="utf-8") as out,
     ):
         progress = bar.add_task("", total=len(todo))
@@ -225,16 +228,7 @@ def tasks_(
     """Run the agent on questions whose labels code computed (`da synth --questions-only`)
     and score each answer by the inspector's checks: the label within its precision, the
     entity named first. How a trained model is measured on datasets it never saw."""
-    cfg = config.resolve(
-        {
-            "model": model,
-            "eval.max_turns": max_turns,
-            "eval.max_tokens": max_tokens,
-            "eval.timeout": timeout,
-            "eval.cell_timeout": cell_timeout,
-            "eval.samples": samples,
-        }
-    )
+    cfg = _settings(model, max_turns, max_tokens, timeout, cell_timeout, samples)
     if not file.is_file():
         raise UsageError(f"No tasks file {file}.")
     items = tasks_module.load(file, limit)

@@ -7,7 +7,6 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from da_cli.agent import loop
 from da_cli.cli.console import examples, state
@@ -156,15 +155,7 @@ def _synthesize(
 ) -> None:
     outcomes: list[record.Outcome] = []
     plans: list[pipeline.Plan] = []
-    bar = Progress(
-        TextColumn("[bold]Synth"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=state.console,
-        disable=state.quiet,
-    )
+    bar = state.count_progress("Synth")
     task = bar.add_task("", total=None)
 
     def on_plan(plan: pipeline.Plan) -> None:

@@ -65,12 +65,7 @@ def run_task(
         "id": task.id,
         "level": task.level,
         "model": model.name,
-        # What the figure was measured with: a row of results states its settings.
-        "settings": {
-            "max_turns": budget.max_turns,
-            "max_tokens": budget.max_tokens,
-            "samples": samples,
-        },
+        "settings": settings(budget, samples),
     }
     try:
         t, samples_run = analyse(
@@ -103,6 +98,11 @@ def run_task(
         transcript_fields(t, samples_run), seconds=round(time.perf_counter() - started, 2)
     )
     return record
+
+
+def settings(budget: loop.Budget, samples: int) -> dict:
+    """What a figure was measured with: each row of results states its settings."""
+    return {"max_turns": budget.max_turns, "max_tokens": budget.max_tokens, "samples": samples}
 
 
 def analyse(

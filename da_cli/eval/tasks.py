@@ -11,7 +11,7 @@ from pathlib import Path
 
 from da_cli.agent import loop
 from da_cli.errors import DaError, DataError
-from da_cli.eval.run import analyse, transcript_fields
+from da_cli.eval.run import analyse, settings, transcript_fields
 from da_cli.models.base import Model
 from da_cli.sandbox import Limits
 from da_cli.synth.inspect import check
@@ -73,11 +73,7 @@ def run_item(
         "question": item.question,
         "group": item.group,
         "model": model.name,
-        "settings": {
-            "max_turns": budget.max_turns,
-            "max_tokens": budget.max_tokens,
-            "samples": samples,
-        },
+        "settings": settings(budget, samples),
     }
     try:
         t, samples_run = analyse(list(item.files), item.question, model, budget, limits, samples)
