@@ -44,14 +44,12 @@ _MONEY = re.compile(
 )
 _QUANTITY = re.compile(r"(^|_)(qty|quantity|units?|pieces|volume)$", re.IGNORECASE)
 _PRICE = re.compile(r"price", re.IGNORECASE)
-# Columns that segment a business (better angles) and ones that record a state (worse ones).
+# Columns that segment a business: the better groups to break a measure down by.
 _SEGMENT = re.compile(
     r"(categor|segment|region|type|channel|group|class|department|country|kind|tier|brand|"
     r"family|area|market)",
     re.IGNORECASE,
 )
-_STATE = re.compile(r"(status|state|flag|^is_|^has_)", re.IGNORECASE)
-_LABEL = re.compile(r"(name|title|label)", re.IGNORECASE)
 
 
 def _ident(name: str) -> str:
