@@ -11,17 +11,21 @@ control (several questions in one worker, follow-ups, your own cells) open a
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from da_cli import runs
+from da_cli import config, runs
 from da_cli.agent.loop import Budget
 from da_cli.agent.session import Session, check_question
 from da_cli.agent.transcript import Step, Usage
 from da_cli.models import load_model
 from da_cli.models.base import Model
 from da_cli.sandbox import Limits
+
+if TYPE_CHECKING:  # the report's parts load only when a report is asked
+    from da_cli.research import compose
 
 
 @dataclass
@@ -144,3 +148,56 @@ def analyze(
         finally:
             if backend is not model:
                 backend.close()
+
+
+def build_report(
+    sources: list[str | Path] | str | Path,
+    question: str | None = None,
+    *,
+    outputs: Sequence[str | Path] = (),
+    model: Model | str | None = None,
+    angles: int | None = None,
+    budget: Budget | None = None,
+    limits: Limits | None = None,
+    on_event: "Callable[[compose.Event], None] | None" = None,
+) -> "compose.Composed":
+    """What `da report` builds: a survey of `sources` (or the answer to `question`) as a
+    document, stored as a run, and written to each of `outputs` (.html, .pdf, .md or
+    .ipynb, by extension). Returns the document (`.doc`), the analyses, the summary and the
+    run's folder.
+
+    `model`: as for `analyze`. `angles`: survey findings the model analyses itself (None:
+    `da report`'s default). `budget`: per analysis, its `timeout_s` for all of them (None:
+    `da report`'s defaults). `on_event` hears the progress events `da report` shows.
+    Raises the `da_cli.errors.DaError` subclasses the CLI maps to exit codes; a spent
+    budget is not an error here: the document is marked `partial`."""
+    started = time.perf_counter()
+    if question is not None:
+        check_question(question)
+    paths = [str(s) for s in ([sources] if isinstance(sources, str | Path) else sources)]
+    import da_cli.report as reports
+    from da_cli.research import compose
+
+    written = [Path(o) for o in outputs]
+    reports.check(written)  # an unusable output is refused before the analyses run
+
+    def default(name: str) -> Any:
+        return config.check_key(name).default
+
+    if budget is None:
+        budget = compose.budget(
+            default("report.max_turns"), default("report.max_tokens"), default("report.timeout")
+        )
+    hear = on_event or (lambda e: None)
+    with Session(paths, limits=limits) as session:
+        n = default("report.angles") if angles is None else angles
+        planned = compose.plan(session, question, n, hear)
+        backend = model if model is not None and not isinstance(model, str) else load_model(model)
+        try:
+            done = compose.run(session, planned, backend, budget, started=started, on_event=hear)
+        finally:
+            if backend is not model:
+                backend.close()
+    for path in written:
+        reports.write(done.doc, path)
+    return done

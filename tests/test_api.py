@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import ROOT, SALES, answer_step, code_step, run_da
+from conftest import ROOT, SALES, WAREHOUSE, answer_step, code_step, run_da
 
 import da_cli
 from da_cli import api, models, runs
@@ -91,6 +91,28 @@ def test_bad_input_raises_the_error_the_cli_maps_to_its_exit_code(monkeypatch, t
     with pytest.raises(DataError):
         da_cli.analyze(tmp_path / "missing.csv", "q?")
     assert loaded == []  # bad data fails before a (slow) model load
+
+
+def test_build_report_builds_stores_and_writes_what_da_report_does(monkeypatch, tmp_path):
+    # No angles: da's own cells make the findings, and the model writes only the summary.
+    _scripted(monkeypatch, tmp_path, [answer_step("- Lyon South Depot cancels 14.7 % of its orders.")])
+    heard: list = []
+    out = tmp_path / "survey.md"
+    done = da_cli.build_report(WAREHOUSE, outputs=[out], angles=0, on_event=heard.append)
+    assert len(done.doc.findings) >= 5 and not done.doc.partial
+    assert done.doc.summary_by == "model" and "cancels 14.7 %" in done.doc.summary
+    assert out.read_text(encoding="utf-8").startswith(f"# {done.doc.title}")
+    assert {type(e).__name__ for e in heard} >= {"Planned", "Computed", "Summarizing"}
+    assert runs.listing()[0]["id"] == done.run_dir.name  # da history lists it
+    assert (done.run_dir / "report.json").is_file()
+
+    _scripted(
+        monkeypatch,
+        tmp_path,
+        [code_step('print(sql("SELECT count(*) FROM orders"))'), answer_step("5319 orders.")],
+    )
+    done = da_cli.build_report(SALES, "How many orders?")
+    assert done.doc.question == "How many orders?" and "5319 orders." in done.doc.summary
 
 
 @pytest.mark.slow

@@ -9,26 +9,41 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from da_cli import config, interrupts, runs
+from da_cli import config
 from da_cli import report as reports
-from da_cli.agent.loop import Budget
 from da_cli.agent.session import Session, check_question
 from da_cli.cli.console import complete_model, examples, state
-from da_cli.errors import BudgetExhausted, DataError, UsageError
+from da_cli.errors import BudgetExhausted, UsageError
 from da_cli.models import load_model
 from da_cli.report import markdown, script
-from da_cli.research import analyses as analyses_
-from da_cli.research import findings, scan
-from da_cli.research.summary import Summary, summarize
+from da_cli.research import compose
+from da_cli.research.analyses import Computed, Started
 from da_cli.sandbox import Limits
-
-TURN_TOKENS = 512  # most tokens one model step of a report may write
-MAX_FINDINGS = 8  # facts a survey reports (the model analyses the first --angles of them)
-SUMMARY_POINTS = 4  # findings the executive summary is written from
 
 
 def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def show(event: compose.Event) -> None:
+    """A report's progress on stderr."""
+    if isinstance(event, compose.Planned):
+        state.info(
+            f"da computed {event.considered} candidate facts in {event.seconds:.1f} s; "
+            f"{len(event.titles)} made the report, the model analyses {event.asked}: "
+            + escape("; ".join(event.titles))
+        )
+    elif isinstance(event, Started):
+        eta = f" (about {_minutes(event.eta_s)} left)" if event.eta_s else ""
+        kind = "Angle" if event.angle else "Question"
+        state.info(f"[bold]{kind} {event.index}/{event.total}[/bold] {escape(event.title)}{eta}")
+    elif isinstance(event, Computed):
+        failed = " [red]failed[/red]" if event.error else ""
+        state.info(f"da: {escape(event.title)} ({event.seconds:.1f} s){failed}")
+    elif isinstance(event, compose.Summarizing):
+        state.info("[bold]Summary[/bold] the model writes the executive summary")
+    else:
+        state.show_step(event)
 
 
 EXAMPLES = examples(
@@ -142,7 +157,6 @@ def report(
             "memory": memory,
         }
     )
-    max_turns = cfg.report_max_turns
     outputs = list(output or [])
     reports.check(outputs)
     if emit_script is not None and not emit_script.parent.is_dir():
@@ -156,30 +170,7 @@ def report(
     with Session(sources, limits=limits) as session:
         for note in session.catalog.notes:  # what was skipped or read with care, and why
             state.info(f"Note: {escape(note)}")
-        profiles = session.profiles
-        if question is not None:
-            analyses = [analyses_.Analysis(title=" ".join(question.split()), question=question)]
-        else:
-            con = session.catalog.connect()
-            try:
-                with interrupts.hook(con.interrupt):
-                    plan = scan.plan(con, profiles, MAX_FINDINGS)
-            finally:
-                con.close()
-            if not plan.facts:
-                raise DataError(
-                    "da found nothing to survey: no table has a measure, a category, a date "
-                    "or a join key worth reporting.",
-                    hint='Ask a question instead: da report SOURCE --question "…".',
-                )
-            planned = scan.angles(plan, cfg.report_angles)
-            analyses = [analyses_.Analysis(a.title, a.question, a) for a in planned]
-            state.info(
-                f"da computed {plan.considered} candidate facts in {plan.seconds:.1f} s; "
-                f"{len(plan.facts)} made the report, the model analyses "
-                f"{sum(a.ask for a in planned)}: " + escape("; ".join(a.title for a in planned[1:]))
-            )
-
+        planned = compose.plan(session, question, cfg.report_angles, show)
         with (
             state.bytes_progress("Assembling the embedded model") as bar,
             state.console.status("Loading the model…") if not state.quiet else nullcontext(),
@@ -187,57 +178,13 @@ def report(
             backend = load_model(
                 cfg.model, progress=bar, threads=cfg.threads, gpu_layers=cfg.gpu_layers
             )
-
-        run_dir = runs.new()
-        workspace = session.workspace = run_dir / "workspace"
-        # A survey step needs one short query; a small model that runs past that is rambling,
-        # and on a shared CPU every token costs, so steps are cut shorter than `da analyze`
-        # cuts them.
-        budget = Budget(
-            max_turns, cfg.report_max_tokens, cfg.report_timeout, turn_tokens=TURN_TOKENS
-        )
-        summary: Summary | None = None
-        catalog = session.catalog
+        budget = compose.budget(cfg.report_max_turns, cfg.report_max_tokens, cfg.report_timeout)
         try:
-            for event in analyses_.run(analyses, backend, session, budget):
-                if isinstance(event, analyses_.Started):
-                    eta = f" (about {_minutes(event.eta_s)} left)" if event.eta_s else ""
-                    state.info(
-                        f"[bold]{'Angle' if question is None else 'Question'} "
-                        f"{event.index}/{event.total}[/bold] {escape(event.title)}{eta}"
-                    )
-                elif isinstance(event, analyses_.Computed):
-                    failed = " [red]failed[/red]" if event.error else ""
-                    state.info(f"da: {escape(event.title)} ({event.seconds:.1f} s){failed}")
-                else:
-                    state.show_step(event)
-            if question is not None:
-                assert analyses[0].transcript is not None
-                doc = findings.from_analysis(
-                    analyses[0].transcript, catalog, backend.name, workspace
-                )
-            else:
-                state.info("[bold]Summary[/bold] the model writes the executive summary")
-                outputs_seen = [o for a in analyses for o in a.outputs]
-                # The summary says what a reader must know: the top-ranked findings only.
-                points = findings.summary_points(analyses, workspace)[:SUMMARY_POINTS]
-                subject = ", ".join(Path(s).name for s in catalog.sources)
-                summary = summarize(backend, subject, points, outputs_seen)
-                doc = findings.from_survey(
-                    analyses,
-                    summary,
-                    catalog,
-                    backend.name,
-                    workspace,
-                    max_turns,
-                    considered=plan.considered,
-                )
+            done = compose.run(session, planned, backend, budget, started=started, on_event=show)
         finally:
             backend.close()
 
-    header, steps = findings.run_record(doc, analyses, time.perf_counter() - started, summary)
-    runs.write_transcript(run_dir, header, steps)
-    runs.save_json(run_dir, "report.json", doc.to_dict())
+    doc, run_dir = done.doc, done.run_dir
     for path in outputs:
         state.wrote(reports.write(doc, path), len(doc.figures))
         print(path)

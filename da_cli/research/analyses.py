@@ -50,6 +50,7 @@ class Started:
     total: int
     title: str
     eta_s: float | None = None  # seconds the analyses left (this one included) should take
+    angle: bool = True  # a survey's angle, not the user's own question
 
 
 @dataclass
@@ -103,7 +104,7 @@ def run(
             a.skipped = f"the time budget ({budget.timeout_s:g} s) was spent before it started"
             continue
         eta = (now - model_started) / (i - 1) * (len(asked) - i + 1) if i > 1 else None
-        yield Started(i, len(asked), a.title, eta)
+        yield Started(i, len(asked), a.title, eta, a.angle is not None)
         a.transcript = session.start(a.question, model, joins=a.angle.joins if a.angle else None)
         each = loop.Budget(budget.max_turns, budget.max_tokens, left, budget.turn_tokens)
         yield from session.run(each)
