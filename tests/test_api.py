@@ -95,7 +95,9 @@ def test_bad_input_raises_the_error_the_cli_maps_to_its_exit_code(monkeypatch, t
 
 def test_build_report_builds_stores_and_writes_what_da_report_does(monkeypatch, tmp_path):
     # No angles: da's own cells make the findings, and the model writes only the summary.
-    _scripted(monkeypatch, tmp_path, [answer_step("- Lyon South Depot cancels 14.7 % of its orders.")])
+    _scripted(
+        monkeypatch, tmp_path, [answer_step("- Lyon South Depot cancels 14.7 % of its orders.")]
+    )
     heard: list = []
     out = tmp_path / "survey.md"
     done = da_cli.build_report(WAREHOUSE, outputs=[out], angles=0, on_event=heard.append)
