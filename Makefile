@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # What a run needs (`make install`, `make demo`): the runtime and the default model. The
-# test suite adds the dev tools and the training stack (torch: about 2 GB) on top.
+# test suite adds the dev tools, the training stack (torch: about 2 GB) and the small 0.5B
+# model, which the training tests start from and most real-model tests run for speed.
 EXTRAS ?= model
-TEST_EXTRAS ?= $(EXTRAS),dev,train
+TEST_EXTRAS ?= $(EXTRAS),model-0_5b,dev,train
 # One stamp per set of extras: a venv installed for `make demo` gets the rest when
 # `make test` first runs, and changing EXTRAS installs again.
 comma := ,
@@ -44,6 +45,7 @@ $(STAMP): pyproject.toml Makefile
 # The rest of what the tests need, into the same venv (llama-cpp-python is already there).
 $(TEST_STAMP): $(STAMP)
 	$(BIN)/pip install -e ".[$(TEST_EXTRAS)]"
+	$(BIN)/da models install qwen2.5-coder-0.5b
 	# llama.cpp's HF -> GGUF converter for `da train export`, from the llama-cpp-python sdist (once).
 	if [[ ",$(TEST_EXTRAS)," == *,train,* ]]; then $(BIN)/python -m train.converter \
 	  || echo "warning: could not fetch the GGUF converter; da train export will retry"; fi

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from da_cli.models.catalog import DEFAULT_MODEL, SMALL_MODEL
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 SALES = EXAMPLES / "sales.xlsx"
@@ -20,6 +22,10 @@ WAREHOUSE = EXAMPLES / "warehouse.db"
 def da_home(tmp_path, monkeypatch):
     home = tmp_path / "da-home"
     monkeypatch.setenv("DA_HOME", str(home))
+    # Real-model tests run the small model: the pipeline is the same and a 2-core CI machine
+    # runs it three times as fast. The ones that check what users get ask for the default
+    # (`default_model`).
+    monkeypatch.setenv("DA_MODEL", SMALL_MODEL)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "100")
     return home
@@ -36,6 +42,13 @@ def examples_untouched():
     yield
     for p, digest in before.items():
         assert sha256(p) == digest, f"{p.name} was modified"
+
+
+@pytest.fixture
+def default_model(monkeypatch) -> str:
+    """The product's default model, as `da` picks it with no setting."""
+    monkeypatch.delenv("DA_MODEL")
+    return DEFAULT_MODEL
 
 
 def run_da(

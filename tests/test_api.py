@@ -11,7 +11,7 @@ from conftest import ROOT, SALES, WAREHOUSE, answer_step, code_step, run_da
 import da_cli
 from da_cli import api, models, runs
 from da_cli.errors import DataError
-from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, is_assembled
+from da_cli.models.catalog import EMBEDDED, SMALL_MODEL, is_assembled
 from da_cli.models.replay import ReplayModel
 
 
@@ -120,7 +120,7 @@ def test_build_report_builds_stores_and_writes_what_da_report_does(monkeypatch, 
 @pytest.mark.slow
 @pytest.mark.smoke
 @pytest.mark.skipif(
-    not is_assembled(EMBEDDED[DEFAULT_MODEL]), reason="the embedded model is not installed"
+    not is_assembled(EMBEDDED[SMALL_MODEL]), reason="the embedded model is not installed"
 )
 def test_the_first_readme_example_runs_with_the_real_model(monkeypatch, capsys):
     monkeypatch.chdir(ROOT)

@@ -153,7 +153,7 @@ def test_verbose_shows_the_traceback():
 def test_models_list_shows_the_default_and_where_it_lives():
     r = run_da("models", "list")
     assert r.returncode == 0
-    assert "qwen2.5-coder-0.5b" in r.stdout and "(default)" in r.stdout
+    assert "qwen2.5-coder-1.5b" in r.stdout and "(default)" in r.stdout
 
 
 def test_ctrl_c_stops_the_worker_and_exits_130(replay, da_home):
@@ -230,7 +230,7 @@ def test_doctor_reports_the_containment_level():
     r = run_da("doctor")
     assert r.returncode == 0, r.stderr
     assert "sandbox" in r.stdout and "namespaces (bubblewrap)" in r.stdout
-    assert "qwen2.5-coder-0.5b" in r.stdout
+    assert "qwen2.5-coder-1.5b" in r.stdout
 
 
 def test_history_lists_saved_runs_newest_first(replay):

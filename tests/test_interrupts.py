@@ -14,7 +14,7 @@ import typer
 from da_cli import interrupts
 from da_cli.cli.console import guarded
 from da_cli.errors import EXIT_INTERRUPTED, DataError
-from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, is_assembled
+from da_cli.models.catalog import EMBEDDED, SMALL_MODEL, is_assembled
 
 LONG_QUERY = "SELECT sum(hash(i)) FROM range(20000000000) t(i)"  # minutes, uninterrupted
 
@@ -85,12 +85,12 @@ def test_other_errors_keep_their_own_exit_code(python_sigint):
 
 @pytest.mark.slow
 @pytest.mark.skipif(
-    not is_assembled(EMBEDDED[DEFAULT_MODEL]), reason="the embedded model is not installed"
+    not is_assembled(EMBEDDED[SMALL_MODEL]), reason="the embedded model is not installed"
 )
 def test_ctrl_c_stops_a_prompt_evaluation_within_a_second(python_sigint):
     from da_cli.models.llamacpp import LlamaCppModel
 
-    model = LlamaCppModel(EMBEDDED[DEFAULT_MODEL].path, n_ctx=8192)
+    model = LlamaCppModel(EMBEDDED[SMALL_MODEL].path, n_ctx=8192)
     try:
         # A 6,000-token prompt: seconds of evaluation in 512-token batches on a CPU.
         long = [{"role": "user", "content": "word " * 6000}]

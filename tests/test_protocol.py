@@ -1,7 +1,7 @@
 import pytest
 
 from da_cli.agent import prompts, protocol
-from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, is_assembled
+from da_cli.models.catalog import EMBEDDED, SMALL_MODEL, is_assembled
 
 
 def test_parse_step_with_code_takes_the_first_python_fence():
@@ -107,7 +107,7 @@ def test_change_questions_get_the_change_example_and_helper():
 @pytest.fixture(scope="module")
 def vocab():
     """The embedded model's vocabulary (no weights): grammars are checked on real tokens."""
-    model = EMBEDDED[DEFAULT_MODEL]
+    model = EMBEDDED[SMALL_MODEL]
     if not is_assembled(model):
         pytest.skip("the embedded model (and so its vocabulary) is not installed")
     import llama_cpp

@@ -7,22 +7,24 @@ import re
 import pytest
 from conftest import SALES, WAREHOUSE, run_da
 
+from da_cli.models.catalog import SMALL_MODEL
+
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.smoke
-def test_embedded_model_counts_the_orders():
+def test_embedded_model_counts_the_orders(default_model):
     r = run_da("analyze", str(SALES), "-", "--json", stdin="how many orders are there?\n")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["model"] == "qwen2.5-coder-0.5b"
+    assert out["model"] == default_model
     assert "5319" in out["answer"].replace(",", "")
     assert out["code"], "the answer must come from code that ran"
     assert out["usage"]["format_failures"] == 0
 
 
 @pytest.mark.smoke
-def test_embedded_model_finds_the_planted_cause_of_the_q3_drop():
+def test_embedded_model_finds_the_planted_cause_of_the_q3_drop(default_model):
     # examples/README.md: Q3 2025 fell because West/Retail collapsed (-88.9 %).
     r = run_da("analyze", str(SALES), "why did Q3 drop?", "--json")
     assert r.returncode == 0, r.stderr
@@ -36,7 +38,7 @@ def test_embedded_model_finds_the_planted_cause_of_the_q3_drop():
 
 
 @pytest.mark.smoke
-def test_embedded_model_joins_tables_to_name_the_top_customer():
+def test_embedded_model_joins_tables_to_name_the_top_customer(default_model):
     # examples/README.md: customer 197, Pioneer Distribution NV, has the most orders (83).
     r = run_da("analyze", str(WAREHOUSE), "which customer has the most orders?", "--json")
     assert r.returncode == 0, r.stderr
@@ -57,7 +59,7 @@ def test_grammar_fast_path_decodes_exactly_what_the_sampler_chain_does():
     from da_cli.eval.run import format_grammar
     from da_cli.models import load_model, sampling
 
-    model = load_model(None)
+    model = load_model(SMALL_MODEL)
     llm = model._llm
     messages = [
         {"role": "system", "content": "Answer with <Analyze> then <Code> blocks."},
@@ -92,7 +94,7 @@ def test_batched_sequences_share_the_prompt_and_sample_on_their_own():
     from da_cli.models import load_model
     from da_cli.models.base import Request
 
-    model = load_model(None)
+    model = load_model(SMALL_MODEL)
     try:
         messages = [
             {"role": "system", "content": "You analyse data. Answer with the protocol tags."},
@@ -156,7 +158,7 @@ class _Decoder:
     def __init__(self, monkeypatch) -> None:
         from da_cli.models import load_model, speculative
 
-        self.model = load_model(None)
+        self.model = load_model(SMALL_MODEL)
         self.llm = self.model._llm
         self.drafting = True
         endings = self.endings = []

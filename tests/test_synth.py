@@ -393,9 +393,9 @@ def test_code_and_understand_items_need_no_model_and_all_pass(tmp_path):
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, is_assembled
+    from da_cli.models.catalog import EMBEDDED, SMALL_MODEL, is_assembled
 
-    if not is_assembled(EMBEDDED[DEFAULT_MODEL]):
+    if not is_assembled(EMBEDDED[SMALL_MODEL]):
         pytest.skip("the embedded model (and so the real tokenizer) is not installed")
     pytest.importorskip("trl")
     from train.base_model import embedded_tokenizer

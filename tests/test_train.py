@@ -19,20 +19,20 @@ from conftest import ROOT, answer_step, code_step, run_da
 
 from da_cli.agent import loop, prompts
 from da_cli.errors import UsageError
-from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, is_assembled
+from da_cli.models.catalog import EMBEDDED, SMALL_MODEL, is_assembled
 from da_cli.sandbox import Limits
 from train import config, data, rewards, rollout
 from train.policy_model import PolicyModel, Turn
 
 needs_model = pytest.mark.skipif(
-    not is_assembled(EMBEDDED[DEFAULT_MODEL]),
+    not is_assembled(EMBEDDED[SMALL_MODEL]),
     reason="the embedded model (and so the real tokenizer) is not installed",
 )
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    if not is_assembled(EMBEDDED[DEFAULT_MODEL]):
+    if not is_assembled(EMBEDDED[SMALL_MODEL]):
         pytest.skip("the embedded model (and so the real tokenizer) is not installed")
     from train.base_model import embedded_tokenizer
 

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from da_cli.errors import UsageError
+from da_cli.models.catalog import SMALL_MODEL
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
@@ -85,7 +86,7 @@ class Stage2Settings:
 class TrainConfig:
     # An embedded model name, a .gguf file, a Hugging Face model directory, or "tiny" (a
     # random-init two-layer Qwen2 with the real tokenizer, for smoke runs on CPU).
-    base_model: str = "qwen2.5-coder-0.5b"
+    base_model: str = SMALL_MODEL
     output_dir: str = "da-train"
     seed: int = 0
     gpus: int | None = None  # None: 1 when CUDA is available, else 0 (CPU)

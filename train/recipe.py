@@ -30,6 +30,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from da_cli.models.catalog import SMALL_MODEL
+
 
 @dataclass
 class Step:
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.recipe", description=__doc__.split("\n")[0])
     p.add_argument("-o", "--output", type=Path, default=Path("recipe"))
     p.add_argument("--config", default="train/configs/cpu.yaml", help="training config (YAML)")
-    p.add_argument("--base", default="qwen2.5-coder-0.5b", help="the model to train")
+    p.add_argument("--base", default=SMALL_MODEL, help="the model to train")
     p.add_argument("--solver", help="who solves the stage-2 trajectories (default: --base)")
     p.add_argument("--gpus", type=int, help="0 for CPU; N > 1: accelerate + DeepSpeed ZeRO-3")
     p.add_argument("--datasets", type=int, default=36)
