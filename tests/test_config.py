@@ -200,7 +200,8 @@ def test_set_refuses_a_bad_key_or_value_and_writes_nothing(project, da_home, key
     assert not (da_home / "config.toml").exists()
 
 
-def test_analyze_takes_its_model_and_budget_from_the_project_file(project, replay):
+def test_analyze_takes_its_model_and_budget_from_the_project_file(project, replay, monkeypatch):
+    monkeypatch.delenv("DA_MODEL")  # conftest's choice of a real model would beat the file
     model = replay(code_step("print(1)"), code_step("print(2)"), answer_step("Partial: 1 and 2."))
     (project / "da.toml").write_text(f"model = {json.dumps(model)}\n[analyze]\nmax_turns = 2\n")
     r = da("analyze", str(SALES), "q", "--json", cwd=project)

