@@ -274,6 +274,17 @@ def test_grpo_that_would_sample_identical_rollouts_is_refused(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+def test_a_micro_batch_that_does_not_divide_a_steps_rollouts_is_refused(tmp_path):
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"question": "q", "files": [], "reference": "1"}\n')
+    args = ("train", "stage2", "--phase", "rl", "--dry-run", "--tasks", str(tasks))
+    args += ("--set", "stage2.rl.group_size=4", "-o", str(tmp_path / "x"))
+    r = run_da(*args, "--set", "stage2.rl.micro_batch=3", timeout=120)
+    assert r.returncode == 2 and "micro_batch must divide" in r.stderr, r.stderr
+    r = run_da(*args, "--set", "stage2.rl.micro_batch=2", timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
 # --- the whole curriculum on a tiny model -------------------------------------------------
 
 # Stage 1 teaches the toy model to close an Answer at once: `da analyze` decodes under a
@@ -324,7 +335,7 @@ def write_curriculum(tmp_path) -> tuple:
                     "max_length": 1024, "save_steps": 1},
             "rl": {"tasks": ["tasks.jsonl"], "max_steps": 1, "group_size": 2, "max_turns": 2,
                    "turn_tokens": 24, "max_tokens": 64, "exec_timeout_s": 5,
-                   "learning_rate": 1.0e-4},
+                   "learning_rate": 1.0e-4, "micro_batch": 1},
         },
     }  # fmt: skip
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg))

@@ -56,6 +56,10 @@ class RlSettings:
     group_size: int = 5  # rollouts per task (GRPO's group)
     tasks_per_step: int = 1  # per device
     grad_accum: int = 1
+    # Rollouts in one forward and backward pass (0: a step's whole group at once). The loss
+    # holds each sequence's logits over the whole vocabulary, so on a CPU a group of long
+    # rollouts at once outgrows the memory (a 0.5B group of 4 passed 23 GB): 1 keeps it small.
+    micro_batch: int = 0
     max_steps: int = 200
     max_turns: int = 30  # model generations per rollout, like the DeepAnalyze RL runs
     turn_tokens: int = 1024  # completion tokens per generation
@@ -230,6 +234,12 @@ def validate(cfg: TrainConfig, stage: str, phase: str = "all") -> None:
     if rl and cfg.stage2.rl.group_size < 2:
         raise UsageError(
             "stage2.rl.group_size must be at least 2: GRPO compares rollouts in a group."
+        )
+    per_step = cfg.stage2.rl.group_size * cfg.stage2.rl.tasks_per_step
+    if rl and (cfg.stage2.rl.micro_batch < 0 or per_step % (cfg.stage2.rl.micro_batch or 1)):
+        raise UsageError(
+            f"stage2.rl.micro_batch must divide the rollouts of a step ({per_step}: group_size "
+            "times tasks_per_step), or be 0 for all of them at once."
         )
     if rl and (cfg.stage2.rl.temperature <= 0 or cfg.stage2.rl.top_p <= 0):
         # Greedy decoding plays every rollout of a group the same way: equal rewards, a

@@ -172,13 +172,17 @@ def train_grpo(
     from trl import GRPOConfig, GRPOTrainer
 
     s = cfg.stage2.rl
+    per_step = s.group_size * s.tasks_per_step  # rollouts generated for one optimizer step
+    micro = s.micro_batch or per_step
     args = GRPOConfig(
         **runtime.trainer_kwargs(cfg, out, "stage2-rl"),
         learning_rate=s.learning_rate,
         max_steps=s.max_steps,
         num_generations=s.group_size,
-        per_device_train_batch_size=s.group_size * s.tasks_per_step,
-        gradient_accumulation_steps=s.grad_accum,
+        # A step's rollouts are generated together and their loss is accumulated over
+        # passes of `micro` sequences: the same optimizer step in less memory.
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=s.grad_accum * (per_step // micro),
         save_steps=s.save_steps,
         beta=s.beta,
         temperature=s.temperature,
