@@ -63,7 +63,9 @@ def test_variables_persist_across_turns(replay):
     r = run_da("analyze", str(SALES), "how many regions?", "--model", model, "--json")
     assert r.returncode == 0, r.stderr
     executes = [t for t in json.loads(r.stdout)["turns"] if t["kind"] == "execute"]
-    assert [t["text"] for t in executes] == ["(no output)", "4", "4 4"]
+    # The first cell printed nothing: it shows the table it assigned.
+    assert executes[0]["text"].startswith("by_region =\n  region ")
+    assert [t["text"] for t in executes[1:]] == ["4", "4 4"]
     assert not any(t.get("error") for t in executes)
 
 

@@ -113,3 +113,23 @@ def test_an_answer_after_a_silent_cell_is_sent_back_once(session):
     assert t.answer == "The value is 42." and t.rejected_answers == 1
     assert loop.NO_VALUE_HINT in model.history[2]["continuation"]
     assert any(s.kind == "notice" and loop.NO_VALUE_HINT in s.text for s in steps)
+
+
+def test_after_an_answer_is_sent_back_the_next_step_must_run_code(session):
+    from da_cli.agent import protocol
+
+    t, _, model = session(
+        code_step("r = 0.21"),  # silent, but it shows what it assigned
+        answer_step("The correlation is 0.85."),  # no output shows 0.85: sent back
+        code_step("print(1 / 0)"),  # code it must write; this one fails
+        code_step("print(round(r, 2))"),
+        answer_step("The correlation is 0.21."),
+        grammar=True,
+        question="What is the correlation?",
+    )
+    assert t.steps[1].text == "r = 0.21"
+    grammars = [h["grammar"] for h in model.history]
+    # Until a cell has run without error since the answer went back, only code may follow.
+    assert grammars[2] == grammars[3] == protocol.CODE_GRAMMAR
+    assert grammars[1] == grammars[4] == protocol.STEP_GRAMMAR
+    assert t.answer == "The correlation is 0.21." and t.rejected_answers == 1

@@ -36,6 +36,18 @@ def test_understand_block_is_read():
     assert step.understand == "cols"
 
 
+def test_an_answer_ends_at_a_protocol_tag_inside_it():
+    # Sent back once, a model copies the Execute block that said why into its next Answer.
+    text = (
+        "<Analyze>\nDone.\n</Analyze>\n<Answer>\nThe coefficient is 0.21.\n\n<Execute>\n"
+        "The answer states no value that an output shows.\n</Answer>"
+    )
+    assert protocol.parse_step(text).answer == "The coefficient is 0.21."
+    assert protocol.parse_step("<Answer>\nA < B holds for 3 of 4.</Answer>").answer == (
+        "A < B holds for 3 of 4."
+    )
+
+
 def test_a_looping_answer_is_cut_at_its_first_repeated_sentence():
     loop = "Since there are no orders, no customer has the most orders. "
     text = "The table is empty. " + loop * 12

@@ -89,7 +89,7 @@ def test_a_session_runs_its_analyses_together_each_in_its_own_worker(tmp_path):
         s.start("What is the answer?", model, samples=2)
         steps = list(s.run(Budget()))
         executes = [(st.sample, st.text) for st in steps if st.kind == "execute"]
-        assert executes == [(0, "(no output)"), (1, "(no output)"), (0, "42"), (1, "3")]
+        assert executes == [(0, "x = 40"), (1, "x = 1"), (0, "42"), (1, "3")]
         assert [h["temperature"] for h in model.history[:2]] == [0.0, SAMPLE_TEMPERATURE]
         assert steps[-1].kind == "notice" and "Split vote" in steps[-1].text
         assert s.transcript is s.samples[0] and s.transcript.answer == "The answer is 42."

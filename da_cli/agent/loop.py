@@ -172,7 +172,9 @@ def _temperature(t: Transcript) -> float:
 
 def _step_turn(t: Transcript, budget: Budget) -> Turn:
     room = min(budget.turn_tokens, max(budget.max_tokens - t.usage.completion_tokens, 64))
-    ran = any(s.kind == "execute" and not s.error for s in t.steps)
+    # After an Answer was sent back, code comes first: told that no output shows its
+    # numbers, a small model otherwise writes the same Answer again.
+    ran = any(s.kind == "execute" and not s.error for s in t.steps) and not t.sent_back
     if t.analysis_open:
         grammar = protocol.AFTER_ANALYZE_GRAMMAR if ran else protocol.AFTER_ANALYZE_CODE_GRAMMAR
     elif not t.continuation:
@@ -263,6 +265,7 @@ def _take(
         hint = _unbacked(t, parsed.answer)
         if hint is not None and t.rejected_answers < MAX_REJECTED_ANSWERS:
             t.rejected_answers += 1
+            t.sent_back = True
             t.continuation += protocol.execute_block(hint)
             added.append(_add(t, Step("notice", f"Answer rejected: {hint}")))
         else:
@@ -295,6 +298,8 @@ def _add(t: Transcript, s: Step) -> Step:
 def _observe(t: Transcript, result: ExecutionResult) -> Step:
     """A cell's result, added to the transcript as the Execute block the model reads."""
     observation = result.observation()
+    if result.ok:
+        t.sent_back = False
     if t.native and result.error:
         observation = "[Error]:\n" + observation  # how the reference marks a failed block
     t.usage.sandbox_seconds += result.seconds

@@ -60,6 +60,10 @@ AFTER_ANALYZE_GRAMMAR = "root ::= understand? (code | answer)\n" + _COMMON
 AFTER_ANALYZE_CODE_GRAMMAR = "root ::= understand? code\n" + _COMMON
 
 _BLOCK = {tag: re.compile(rf"<{tag}>(.*?)(?:</{tag}>|\Z)", re.DOTALL) for tag in TAGS}
+# Any protocol tag: an Answer's text ends at one. The grammar lets prose hold "<Execute>",
+# and a model whose answer was sent back copies the Execute block that said why into its
+# next Answer; that text is the loop's, never part of an answer.
+_ANY_TAG = re.compile(r"</?(?:" + "|".join(TAGS) + r")>")
 # The fence that may end an Answer (a backtick the text ended with can precede it).
 _CLOSING_FENCE = re.compile(r"\s*`{3,}\s*\Z")
 _FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
@@ -99,7 +103,8 @@ def parse_step(text: str) -> ParsedStep:
     if m:
         step.code = extract_code(m.group(1))
     if step.answer is not None:
-        step.answer = trim_repetition(_CLOSING_FENCE.sub("", step.answer))
+        answer = _ANY_TAG.split(step.answer, maxsplit=1)[0].strip()
+        step.answer = trim_repetition(_CLOSING_FENCE.sub("", answer))
     return step
 
 

@@ -50,6 +50,8 @@ class Transcript:
     analysis_open: bool = False  # the last step's Analyze was closed but not yet acted on
     native: bool = False  # DeepAnalyze's own layout: reference prompt, "[Error]:" outputs
     rejected_answers: int = 0
+    # An Answer was sent back and no cell has run since: the next step must be code.
+    sent_back: bool = False
     unverified: list[str] = field(
         default_factory=list
     )  # numbers of a partial answer no output shows

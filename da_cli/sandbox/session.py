@@ -69,6 +69,8 @@ class ExecutionResult:
 
     output: str = ""
     value: str | None = None
+    # `name = value` of what a last-line assignment set: shown when nothing else is.
+    assigned: str | None = None
     error: str | None = None
     figures: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -86,6 +88,8 @@ class ExecutionResult:
         parts += [f"[figure saved: {name}]" for name in self.figures]
         if self.error:
             parts.append(self.error)
+        if not parts and self.assigned:
+            parts.append(self.assigned)
         return "\n".join(parts) if parts else "(no output)"
 
 
@@ -314,6 +318,7 @@ class Sandbox:
             return ExecutionResult(
                 output=reply["output"],
                 value=_clip(reply.get("value"), self.limits.output_chars),
+                assigned=_clip(reply.get("assigned"), self.limits.output_chars),
                 error=error,
                 figures=reply.get("figures", []),
                 seconds=time.perf_counter() - start,

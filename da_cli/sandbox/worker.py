@@ -168,11 +168,48 @@ def _alarm(signum, frame):
     raise CellTimeout
 
 
+MAX_SHOWN_NAMES = 4
+SHOWN_CHARS = 800  # of one assigned value's repr
+
+
+def _assigned_names(stmt: ast.stmt) -> list[str]:
+    """The plain names a statement assigns (`r, p = pearsonr(...)` → r, p); none for an
+    item or attribute (`df["x"] = ...` changes a table, whose repr would be noise)."""
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and stmt.value is not None:
+        targets = [stmt.target]
+    else:
+        return []
+    names: list[str] = []
+    for target in targets:
+        parts = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
+        for part in parts:
+            if isinstance(part, ast.Starred):
+                part = part.value
+            if isinstance(part, ast.Name) and not part.id.startswith("_"):
+                names.append(part.id)
+    return list(dict.fromkeys(names))
+
+
+def _shown(name: str, value: object) -> str:
+    """`name = value`; a table's lines start under the name."""
+    # A numpy scalar's repr is "np.float64(0.21)" since numpy 2: show the number.
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        with contextlib.suppress(Exception):
+            value = value.item()  # type: ignore[attr-defined]
+    text = repr(value)
+    if len(text) > SHOWN_CHARS:
+        text = text[:SHOWN_CHARS] + " …"
+    return f"{name} =\n{text}" if "\n" in text else f"{name} = {text}"
+
+
 def _run_cell(
     code: str, ns: dict, n: int, workspace: str, timeout: float, quota: DiskQuota
 ) -> dict:
     filename = f"<cell {n}>"
     value = None
+    assigned = None
     error = None
     # Registered so tracebacks can quote the cell's lines back to the model.
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
@@ -183,12 +220,18 @@ def _run_cell(
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)
+        names = _assigned_names(tree.body[-1]) if tree.body and last is None else []
         with quota.watching():
             exec(compile(tree, filename, "exec"), ns)
             if last is not None:
                 result = eval(compile(last, filename, "eval"), ns)
                 if result is not None:
                     value = repr(result)
+            # What a cell ending in an assignment computed, shown only if it printed
+            # nothing (`ExecutionResult.observation`): small models compute a value, print
+            # nothing, and then answer with a number they never saw.
+            shown = [_shown(k, ns[k]) for k in names[:MAX_SHOWN_NAMES] if k in ns]
+            assigned = "\n".join(shown) or None
     except CellTimeout:
         error = f"TimeoutError: the cell ran longer than {timeout:g} s and was stopped."
     except WorkspaceFull:
@@ -205,7 +248,7 @@ def _run_cell(
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     figures = _save_figures(workspace, n)
-    return {"value": value, "error": error, "figures": figures}
+    return {"value": value, "assigned": assigned, "error": error, "figures": figures}
 
 
 def _save_figures(workspace: str, n: int) -> list[str]:
