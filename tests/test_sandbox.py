@@ -23,7 +23,6 @@ def test_variables_persist_across_cells(sandbox):
     assert sandbox.run("x + 1").observation() == "42"
 
 
-
 def test_a_silent_cell_ending_in_an_assignment_shows_what_it_assigned(sandbox):
     # A small model computes a value, prints nothing, then answers with a number it never
     # saw: the cell shows its last assignment's plain names (numpy scalars as numbers).
@@ -36,6 +35,7 @@ def test_a_silent_cell_ending_in_an_assignment_shows_what_it_assigned(sandbox):
     assert sandbox.run("d = {}\nd['k'] = 1").observation() == "(no output)"
     assert "ZeroDivisionError" in sandbox.run("w = 1 / 0").observation()
     assert sandbox.run("w").error is not None
+
 
 def test_sql_and_load_see_the_sources(sandbox):
     out = sandbox.run('print(sql("SELECT count(*) AS n FROM orders").n[0])\nload("regions").shape')
