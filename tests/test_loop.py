@@ -115,6 +115,15 @@ def test_an_answer_after_a_silent_cell_is_sent_back_once(session):
     assert any(s.kind == "notice" and loop.NO_VALUE_HINT in s.text for s in steps)
 
 
+def test_the_loops_own_lines_copied_into_an_answer_are_not_part_of_it(session):
+    t, _, _ = session(
+        code_step("print(6 * 7)"),
+        answer_step("It is 42. " + loop.NO_VALUE_HINT + " " + loop.REPEAT_NOTE),
+        question="What is the value?",
+    )
+    assert t.answer == "It is 42."
+
+
 def test_after_an_answer_is_sent_back_the_next_step_must_run_code(session):
     from da_cli.agent import protocol
 

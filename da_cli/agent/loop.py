@@ -6,6 +6,7 @@ the analysis. When a budget runs out the model must still write an Answer (gramm
 when the backend supports it), marked partial, instead of stopping with nothing.
 """
 
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,21 @@ UNGROUNDED_HINT = (
     "The answer quotes {numbers}, which no output shows. Write code that computes the "
     "numbers you need, then answer from its output."
 )
+# The loop's own lines, which a model sent back once may copy into its next Answer: they
+# are never part of an answer.
+_LOOP_LINES = re.compile(
+    "[ \t]*(?:"
+    + "|".join(
+        re.escape(line).replace(re.escape("{numbers}"), "[^\n]*?")
+        for line in (NO_VALUE_HINT, UNGROUNDED_HINT, REPEAT_NOTE)
+    )
+    + ")"
+)
+
+
+def _own_words(answer: str) -> str:
+    """The Answer without the loop's lines copied into it."""
+    return re.sub(r"[ \t]*\n{3,}", "\n\n", _LOOP_LINES.sub("", answer)).strip()
 
 
 @dataclass
@@ -262,6 +278,7 @@ def _take(
     if answer_only:
         assert parsed.answer is not None
         t.continuation += text
+        parsed.answer = _own_words(parsed.answer)
         hint = _unbacked(t, parsed.answer)
         if hint is not None and t.rejected_answers < MAX_REJECTED_ANSWERS:
             t.rejected_answers += 1
@@ -336,10 +353,13 @@ def _forced_answer(t: Transcript, turn: Turn, text: str, finish: str) -> Step:
     if finish == "length":
         text = _close_truncated(t, text, budget_cut=turn.budget_cut)
     answer = protocol.parse_step(text).answer
-    if answer is None:
+    answer = _own_words(answer) if answer is not None else None
+    if not answer:
         t.usage.format_failures += 1
         # A backend without a grammar can stop mid-code: never show raw protocol markup.
-        answer = protocol.plain_text(text) or "(no answer: the model wrote nothing usable)"
+        answer = (
+            _own_words(protocol.plain_text(text)) or "(no answer: the model wrote nothing usable)"
+        )
     t.continuation += text
     t.answer, t.partial, t.stop_reason = answer, True, turn.forced
     # There is no turn left to send an ungrounded answer back: say so instead.
