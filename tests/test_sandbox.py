@@ -30,6 +30,11 @@ def test_a_silent_cell_ending_in_an_assignment_shows_what_it_assigned(sandbox):
     assert sandbox.run(cell).observation() == "n = 4"
     out = sandbox.run("import numpy as np\nr, p = np.float64(0.25), 'x'")
     assert out.observation() == "r = 0.25\np = 'x'"
+    # Past 800 characters in all, a value is shown by its type (and shape, for a table).
+    out = sandbox.run("a, b = list(range(1000)), 2")
+    assert out.observation() == "a = <list>\nb = 2"
+    out = sandbox.run("import numpy as np\nm = np.arange(1000).reshape(500, 2) * 1.5")
+    assert out.observation() == "m = <ndarray of shape (500, 2)>"
     # What it printed, an item assignment, or an error: shown as before, nothing added.
     assert sandbox.run("y = 2\nprint('done')\nz = 5").observation() == "done"
     assert sandbox.run("d = {}\nd['k'] = 1").observation() == "(no output)"

@@ -169,7 +169,7 @@ def _alarm(signum, frame):
 
 
 MAX_SHOWN_NAMES = 4
-SHOWN_CHARS = 800  # of one assigned value's repr
+SHOWN_CHARS = 800  # of the assigned values' reprs together; a bigger one is summarized
 
 
 def _assigned_names(stmt: ast.stmt) -> list[str]:
@@ -192,16 +192,28 @@ def _assigned_names(stmt: ast.stmt) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _shown(name: str, value: object) -> str:
-    """`name = value`; a table's lines start under the name."""
-    # A numpy scalar's repr is "np.float64(0.21)" since numpy 2: show the number.
-    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
-        with contextlib.suppress(Exception):
-            value = value.item()  # type: ignore[attr-defined]
-    text = repr(value)
-    if len(text) > SHOWN_CHARS:
-        text = text[:SHOWN_CHARS] + " …"
-    return f"{name} =\n{text}" if "\n" in text else f"{name} = {text}"
+def _shown(ns: dict, names: list[str]) -> str | None:
+    """`name = value` for each name, a table's lines under its name; a value whose repr
+    does not fit what is left of SHOWN_CHARS (four train/test splits, say) by its type and
+    shape only."""
+    lines, room = [], SHOWN_CHARS
+    for name in [k for k in names if k in ns][:MAX_SHOWN_NAMES]:
+        value = ns[name]
+        # A numpy scalar's repr is "np.float64(0.21)" since numpy 2: show the number.
+        if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+            with contextlib.suppress(Exception):
+                value = value.item()  # type: ignore[attr-defined]
+        try:
+            text = repr(value)
+        except Exception:  # noqa: BLE001  (a broken repr is no reason to fail a cell that ran)
+            text = ""
+        if not text or len(text) > room:
+            shape = getattr(value, "shape", None)
+            size = f" of shape {tuple(shape)}" if isinstance(shape, tuple) else ""
+            text = f"<{type(value).__name__}{size}>"
+        room -= len(text)
+        lines.append(f"{name} =\n{text}" if "\n" in text else f"{name} = {text}")
+    return "\n".join(lines) or None
 
 
 def _run_cell(
@@ -230,8 +242,7 @@ def _run_cell(
             # What a cell ending in an assignment computed, shown only if it printed
             # nothing (`ExecutionResult.observation`): small models compute a value, print
             # nothing, and then answer with a number they never saw.
-            shown = [_shown(k, ns[k]) for k in names[:MAX_SHOWN_NAMES] if k in ns]
-            assigned = "\n".join(shown) or None
+            assigned = _shown(ns, names)
     except CellTimeout:
         error = f"TimeoutError: the cell ran longer than {timeout:g} s and was stopped."
     except WorkspaceFull:
