@@ -5,6 +5,8 @@ One replay survey of warehouse.db renders all formats at once; the assertions th
 each file the way a user's tools would (pdftotext, pdftoppm, pdfimages, nbformat, python).
 """
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -409,3 +411,22 @@ def test_a_report_of_several_analyses_states_their_agreement(replay, tmp_path):
     text = md.read_text()
     assert "ran 3 analyses of the question" in text and "The analysis shown is number 2" in text
     assert "![" in text  # the chosen analysis's figure, found in its own folder
+
+
+def test_the_script_shows_what_a_silent_cell_assigned_as_the_sandbox_did():
+    from da_cli.report.script import show_last_expression
+
+    code = "import numpy as np\nr, p = np.float64(0.25), 2"
+    shown = show_last_expression(code, "r = 0.25\np = 2")
+    assert shown == code + "\n_show_names(r=r, p=p)"
+    assert show_last_expression(code, "(no output)") == code  # the sandbox showed nothing
+    assert show_last_expression("x = 1\nx + 1", "2") == "x = 1\n_show(x + 1)"
+    # The script's helper prints what the sandbox printed.
+    helper = (ROOT / "templates" / "script.py.j2").read_text()
+    start = helper.index("def _show_names")
+    ns: dict = {}
+    exec(helper[start : helper.index("\n\n\n", start)], ns)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(shown, ns)
+    assert out.getvalue() == "r = 0.25\np = 2\n"

@@ -32,7 +32,16 @@ def test_a_silent_cell_ending_in_an_assignment_shows_what_it_assigned(sandbox):
     assert out.observation() == "r = 0.25\np = 'x'"
     # Past 800 characters in all, a value is shown by its type (and shape, for a table).
     out = sandbox.run("a, b = list(range(1000)), 2")
-    assert out.observation() == "a = <list>\nb = 2"
+    assert out.observation() == "a = <list of length 1000>\nb = 2"
+    # A warning is not the cell showing a result.
+    out = sandbox.run("import warnings\nwarnings.warn('old API', FutureWarning)\nv = 7")
+    assert out.observation() == (
+        "<cell 4>:2: FutureWarning: old API\n  warnings.warn('old API', FutureWarning)\nv = 7"
+    )
+    # A repr slower than its own short alarm shows nothing; the cell still ran.
+    slow = "import time\nclass Slow:\n    def __repr__(self):\n        time.sleep(9)\ns = Slow()"
+    out = sandbox.run(slow)
+    assert out.ok and out.observation() == "(no output)"
     out = sandbox.run("import numpy as np\nm = np.arange(1000).reshape(500, 2) * 1.5")
     assert out.observation() == "m = <ndarray of shape (500, 2)>"
     # What it printed, an item assignment, or an error: shown as before, nothing added.

@@ -30,13 +30,14 @@ UNGROUNDED_HINT = (
     "The answer quotes {numbers}, which no output shows. Write code that computes the "
     "numbers you need, then answer from its output."
 )
-# The loop's own lines, which a model sent back once may copy into its next Answer: they
-# are never part of an answer.
+# The loop's own sentences, which a model sent back once may copy (whole or in part) into
+# its next Answer: they are never part of an answer.
 _LOOP_LINES = re.compile(
     "[ \t]*(?:"
     + "|".join(
-        re.escape(line).replace(re.escape("{numbers}"), "[^\n]*?")
+        re.escape(sentence.strip()).replace(re.escape("{numbers}"), "[^\n]*?")
         for line in (NO_VALUE_HINT, UNGROUNDED_HINT, REPEAT_NOTE)
+        for sentence in re.findall(r"[^.:]+[.:]", line)
     )
     + ")"
 )
@@ -279,6 +280,10 @@ def _take(
         assert parsed.answer is not None
         t.continuation += text
         parsed.answer = _own_words(parsed.answer)
+        if not parsed.answer:  # only the loop's lines, or a tag at once: no answer yet
+            t.usage.format_failures += 1
+            added.append(_add(t, Step("notice", "The model's Answer was empty.")))
+            return added, None
         hint = _unbacked(t, parsed.answer)
         if hint is not None and t.rejected_answers < MAX_REJECTED_ANSWERS:
             t.rejected_answers += 1

@@ -15,7 +15,7 @@ from pathlib import Path
 from da_cli.data import drivers, facts
 from da_cli.report import templates
 from da_cli.report.document import Cell, Report
-from da_cli.sandbox import forgiving
+from da_cli.sandbox import forgiving, worker
 
 _LOAD = re.compile(r"^LOAD '(?P<path>.+)'$")
 _READS_A_FILE = re.compile(r"\b(" + "|".join(forgiving.READERS) + r")\b")
@@ -98,12 +98,18 @@ def runnable(report: Report) -> list[Cell]:
     return [c for c in report.cells if not c.error]
 
 
-def show_last_expression(code: str) -> str:
-    """The sandbox printed a cell's last expression; the script must say so explicitly."""
+def show_last_expression(code: str, output: str = "") -> str:
+    """The sandbox printed a cell's last expression, and what the last line assigned when
+    the cell printed nothing else (its recorded `output` then starts with `name =`); the
+    script must say so explicitly."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
         return code
+    names = worker.assigned_names(tree.body[-1]) if tree.body else []
+    if names and re.match(rf"{re.escape(names[0])} =[ \n]", output):
+        shown = ", ".join(f"{n}={n}" for n in names[: worker.MAX_SHOWN_NAMES])
+        return f"{code.rstrip()}\n_show_names({shown})"
     if not tree.body or not isinstance(tree.body[-1], ast.Expr):
         return code
     last = tree.body[-1]
@@ -129,7 +135,7 @@ def render(report: Report, filename: str) -> str:
             c.number,
             c.by_da,
             titles[c.number],
-            show_last_expression(c.code).strip(),
+            show_last_expression(c.code, c.output).strip(),
             repr(asked.get(c.number) or ""),
         )
         for c in cells

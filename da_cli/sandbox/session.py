@@ -24,6 +24,7 @@ for the worker's children together.
 import contextlib
 import ctypes
 import os
+import re
 import resource
 import select
 import shutil
@@ -63,6 +64,10 @@ _INHERITED = frozenset(
 )
 
 
+# What `warnings.showwarning` writes: "file:line: SomeWarning: message", then the line.
+_WARNINGS = re.compile(r"^[^\n]*:\d+: \w*Warning: [^\n]*\n?(?:[ \t]+[^\n]*\n?)?", re.M)
+
+
 @dataclass
 class ExecutionResult:
     """What one cell did. `observation()` is the text the model sees in <Execute>."""
@@ -88,7 +93,9 @@ class ExecutionResult:
         parts += [f"[figure saved: {name}]" for name in self.figures]
         if self.error:
             parts.append(self.error)
-        if not parts and self.assigned:
+        # A warning (pandas and scipy print many) is not the cell showing a result.
+        silent = self.value is None and not self.figures and not self.error
+        if self.assigned and silent and not _WARNINGS.sub("", self.output).strip():
             parts.append(self.assigned)
         return "\n".join(parts) if parts else "(no output)"
 

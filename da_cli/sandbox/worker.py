@@ -1,7 +1,8 @@
 """The worker process: a notebook kernel without Jupyter. It keeps one namespace across
 cells, runs each cell with its stdout/stderr captured at the file-descriptor level (so
 subprocess output is caught too), saves matplotlib figures to the workspace, and answers
-each request with one frame. Started by `sandbox.session`; never imported by the CLI."""
+each request with one frame. Started by `sandbox.session`; the CLI never imports it (the
+report's script reads `assigned_names`, to show what the sandbox showed)."""
 
 import ast
 import contextlib
@@ -170,9 +171,10 @@ def _alarm(signum, frame):
 
 MAX_SHOWN_NAMES = 4
 SHOWN_CHARS = 800  # of the assigned values' reprs together; a bigger one is summarized
+SHOW_SECONDS = 2.0
 
 
-def _assigned_names(stmt: ast.stmt) -> list[str]:
+def assigned_names(stmt: ast.stmt) -> list[str]:
     """The plain names a statement assigns (`r, p = pearsonr(...)` → r, p); none for an
     item or attribute (`df["x"] = ...` changes a table, whose repr would be noise)."""
     if isinstance(stmt, ast.Assign):
@@ -195,25 +197,39 @@ def _assigned_names(stmt: ast.stmt) -> list[str]:
 def _shown(ns: dict, names: list[str]) -> str | None:
     """`name = value` for each name, a table's lines under its name; a value whose repr
     does not fit what is left of SHOWN_CHARS (four train/test splits, say) by its type and
-    shape only."""
+    shape only. Runs after the cell, under its own short alarm: a slow repr (a lazy query
+    object runs its query) shows nothing rather than turning a finished cell into a
+    timeout."""
     lines, room = [], SHOWN_CHARS
-    for name in [k for k in names if k in ns][:MAX_SHOWN_NAMES]:
-        value = ns[name]
+    signal.setitimer(signal.ITIMER_REAL, SHOW_SECONDS)
+    try:
+        for name in [k for k in names if k in ns][:MAX_SHOWN_NAMES]:
+            text = _brief(ns[name], room)
+            room -= len(text)
+            lines.append(f"{name} =\n{text}" if "\n" in text else f"{name} = {text}")
+    except CellTimeout:
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    return "\n".join(lines) or None
+
+
+def _brief(value: object, room: int) -> str:
+    try:
         # A numpy scalar's repr is "np.float64(0.21)" since numpy 2: show the number.
         if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
-            with contextlib.suppress(Exception):
-                value = value.item()  # type: ignore[attr-defined]
-        try:
-            text = repr(value)
-        except Exception:  # noqa: BLE001  (a broken repr is no reason to fail a cell that ran)
-            text = ""
-        if not text or len(text) > room:
-            shape = getattr(value, "shape", None)
-            size = f" of shape {tuple(shape)}" if isinstance(shape, tuple) else ""
-            text = f"<{type(value).__name__}{size}>"
-        room -= len(text)
-        lines.append(f"{name} =\n{text}" if "\n" in text else f"{name} = {text}")
-    return "\n".join(lines) or None
+            value = value.item()  # type: ignore[attr-defined]
+        sized = isinstance(value, (str, bytes, list, tuple, dict, set))
+        if sized and len(value) > room:  # type: ignore[arg-type]
+            return f"<{type(value).__name__} of length {len(value)}>"  # type: ignore[arg-type]
+        text = repr(value)
+        if len(text) <= room:
+            return text
+        shape = getattr(value, "shape", None)
+        size = f" of shape {tuple(shape)}" if isinstance(shape, tuple) else ""
+        return f"<{type(value).__name__}{size}>"
+    except Exception:  # noqa: BLE001  (a broken repr is no reason to fail a cell that ran)
+        return f"<{type(value).__name__}>"
 
 
 def _run_cell(
@@ -222,6 +238,8 @@ def _run_cell(
     filename = f"<cell {n}>"
     value = None
     assigned = None
+    finished = False
+    names: list[str] = []
     error = None
     # Registered so tracebacks can quote the cell's lines back to the model.
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
@@ -232,17 +250,14 @@ def _run_cell(
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)
-        names = _assigned_names(tree.body[-1]) if tree.body and last is None else []
+        names = assigned_names(tree.body[-1]) if tree.body and last is None else []
         with quota.watching():
             exec(compile(tree, filename, "exec"), ns)
             if last is not None:
                 result = eval(compile(last, filename, "eval"), ns)
                 if result is not None:
                     value = repr(result)
-            # What a cell ending in an assignment computed, shown only if it printed
-            # nothing (`ExecutionResult.observation`): small models compute a value, print
-            # nothing, and then answer with a number they never saw.
-            assigned = _shown(ns, names)
+            finished = True
     except CellTimeout:
         error = f"TimeoutError: the cell ran longer than {timeout:g} s and was stopped."
     except WorkspaceFull:
@@ -258,6 +273,11 @@ def _run_cell(
                 error += _file_hint(ns.get("TABLES", []))
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+    if finished and error is None and names:
+        # What a cell ending in an assignment computed, shown only if it printed nothing
+        # (`ExecutionResult.observation`): small models compute a value, print nothing,
+        # and then answer with a number they never saw.
+        assigned = _shown(ns, names)
     figures = _save_figures(workspace, n)
     return {"value": value, "assigned": assigned, "error": error, "figures": figures}
 
