@@ -121,6 +121,7 @@ def analyze(
     limits: Limits | None = None,
     save: bool = True,
     samples: int = 1,
+    vote: str = "always",
     on_step: Callable[[Step], None] | None = None,
 ) -> Result:
     """Answer `question` from `sources` (files, folders or globs; read-only).
@@ -129,8 +130,9 @@ def analyze(
     a .gguf path, `openai:URL#NAME`, `replay:PATH`; None: the default model), loaded and
     closed here. `budget`/`limits`: as `da analyze`'s flags (its defaults when None).
     `save`: store the run (its figures stay in the run's workspace; unsaved, they are
-    removed with the session). `samples`: as `--samples`, analyses voted by evidence (the
-    record's `agreement` says how many agreed). `on_step` hears each step as the loop yields it.
+    removed with the session). `samples`, `vote`: as `--samples` and `--vote`, analyses
+    voted by evidence (the record's `agreement` says how many agreed). `on_step` hears each
+    step as the loop yields it.
     Raises the `da_cli.errors.DaError` subclasses the CLI maps to exit codes; a spent
     budget is not an error here: the result is marked `partial`."""
     started = time.perf_counter()
@@ -143,7 +145,7 @@ def analyze(
             run_dir = runs.new() if save else None
             if run_dir is not None:
                 session.workspace = run_dir / "workspace"
-            session.start(question, backend, samples=samples)
+            session.start(question, backend, samples=samples, vote_when=vote)
             return run(session, budget or Budget(), run_dir, started=started, on_step=on_step)
         finally:
             if backend is not model:

@@ -22,6 +22,7 @@ from typing import Any
 from platformdirs import user_config_dir
 
 from da_cli import paths
+from da_cli.agent.vote import VOTE_WHEN
 from da_cli.errors import UsageError
 from da_cli.models.catalog import DEFAULT_MODEL
 
@@ -39,6 +40,7 @@ class Key:
     minimum: float | None = None
     maximum: float | None = None
     unset: str = ""  # what a None value means, as `da config show` prints it
+    choices: tuple[str, ...] = ()  # a string key's only values, when it has a fixed few
 
     @property
     def env(self) -> str:
@@ -52,6 +54,8 @@ class Key:
 
     def describe(self) -> str:
         """What a valid value is, for error messages."""
+        if self.choices:
+            return "one of " + ", ".join(f'"{c}"' for c in self.choices)
         what = {int: "a whole number", float: "a number", str: "a string"}[self.kind]
         if self.minimum is not None and self.maximum is not None:
             return f"{what} from {_num(self.minimum)} to {_num(self.maximum)}"
@@ -75,6 +79,7 @@ class Key:
             or isinstance(value, bool)
             or not isinstance(value, self.kind)
             or (self.kind is str and not value.strip())
+            or (self.choices and value not in self.choices)
             or (self.minimum is not None and value < self.minimum)
             or (self.maximum is not None and value > self.maximum)
         ):
@@ -109,6 +114,13 @@ KEYS: tuple[Key, ...] = (
     Key("analyze.max_tokens", int, 6000, "most generated tokens", 64),
     Key("analyze.timeout", float, None, "most seconds in all", 1, unset="none"),
     Key("analyze.samples", int, 1, "analyses decoded together and voted by evidence", 1, 8),
+    Key(
+        "analyze.vote",
+        str,
+        "always",
+        "when the other samples run: always, or only when the greedy answer is unsure",
+        choices=VOTE_WHEN,
+    ),
     Key("report.angles", int, 3, "survey findings the model analyses itself", 0, 8),
     Key("report.max_turns", int, 4, "most model steps per angle", 1),
     Key("report.max_tokens", int, 2000, "most generated tokens per angle", 64),
@@ -120,6 +132,7 @@ KEYS: tuple[Key, ...] = (
     Key("eval.timeout", float, None, "most seconds a question", 1, unset="none"),
     Key("eval.cell_timeout", float, 60.0, "most seconds a cell", 1),
     Key("eval.samples", int, 1, "analyses a question, voted by evidence", 1, 8),
+    Key("eval.vote", str, "always", "when the other samples run", choices=VOTE_WHEN),
 )
 BY_NAME = {k.name: k for k in KEYS}
 
@@ -139,6 +152,7 @@ class Settings:
     analyze_max_tokens: int
     analyze_timeout: float | None
     analyze_samples: int
+    analyze_vote: str
     report_angles: int
     report_max_turns: int
     report_max_tokens: int
@@ -148,6 +162,7 @@ class Settings:
     eval_timeout: float | None
     eval_cell_timeout: float
     eval_samples: int
+    eval_vote: str
     origins: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> Any:

@@ -59,7 +59,7 @@ def test_defaults_are_the_commands_own(project):
         s.analyze_timeout,
         s.cell_timeout,
     )
-    assert s.eval_samples == s.analyze_samples
+    assert (s.eval_samples, s.eval_vote) == (s.analyze_samples, s.analyze_vote)
     assert (s.threads, s.gpu_layers, s.analyze_timeout) == (None, None, None)
     assert set(s.origins.values()) == {"default"}
 
@@ -105,6 +105,11 @@ def test_dotted_keys_and_tables_are_the_same_setting(project):
         ("memory = 'lots'\n", 1, 'memory must be a whole number of at least 16, not "lots"'),
         ("\n[analyze]\nmax_turn = 3\n", 3, "unknown setting 'analyze.max_turn'"),
         ("threads = true\n", 1, "threads must be a whole number of at least 1, not True"),
+        (
+            "[analyze]\nvote = 'often'\n",
+            2,
+            'analyze.vote must be one of "always", "unsure", not "often"',
+        ),
     ],
 )
 def test_a_bad_value_in_a_file_names_the_file_and_line(project, da_home, text, line, says):

@@ -128,3 +128,51 @@ def test_the_python_api_takes_samples(monkeypatch, tmp_path):
     )
     result = da_cli.analyze(SALES, "What is the value?", model=model, samples=2, save=False)
     assert result.answer == "It is 42." and result.record["agreement"]["agreeing"] == 2
+
+
+def test_unsure_runs_the_other_analyses_only_when_the_greedy_answer_is_weak(tmp_path):
+    # A clean greedy analysis (its number printed by a cell that ran) is the answer alone:
+    # no other analysis, no worker, no vote.
+    model = script(tmp_path, code_step("print(6 * 7)"), answer_step("It is 42."))
+    with Session([str(SALES)]) as s:
+        s.start("What is the answer?", model, samples=3, vote_when="unsure")
+        list(s.run(Budget()))
+        assert len(model.history) == 2 and s._extra == []
+        assert s.samples == [s.transcript] and s.vote is None
+        assert s.transcript.agreement is None and s.transcript.answer == "It is 42."
+
+
+def test_unsure_votes_when_the_greedy_answer_is_weak(tmp_path):
+    model = script(
+        tmp_path,
+        code_step("print(undefined_name)"),
+        "It is 17.",  # the budget's forced answer, after a failed cell
+        code_step("print(6 * 7)"),
+        code_step("print(42)"),
+        "It is 42.",
+        "The answer is 42.",
+    )
+    with Session([str(SALES)]) as s:
+        s.start("What is the answer?", model, samples=3, vote_when="unsure")
+        steps = list(s.run(Budget(max_turns=1)))
+        unsure = next(st for st in steps if st.text.startswith("Unsure"))
+        assert unsure.text == (
+            "Unsure (its last cell failed; the budget forced the answer; no output showed 17): "
+            "running 2 more analyses to vote."
+        )
+        temperatures = [h["temperature"] for h in model.history]
+        assert temperatures[:2] == [0.0, 0.0] and set(temperatures[2:]) == {SAMPLE_TEMPERATURE}
+        assert [st.sample for st in steps if st.kind == "answer"] == [0, 1, 2]
+        assert s.vote is not None and s.vote.groups[0] == [1, 2]
+        assert s.transcript is s.samples[1] and s.transcript.answer == "It is 42."
+        assert steps[-1].text == "2 of 3 analyses agree (showing analysis 2)."
+
+
+def test_vote_flag_takes_only_its_values(replay):
+    model = replay(code_step("print(42)"), answer_step("It is 42."))
+    args = ("analyze", str(SALES), "What is the value?", "--model", model, "-k", "3")
+    r = run_da(*args, "--vote", "unsure", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "agreement" not in json.loads(r.stdout)  # one clean analysis, nothing voted
+    r = run_da(*args, "--vote", "sometimes")
+    assert r.returncode == 2 and "sometimes" in r.stderr

@@ -21,6 +21,7 @@ from pathlib import Path
 from da_cli import interrupts
 from da_cli.agent import loop, vote
 from da_cli.agent.transcript import Step, Transcript
+from da_cli.agent.vote import VOTE_WHEN
 from da_cli.data.catalog import Catalog, build_catalog
 from da_cli.data.profile import ViewProfile, by_relevance, infer_joins, profile, render
 from da_cli.errors import UsageError
@@ -82,6 +83,7 @@ class Session:
         self._extra: list[Sandbox] = []
         self.vote: vote.Vote | None = None
         self._question: str | None = None
+        self.vote_when = "always"
 
     # --- the data --------------------------------------------------------------------------
 
@@ -124,13 +126,19 @@ class Session:
         joins: bool | None = None,
         samples: int = 1,
         temperature: float = SAMPLE_TEMPERATURE,
+        vote_when: str = "always",
     ) -> Transcript:
         """A new analysis of `question` by `model`, in the layout the model was trained on.
         `samples` > 1: that many analyses, the first greedy and the others sampled at
-        `temperature`, run together; `run` votes among them by their evidence."""
+        `temperature`; `run` votes among them by their evidence. `vote_when` (VOTE_WHEN): run
+        the others "always", together with the greedy one, or only when the greedy one is
+        "unsure"."""
         check_question(question)
         if samples < 1:
             raise UsageError(f"--samples must be at least 1, not {samples}.")
+        if vote_when not in VOTE_WHEN:
+            raise UsageError(f"--vote must be one of {', '.join(VOTE_WHEN)}, not '{vote_when}'.")
+        self.vote_when = vote_when
         self.model = model
         self.transcript = self.opening(question, native=model.native, joins=joins)
         self.samples = [self.transcript]
@@ -173,10 +181,28 @@ class Session:
         if len(self.samples) <= 1:
             yield from loop.run(self.transcript, self.model, self.sandbox, budget)
             return
-        workers = [self.sandbox, *self._workers(len(self.samples) - 1)]
-        for i, s in loop.run_many(self.samples, self.model, workers, budget):
-            s.sample = i
-            yield s
+        if self.vote_when == "unsure":
+            greedy, others = self.samples[0], self.samples[1:]
+            for s in loop.run(greedy, self.model, self.sandbox, budget):
+                s.sample = 0
+                yield s
+            doubts = vote.doubts(greedy)
+            if not doubts:
+                self.samples = [greedy]  # a clean answer: nothing to vote on
+                return
+            yield Step(
+                "notice",
+                f"Unsure ({'; '.join(doubts)}): running {len(others)} more analyses to vote.",
+                sample=0,
+            )
+            for i, s in loop.run_many(others, self.model, self._workers(len(others)), budget):
+                s.sample = i + 1
+                yield s
+        else:
+            workers = [self.sandbox, *self._workers(len(self.samples) - 1)]
+            for i, s in loop.run_many(self.samples, self.model, workers, budget):
+                s.sample = i
+                yield s
         self.vote = vote.choose(self.samples)
         self.transcript = self.samples[self.vote.winner]
         self.transcript.agreement = self.vote.to_dict()

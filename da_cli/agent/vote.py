@@ -22,6 +22,12 @@ _BRACKETED = re.compile(r"\[([^\[\]]{1,80})\]|\"([^\"]{1,80})\"|'([^']{1,80})'")
 _WORD = re.compile(r"[A-Za-z][\w\-]*")
 _BOOLEAN = {"yes", "no", "true", "false"}
 
+# When the other analyses of a question run (`Session.start(vote=...)`): "always" beside
+# the greedy one, in one batch; "unsure" only once the greedy one has ended with weak
+# evidence (`doubts`: a failed last cell, a budget-forced answer, a number no output showed),
+# so a question the greedy analysis answers cleanly costs one analysis.
+VOTE_WHEN = ("always", "unsure")
+
 
 @dataclass(frozen=True)
 class Values:
@@ -78,24 +84,40 @@ def agree(a: Values, b: Values) -> bool:
     )
 
 
-def weight(t: Transcript, stated: Values) -> float:
-    """How well an analysis backs its answer: its numbers in its own cells' outputs, its
-    last cell working, an answer it reached rather than one forced by the budget."""
+def _doubts(t: Transcript, stated: Values) -> list[tuple[float, str]]:
+    """Each reason to doubt an analysis's answer, with the factor it weighs by."""
     outputs = [s.text for s in t.steps if s.kind == "execute"]
-    w = 1.0
+    found: list[tuple[float, str]] = []
     if not outputs:
-        w *= 0.3  # nothing was computed: a guess
+        found.append((0.3, "no cell ran"))  # nothing was computed: a guess
     elif next(s for s in reversed(t.steps) if s.kind == "execute").error:
-        w *= 0.5
+        found.append((0.5, "its last cell failed"))
     if t.partial:
-        w *= 0.5
+        found.append((0.5, "the budget forced the answer"))
     if stated.empty:
-        w *= 0.5
+        found.append((0.5, "the answer states no value"))
     checked = [tok for tok in grounding.numbers(t.answer or "") if _needs_evidence(tok)]
     if checked:
         missing = grounding.ungrounded(" ".join(checked), [t.question, *outputs])
-        w *= 0.5 + 0.5 * (1 - len(missing) / len(checked))
+        if missing:
+            found.append(
+                (0.5 + 0.5 * (1 - len(missing) / len(checked)), "no output showed " + missing[0])
+            )
+    return found
+
+
+def weight(t: Transcript, stated: Values) -> float:
+    """How well an analysis backs its answer: its numbers in its own cells' outputs, its
+    last cell working, an answer it reached rather than one forced by the budget."""
+    w = 1.0
+    for factor, _ in _doubts(t, stated):
+        w *= factor
     return round(w, 4)
+
+
+def doubts(t: Transcript) -> list[str]:
+    """Why an analysis's answer is not well backed by its own evidence (none: it is)."""
+    return [why for _, why in _doubts(t, values(t.answer or "", t.question))]
 
 
 def _needs_evidence(tok: str) -> bool:

@@ -11,7 +11,7 @@ from rich.markup import escape
 from da_cli import api, config, runs
 from da_cli.agent.loop import Budget
 from da_cli.agent.session import Session, check_question
-from da_cli.cli.console import complete_model, examples, state
+from da_cli.cli.console import VoteWhen, complete_model, examples, state
 from da_cli.errors import BudgetExhausted, UsageError
 from da_cli.models import load_model
 from da_cli.sandbox import Limits
@@ -85,6 +85,13 @@ def analyze(
         help="Analyses run together (one greedy, the rest sampled); the answer is the one "
         "their executed evidence supports best. " + config.default_note("analyze.samples"),
     ),
+    vote: VoteWhen = typer.Option(
+        None,
+        "--vote",
+        help="With --samples: run the other analyses always, or only when the greedy "
+        "answer is unsure (its last cell failed, the budget forced it, or no output showed "
+        "a number it states). " + config.default_note("analyze.vote"),
+    ),
     follow_up: bool = typer.Option(
         False,
         "--continue",
@@ -114,6 +121,7 @@ def analyze(
             "cell_timeout": cell_timeout,
             "memory": memory,
             "analyze.samples": samples,
+            "analyze.vote": vote and vote.value,
         }
     )
     previous = None
@@ -170,7 +178,9 @@ def analyze(
                     "its variables" + (f" ({failed} failed)." if failed else ".")
                 )
             else:
-                session.start(question, backend, samples=cfg.analyze_samples)
+                session.start(
+                    question, backend, samples=cfg.analyze_samples, vote_when=cfg.analyze_vote
+                )
             timings = {"profile_s": profile_s, "load_s": load_s}
             on_step = activity.steps(
                 session.transcript, budget.max_turns, samples=len(session.samples)

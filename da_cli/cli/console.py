@@ -7,6 +7,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from rich.text import Text
 
 from da_cli import interrupts
 from da_cli.agent.transcript import Step, Transcript
+from da_cli.agent.vote import VOTE_WHEN
 from da_cli.errors import EXIT_INTERRUPTED, DaError
 from da_cli.models.catalog import EMBEDDED
 
@@ -283,6 +285,10 @@ def examples(*lines: str) -> str:
     """A help epilog of real command lines, printed as written: click rewraps paragraphs to
     the terminal's width, except one that starts with a `\\b` line."""
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+# `--vote`'s values, as the choices typer checks and lists.
+VoteWhen = StrEnum("VoteWhen", {w: w for w in VOTE_WHEN})
 
 
 def complete_model(incomplete: str) -> list[tuple[str, str]]:

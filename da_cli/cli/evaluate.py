@@ -9,7 +9,7 @@ import typer
 
 from da_cli import config, paths
 from da_cli.agent import loop
-from da_cli.cli.console import complete_model, examples, guarded, state
+from da_cli.cli.console import VoteWhen, complete_model, examples, guarded, state
 from da_cli.errors import UsageError
 from da_cli.eval import compare as compare_
 from da_cli.eval import tasks as tasks_module
@@ -83,6 +83,12 @@ SAMPLES = typer.Option(
     help="Analyses a question, decoded together and voted by their evidence. "
     + config.default_note("eval.samples"),
 )
+VOTE = typer.Option(
+    None,
+    "--vote",
+    help="With --samples: run the other analyses always, or only when the greedy answer "
+    "is unsure. " + config.default_note("eval.vote"),
+)
 
 
 _DABENCH = examples(
@@ -115,6 +121,7 @@ def dabench(
     timeout: float = TIMEOUT,
     cell_timeout: float = CELL_TIMEOUT,
     samples: int = SAMPLES,
+    vote: VoteWhen = VOTE,
     no_grammar: bool = typer.Option(
         False, "--no-grammar", help="Decode without the protocol grammar (to measure it)."
     ),
@@ -128,7 +135,7 @@ def dabench(
     Questions already in the output file are skipped, so an interrupted run resumes.
     Only the eval.* settings change its budget (not analyze.*), so the score stays
     comparable with the README's."""
-    cfg = _settings(model, max_turns, max_tokens, timeout, cell_timeout, samples)
+    cfg = _settings(model, max_turns, max_tokens, timeout, cell_timeout, samples, vote)
     if level and level not in LEVELS:
         raise UsageError(f"--level must be one of {', '.join(LEVELS)}, not '{level}'.")
     tasks = load_tasks(data, level=level, limit=limit)
@@ -148,7 +155,13 @@ def dabench(
             "DABench",
             [(t.id, t) for t in tasks],
             lambda t: run_task(
-                t, backend, budget, limits, grammar=not no_grammar, samples=cfg.eval_samples
+                t,
+                backend,
+                budget,
+                limits,
+                grammar=not no_grammar,
+                samples=cfg.eval_samples,
+                vote=cfg.eval_vote,
             ),
             output,
         )
@@ -164,6 +177,7 @@ def _settings(
     timeout: float | None,
     cell_timeout: float | None,
     samples: int | None,
+    vote: VoteWhen | None = None,
 ) -> config.Settings:
     """The flags over the eval.* settings (never analyze.*: a score stays comparable)."""
     return config.resolve(
@@ -174,6 +188,7 @@ def _settings(
             "eval.timeout": timeout,
             "eval.cell_timeout": cell_timeout,
             "eval.samples": samples,
+            "eval.vote": vote and vote.value,
         }
     )
 
@@ -223,12 +238,13 @@ def tasks_(
     timeout: float = TIMEOUT,
     cell_timeout: float = CELL_TIMEOUT,
     samples: int = SAMPLES,
+    vote: VoteWhen = VOTE,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
     """Run the agent on questions whose labels code computed (`da synth --questions-only`)
     and score each answer by the inspector's checks: the label within its precision, the
     entity named first. How a trained model is measured on datasets it never saw."""
-    cfg = _settings(model, max_turns, max_tokens, timeout, cell_timeout, samples)
+    cfg = _settings(model, max_turns, max_tokens, timeout, cell_timeout, samples, vote)
     if not file.is_file():
         raise UsageError(f"No tasks file {file}.")
     items = tasks_module.load(file, limit)
@@ -242,7 +258,9 @@ def tasks_(
         records = _run_all(
             "Tasks",
             [(i.id, i) for i in items],
-            lambda i: tasks_module.run_item(i, backend, budget, limits, cfg.eval_samples),
+            lambda i: tasks_module.run_item(
+                i, backend, budget, limits, cfg.eval_samples, cfg.eval_vote
+            ),
             output,
         )
     finally:
@@ -302,7 +320,7 @@ def _print(s: dict) -> None:
         c = s["settings"]
         print(
             f"settings: --max-turns {c['max_turns']} --max-tokens {c['max_tokens']} "
-            f"--samples {c['samples']}"
+            f"--samples {c['samples']}" + (f" --vote {c['vote']}" if "vote" in c else "")
         )
     elif s.get("settings") == "mixed":
         print("settings: mixed (the results file holds runs with different settings)")

@@ -59,17 +59,18 @@ def run_task(
     *,
     grammar: bool = True,
     samples: int = 1,
+    vote: str = "always",
 ) -> dict:
     started = time.perf_counter()
     record = {
         "id": task.id,
         "level": task.level,
         "model": model.name,
-        "settings": settings(budget, samples),
+        "settings": settings(budget, samples, vote),
     }
     try:
         t, samples_run = analyse(
-            [str(task.file)], task.instruction(), model, budget, limits, samples
+            [str(task.file)], task.instruction(), model, budget, limits, samples, vote
         )
     except DaError as e:
         record.update(error=str(e), correct=False, right=0, total=len(task.labels))
@@ -100,9 +101,15 @@ def run_task(
     return record
 
 
-def settings(budget: loop.Budget, samples: int) -> dict:
+def settings(budget: loop.Budget, samples: int, vote: str = "always") -> dict:
     """What a figure was measured with: each row of results states its settings."""
-    return {"max_turns": budget.max_turns, "max_tokens": budget.max_tokens, "samples": samples}
+    return {
+        "max_turns": budget.max_turns,
+        "max_tokens": budget.max_tokens,
+        "samples": samples,
+        # Older results files lack it: they ran every sample always.
+        **({"vote": vote} if vote != "always" else {}),
+    }
 
 
 def analyse(
@@ -112,6 +119,7 @@ def analyse(
     budget: loop.Budget,
     limits: Limits,
     samples: int = 1,
+    vote: str = "always",
 ) -> tuple[Transcript, list[Transcript]]:
     """One question through the analysis session `da analyze` uses: the chosen transcript
     (several analyses: the one their vote chose) and every analysis run."""
@@ -119,7 +127,7 @@ def analyse(
     if forget is not None:
         forget()  # each question is timed from a cold cache, as a user's first one is
     with Session(files, limits=limits) as session:
-        session.start(question, model, samples=samples)
+        session.start(question, model, samples=samples, vote_when=vote)
         for _ in session.run(budget):
             pass
         t = session.transcript

@@ -65,7 +65,12 @@ def load(path: Path, limit: int | None = None) -> list[Item]:
 
 
 def run_item(
-    item: Item, model: Model, budget: loop.Budget, limits: Limits, samples: int = 1
+    item: Item,
+    model: Model,
+    budget: loop.Budget,
+    limits: Limits,
+    samples: int = 1,
+    vote: str = "always",
 ) -> dict:
     started = time.perf_counter()
     record: dict = {
@@ -73,10 +78,12 @@ def run_item(
         "question": item.question,
         "group": item.group,
         "model": model.name,
-        "settings": settings(budget, samples),
+        "settings": settings(budget, samples, vote),
     }
     try:
-        t, samples_run = analyse(list(item.files), item.question, model, budget, limits, samples)
+        t, samples_run = analyse(
+            list(item.files), item.question, model, budget, limits, samples, vote
+        )
     except DaError as e:
         record.update(error=str(e), correct=False, right=0, total=len(item.checks))
         record["seconds"] = round(time.perf_counter() - started, 2)
