@@ -188,6 +188,26 @@ def test_summary_of_nothing():
     assert summarize([]) == {"questions": 0}
 
 
+def test_a_vote_that_chose_wrong_where_one_analysis_was_right_is_counted(bench):
+    from da_cli.eval.run import rescore
+
+    task = load_tasks(bench)[1]  # @max_x, label 3
+    voted = {
+        "id": 9,
+        "answer": "@max_x[4]",
+        "formatted": "",
+        "seconds": 1.0,
+        "agreement": {"split": True},
+        "sample_answers": ["@max_x[4]", "The max is @max_x[3]."],
+    }
+    rescore(voted, task)
+    assert voted["correct"] is False and voted["samples_correct"] == [False, True]
+    one = rescore({"id": 7, "answer": "@max_x[3]", "formatted": "", "seconds": 1.0}, task)
+    s = summarize([voted, one])
+    assert (s["voted"], s["split_votes"], s["missed_by_vote"]) == (1, 1, 1)
+    assert "voted" not in summarize([one])
+
+
 def test_not_a_dabench_dir_is_a_usage_error(tmp_path):
     r = run_da("eval", "dabench", "--data", str(tmp_path))
     assert r.returncode == 2

@@ -328,6 +328,11 @@ def _print(s: dict) -> None:
         f"questions: {s['correct']}/{s['questions']} correct ({s['accuracy']} %; "
         f"{s['accuracy_raw']} % without the format self-check)"
     )
+    if "voted" in s:
+        print(
+            f"vote: {s['voted']} questions voted on ({s['split_votes']} split); one analysis "
+            f"was right where the chosen answer was wrong in {s['missed_by_vote']}"
+        )
     print(f"sub-answers: {s['sub_accuracy']} % correct")
     for lv, row in {**s["by_level"], **s.get("by_group", {})}.items():
         print(f"  {lv}: {row['accuracy']} % of {row['questions']}")

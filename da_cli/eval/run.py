@@ -174,6 +174,13 @@ def rescore(record: dict, task: Task) -> dict:
         extracted=given,
         conformed={n: v for n, v in fixed.items() if given.get(n) != v},
     )
+    if "sample_answers" in record:
+        # Each analysis's own Answer by the same rule (without the format step, which only
+        # the chosen one gets): how often one of them was right where the choice was not.
+        record["samples_correct"] = [
+            score_values(conform(extract(a or ""), task), task.labels).correct
+            for a in record["sample_answers"]
+        ]
     return record
 
 
@@ -224,4 +231,21 @@ def summarize(records: list[dict]) -> dict:
             statistics.mean(r.get("completion_tokens", 0) for r in records)
         ),
         "mean_prompt_tokens": round(statistics.mean(r.get("prompt_tokens", 0) for r in records)),
+        **_votes(records),
+    }
+
+
+def _votes(records: list[dict]) -> dict:
+    """With several analyses a question: how many questions were voted on, how many votes
+    split, and in how many one analysis was right where the chosen answer was wrong (what
+    a better vote could still gain)."""
+    voted = [r for r in records if r.get("agreement")]
+    if not voted:
+        return {}
+    return {
+        "voted": len(voted),
+        "split_votes": sum(1 for r in voted if r["agreement"].get("split")),
+        "missed_by_vote": sum(
+            1 for r in voted if not r["correct"] and any(r.get("samples_correct", []))
+        ),
     }

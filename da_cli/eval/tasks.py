@@ -98,4 +98,6 @@ def run_item(
         **transcript_fields(t, samples_run),
         seconds=round(time.perf_counter() - started, 2),
     )
+    if len(samples_run) > 1:
+        record["samples_correct"] = [all(check(c, s) for c in item.checks) for s in samples_run]
     return record
