@@ -136,7 +136,11 @@ def test_unsure_runs_the_other_analyses_only_when_the_greedy_answer_is_weak(tmp_
     model = script(tmp_path, code_step("print(6 * 7)"), answer_step("It is 42."))
     with Session([str(SALES)]) as s:
         s.start("What is the answer?", model, samples=3, vote_when="unsure")
-        list(s.run(Budget()))
+        steps = list(s.run(Budget()))
+        assert (
+            steps[-1].text
+            == "The answer's evidence is clean; the other 2 analyses were not needed."
+        )
         assert len(model.history) == 2 and s._extra == []
         assert s.samples == [s.transcript] and s.vote is None
         assert s.transcript.agreement is None and s.transcript.answer == "It is 42."

@@ -189,6 +189,12 @@ class Session:
             doubts = vote.doubts(greedy)
             if not doubts:
                 self.samples = [greedy]  # a clean answer: nothing to vote on
+                yield Step(
+                    "notice",
+                    f"The answer's evidence is clean; the other {len(others)} analyses "
+                    "were not needed.",
+                    sample=0,
+                )
                 return
             yield Step(
                 "notice",
