@@ -232,6 +232,24 @@ def test_the_format_step_reads_each_values_own_clause():
     assert is_number("n", "@n[integer]") and not is_number("c", "@c[country_name]")
 
 
+def test_the_format_step_keeps_a_value_to_the_choices_the_format_lists():
+    from llama_cpp import LlamaGrammar
+
+    from da_cli.eval.run import choices, format_grammar
+
+    spec = (
+        '@r[r_value] @kind[kind] where "r_value" is a number. "kind" is a string that can '
+        'either be "up", "flat", or "down" based on the "trend" test.'
+    )
+    assert choices("kind", spec) == ["up", "flat", "down"] and choices("r", spec) == []
+    grammar = format_grammar(["r", "kind"], spec)
+    assert '"@kind[" ("up" | "flat" | "down") "]"' in grammar
+    LlamaGrammar.from_string(grammar, verbose=False)
+    assert choices("v", "@v[A string, either 'Normal' or 'Not Normal']") == ["Normal", "Not Normal"]
+    # Quoted words that are not a list of choices are no constraint.
+    assert choices("s", '@s[status] where "status" is either "Normal" if p > 0.05, or not.') == []
+
+
 def test_two_runs_are_compared_pair_by_pair_with_mcnemars_exact_test(tmp_path):
     from da_cli.eval import compare
 

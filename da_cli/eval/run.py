@@ -96,6 +96,21 @@ def descriptions(name: str, spec: str) -> list[str]:
     return [own.group(2), until(own.end() - 1)[1:], " ".join(clauses), general]
 
 
+# A closed set of values: `either "linear", "nonlinear", or "none"`, `one of 'yes', 'no'`.
+_CHOOSE = re.compile(r"\b(?:either|one of|can be|could be|should be|must be)\b", re.IGNORECASE)
+_QUOTE = r"""(?:"[^"\n]{1,40}"|'[^'\n]{1,40}')"""
+_OPTIONS = re.compile(
+    rf"(?:\s+(?:either|be)\b)*\s*:?\s*({_QUOTE}(?:\s*(?:,\s*(?:or\s+|and\s+)?|or\s+){_QUOTE})+)"
+)
+
+
+def _deciding(name: str, spec: str) -> str:
+    """The most specific description of the name's value that says anything of its type."""
+    return next(
+        (t for t in descriptions(name, spec) if _TEXTUAL.search(t) or _NUMERIC.search(t)), ""
+    )
+
+
 def is_number(name: str, spec: str) -> bool:
     """Whether the format describes this name's value as a number. The most specific
     description that says anything of a type decides; one that speaks of a string, a list
@@ -103,18 +118,34 @@ def is_number(name: str, spec: str) -> bool:
     # Several values in one slot (`@n[month, year, price]`, `@n[id1, id2, ...]`).
     if re.fullmatch(r"\s*[\w.…]+(\s*,\s*[\w.…]+)+\s*", next(iter(descriptions(name, spec)), "")):
         return False
-    for text in descriptions(name, spec):
-        if _TEXTUAL.search(text):
-            return False
-        if _NUMERIC.search(text):
-            return True
-    return False
+    text = _deciding(name, spec)
+    return bool(_NUMERIC.search(text)) and not _TEXTUAL.search(text)
+
+
+def choices(name: str, spec: str) -> list[str]:
+    """The values the format allows for the name when it lists them ("a string that can
+    either be "linear", "nonlinear", or "none""), else []."""
+    text = _deciding(name, spec)
+    for m in _CHOOSE.finditer(text):
+        listed = _OPTIONS.match(text, m.end())
+        if listed:
+            return [q[1:-1] for q in re.findall(_QUOTE, listed.group(1))]
+    return []
+
+
+def slot(name: str, spec: str) -> str:
+    """The grammar of one value: one of the format's listed choices, a number where the
+    format describes one (a small model otherwise copies the placeholder), else free text."""
+    options = choices(name, spec)
+    if options:
+        quoted = (json.dumps(o) for o in dict.fromkeys(options))
+        return "(" + " | ".join(quoted) + ")"
+    return "number" if is_number(name, spec) else "value"
 
 
 def format_grammar(names: list[str], spec: str = "") -> str:
-    """One `@name[value]` line per name. Where the format describes a name's value as a
-    number, the value must be one: a small model otherwise copies the placeholder."""
-    lines = [f'"@{n}[" {"number" if is_number(n, spec) else "value"} "]"' for n in names]
+    """One `@name[value]` line per name, each value as `slot` says."""
+    lines = [f'"@{n}[" {slot(n, spec)} "]"' for n in names]
     newline = ' "\\n" '
     return (
         f"root ::= {newline.join(lines)}\n"
