@@ -224,9 +224,50 @@ def test_the_format_step_forces_numbers_where_the_format_asks_for_them():
     )
     grammar = format_grammar(["mean_fare", "sex"], spec)
     assert '"@mean_fare[" number "]"' in grammar and '"@sex[" value "]"' in grammar
-    shared = "@a[mean_fare] @b[mean_fare] where mean_fare is a float rounded to 2 decimals."
-    assert format_grammar(["a", "b"], shared).count("number") == 3  # both, and the rule
+    shared = "@men[mean_fare] @women[mean_fare] where mean_fare is a float rounded to 2 decimals."
+    assert format_grammar(["men", "women"], shared).count("number") == 3  # both, and the rule
     LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp accepts it
+
+
+def test_the_format_step_reads_each_values_own_clause():
+    """A format describes its values in one closing sentence; each value's type comes from
+    the clause about it, so a word the format asks for is not forced into a number."""
+    from da_cli.eval.run import is_number
+
+    closing = (
+        '@r[r_value] @kind[kind] where "r_value" is a number rounded to two decimals. '
+        '"kind" is a string, either "up" or "down" based on the p-value.'
+    )
+    assert is_number("r", closing) and not is_number("kind", closing)
+    phrase = '@verdict[A string, either "Yes" or "No"] @p[The p-value, rounded to 3 decimals]'
+    assert not is_number("verdict", phrase) and is_number("p", phrase)
+    listed = '@low[x] @mid[y] @top[z] where "x", "y" and "z" are floats.'
+    assert all(is_number(n, listed) for n in ("low", "mid", "top"))
+    general = "@low[low]\n@top[top]\nwhere each answer is rounded to two decimals."
+    assert is_number("low", general) and is_number("top", general)
+    several = '@pair[low, high] where "low" and "high" are integers.'
+    assert not is_number("pair", several)  # two values in one slot: free text
+    prose = '@m[mean] @s[std] where "mean" and "std" are the mean and std of x, rounded.'
+    assert is_number("m", prose) and is_number("s", prose)
+    assert is_number("n", "@n[integer]") and not is_number("c", "@c[country_name]")
+
+
+def test_the_format_step_keeps_a_value_to_the_choices_the_format_lists():
+    from llama_cpp import LlamaGrammar
+
+    from da_cli.eval.run import choices, format_grammar
+
+    spec = (
+        '@r[r_value] @kind[kind] where "r_value" is a number. "kind" is a string that can '
+        'either be "up", "flat", or "down" based on the "trend" test.'
+    )
+    assert choices("kind", spec) == ["up", "flat", "down"] and choices("r", spec) == []
+    grammar = format_grammar(["r", "kind"], spec)
+    assert '"@kind[" ("up" | "flat" | "down") "]"' in grammar
+    LlamaGrammar.from_string(grammar, verbose=False)
+    assert choices("v", "@v[A string, either 'Normal' or 'Not Normal']") == ["Normal", "Not Normal"]
+    # Quoted words that are not a list of choices are no constraint.
+    assert choices("s", '@s[status] where "status" is either "Normal" if p > 0.05, or not.') == []
 
 
 def test_two_runs_are_compared_pair_by_pair_with_mcnemars_exact_test(tmp_path):

@@ -21,28 +21,131 @@ FORMAT_PROMPT = "\nThe final answer, in the required format:\n"
 
 
 _NUMERIC = re.compile(
-    r"float|integer|\bint\b|number|numeric|decimal|rounded|count|coefficient|p-value|percent",
+    r"float|integer|\bint\b|number|numeric|decimal|rounded|(?<![a-z])counts?(?![a-z])|coefficient"
+    r"|p-value|percent",
+    re.IGNORECASE,
+)
+# Words that make a value text even where a number is mentioned beside them ("a string that
+# is either Normal or Non-normal based on the p-value"): the free rule also admits numbers.
+_TEXTUAL = re.compile(
+    r"\bstrings?\b|boolean|\blist\b|\beither\b|\bnames?\b|categor|\btext\b|\bword",
     re.IGNORECASE,
 )
 
 
+# Between two names of one enumeration ("where "mean", "median", and "std" are floats").
+_LISTED = re.compile(r"""[\s,;:"'`]*(?:(?:and|or|&)[\s"'`]*)?""")
+# A new description starts a new sentence or line with "where".
+_WHERE = re.compile(r"[.\n]\s*where\b", re.IGNORECASE)
+
+
+def descriptions(name: str, spec: str) -> list[str]:
+    """What the format says of one name's value, most specific first: its placeholder
+    (`@n[integer]`, `@n[A string, either "Normal" or "Not Normal"]`), the text right after
+    its `@name[...]`, each clause that mentions its placeholder or name, and the text after
+    the last `@name[...]` that names no value ("where each answer is a float"). Formats
+    describe every value in one closing sentence ("where r is a number ..., and kind is a
+    string ..."), so a clause runs from a mention to the next mention of another value or
+    the next "where"; names listed together ("x", "y" and "z" are floats) share the clause
+    after the list."""
+    tokens = list(re.finditer(r"@(\w+)\[([^\]]*)\]", spec))
+    own = next((m for m in tokens if m.group(1) == name), None)
+    if own is None:
+        return []
+    terms = {
+        m.group(1): {m.group(1), m.group(2).strip().strip("\"'`").strip()} - {""} for m in tokens
+    }
+    inside = [m.span() for m in tokens]
+    # Every mention of a value outside the `@name[...]` tokens: (start, end, is this one's).
+    mentions: list[tuple[int, int, bool]] = []
+    for other, words in terms.items():
+        for word in words:
+            found = [
+                m
+                for m in re.finditer(rf"(?<![\w@\[]){re.escape(word)}(?![\w\]])", spec)
+                if not any(a <= m.start() < b for a, b in inside)
+            ]
+            # A quoted name ("mean") is the reference; its bare word is then prose ("the
+            # mean and standard deviation of ...").
+            quoted = [m for m in found if spec[m.start() - 1 : m.start()] in ("'", '"', "`")]
+            for m in quoted or found:
+                mentions.append((m.start(), m.end(), other == name or word in terms[name]))
+    mentions.sort()
+    starts = sorted(
+        [a for a, _, _ in mentions]
+        + [a for a, _ in inside]
+        + [m.start() + 1 for m in _WHERE.finditer(spec)]
+    )
+
+    def until(pos: int) -> str:
+        """The text from pos to the next mention, `@name[...]` or "where" sentence."""
+        return spec[pos : next((a for a in starts if a > pos), len(spec))]
+
+    clauses = []
+    for i, (start, end, mine) in enumerate(mentions):
+        if mine:
+            j = i + 1  # past the rest of an enumeration this mention starts or is part of
+            while j < len(mentions) and _LISTED.fullmatch(
+                spec[mentions[j - 1][1] : mentions[j][0]]
+            ):
+                end = mentions[j][1]
+                j += 1
+            clauses.append(spec[start:end] + until(end - 1)[1:])
+    last = inside[-1][1]
+    general = spec[last : min([a for a, _, _ in mentions if a > last] + [len(spec)])]
+    return [own.group(2), until(own.end() - 1)[1:], " ".join(clauses), general]
+
+
+# A closed set of values: `either "linear", "nonlinear", or "none"`, `one of 'yes', 'no'`.
+_CHOOSE = re.compile(r"\b(?:either|one of|can be|could be|should be|must be)\b", re.IGNORECASE)
+_QUOTE = r"""(?:"[^"\n]{1,40}"|'[^'\n]{1,40}')"""
+_OPTIONS = re.compile(
+    rf"(?:\s+(?:either|be)\b)*\s*:?\s*({_QUOTE}(?:\s*(?:,\s*(?:or\s+|and\s+)?|or\s+){_QUOTE})+)"
+)
+
+
+def _deciding(name: str, spec: str) -> str:
+    """The most specific description of the name's value that says anything of its type."""
+    return next(
+        (t for t in descriptions(name, spec) if _TEXTUAL.search(t) or _NUMERIC.search(t)), ""
+    )
+
+
+def is_number(name: str, spec: str) -> bool:
+    """Whether the format describes this name's value as a number. The most specific
+    description that says anything of a type decides; one that speaks of a string, a list
+    or a choice ("either") is text even where it mentions a number beside it."""
+    # Several values in one slot (`@n[month, year, price]`, `@n[id1, id2, ...]`).
+    if re.fullmatch(r"\s*[\w.…]+(\s*,\s*[\w.…]+)+\s*", next(iter(descriptions(name, spec)), "")):
+        return False
+    text = _deciding(name, spec)
+    return bool(_NUMERIC.search(text)) and not _TEXTUAL.search(text)
+
+
+def choices(name: str, spec: str) -> list[str]:
+    """The values the format allows for the name when it lists them ("a string that can
+    either be "linear", "nonlinear", or "none""), else []."""
+    text = _deciding(name, spec)
+    for m in _CHOOSE.finditer(text):
+        listed = _OPTIONS.match(text, m.end())
+        if listed:
+            return [q[1:-1] for q in re.findall(_QUOTE, listed.group(1))]
+    return []
+
+
+def slot(name: str, spec: str) -> str:
+    """The grammar of one value: one of the format's listed choices, a number where the
+    format describes one (a small model otherwise copies the placeholder), else free text."""
+    options = choices(name, spec)
+    if options:
+        quoted = (json.dumps(o) for o in dict.fromkeys(options))
+        return "(" + " | ".join(quoted) + ")"
+    return "number" if is_number(name, spec) else "value"
+
+
 def format_grammar(names: list[str], spec: str = "") -> str:
-    """One `@name[value]` line per name. Where the format describes a name's value as a
-    number, the value must be one: a small model otherwise copies the placeholder."""
-    lines = []
-    for n in names:
-        start = spec.find(f"@{n}[")
-        end = spec.find("@", start + 1) if start >= 0 else -1
-        described = spec[start : end if end > 0 else None] if start >= 0 else ""
-        # Several names often share one placeholder described once ("where mean_fare is a
-        # float…"): read every sentence that mentions this name's placeholder too.
-        holder = re.search(rf"@{re.escape(n)}\[([^\]]*)\]", spec)
-        if holder and holder.group(1).strip():
-            described += " ".join(
-                part for part in re.split(r"[.\n]", spec) if holder.group(1).strip() in part
-            )
-        rule = "number" if _NUMERIC.search(described) else "value"
-        lines.append(f'"@{n}[" {rule} "]"')
+    """One `@name[value]` line per name, each value as `slot` says."""
+    lines = [f'"@{n}[" {slot(n, spec)} "]"' for n in names]
     newline = ' "\\n" '
     return (
         f"root ::= {newline.join(lines)}\n"
