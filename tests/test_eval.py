@@ -180,8 +180,33 @@ def test_rescore_scores_a_results_file_again_without_a_model(bench, tmp_path):
     again = [json.loads(line) for line in out.read_text().splitlines()]
     assert again[0]["conformed"] == {"mean_y": "30.00"} and again[0]["correct_raw"] is False
     nothing = tmp_path / "none.jsonl"
-    missing = run_da("eval", "dabench", "--data", str(bench), "--rescore", "-o", str(nothing))
-    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    for flag in ("--rescore", "--reformat"):
+        missing = run_da("eval", "dabench", "--data", str(bench), flag, "-o", str(nothing))
+        assert missing.returncode == 2 and "Traceback" not in missing.stderr
+        assert f"{flag} needs the results file" in missing.stderr
+
+
+def test_reformat_runs_only_the_format_step_again_on_the_recorded_turn(bench, tmp_path):
+    from da_cli.eval.run import FORMAT_PROMPT, reformat
+    from da_cli.models.replay import ReplayModel
+
+    script = tmp_path / "script.jsonl"
+    script.write_text(json.dumps({"text": "@mean_y[30.00]"}) + "\n")
+    model = ReplayModel(script)
+    model.supports_grammar = True  # the replay ignores the grammar; llama.cpp would apply it
+    task = load_tasks(bench)[0]
+    turn = "<Analyze>\nMean.\n</Analyze>\n<Answer>\nThe mean of y is thirty.\n</Answer>"
+    record = {"id": 7, "answer": "The mean of y is thirty.", "formatted": "@mean_y[0]",
+              "turn": turn, "seconds": 1.0}  # fmt: skip
+    reformat(record, task, model)
+    assert record["formatted"] == "@mean_y[30.00]" and record["correct"] is True
+    (call,) = model.history  # one generation: the format step, on the recorded turn
+    assert call["continuation"] == turn + FORMAT_PROMPT and '"@mean_y["' in call["grammar"]
+    assert "t.csv" in call["messages"][-1]["content"]  # the prompt, rebuilt with its profile
+    done = {"id": 7, "answer": "@mean_y[30.0]", "turn": turn, "seconds": 1.0}
+    assert reformat(done, task, model)["formatted"] == "" and len(model.history) == 1
+    cut = {"id": 7, "answer": "", "formatted": "@mean_y[0]", "turn": "x" * 12000}
+    assert reformat(cut, task, model)["formatted"] == "@mean_y[0]"  # the turn was cut: as is
 
 
 def test_summary_of_nothing():

@@ -3,6 +3,7 @@ compare`: two runs of the same questions, paired."""
 
 import json
 import re
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -14,9 +15,10 @@ from da_cli.errors import UsageError
 from da_cli.eval import compare as compare_
 from da_cli.eval import tasks as tasks_module
 from da_cli.eval.dabench import LEVELS, load_tasks
+from da_cli.eval.run import reformat, run_task, summarize
 from da_cli.eval.run import rescore as rescore_record
-from da_cli.eval.run import run_task, summarize
 from da_cli.models import load_model
+from da_cli.models.base import Model
 from da_cli.sandbox import Limits
 
 _EXAMPLES = examples(
@@ -95,6 +97,7 @@ _DABENCH = examples(
     "da eval dabench --data ../shared/eval/dabench-dev",
     "da eval dabench --data DIR --limit 20 -m qwen2.5-coder-1.5b",
     "da eval dabench --data DIR -o runs.jsonl --rescore",
+    "da eval dabench --data DIR -o runs.jsonl --reformat -m qwen2.5-coder-1.5b",
 )
 _TASKS = examples(
     "da eval tasks heldout.jsonl -o before.jsonl",
@@ -129,6 +132,12 @@ def dabench(
     rescore: bool = typer.Option(
         False, "--rescore", help="Score the output file's answers again; run no model."
     ),
+    reformat: bool = typer.Option(
+        False,
+        "--reformat",
+        help="Run the format step of the output file's analyses again with this build's "
+        "format grammar (the model writes only the @name[value] lines), and score them.",
+    ),
 ) -> None:
     """Run the agent on every DABench question and score it by the official rule.
 
@@ -139,12 +148,21 @@ def dabench(
     if level and level not in LEVELS:
         raise UsageError(f"--level must be one of {', '.join(LEVELS)}, not '{level}'.")
     tasks = load_tasks(data, level=level, limit=limit)
-    if rescore:
+    if rescore or reformat:
+        flag = "--rescore" if rescore else "--reformat"
         if output is None or not output.is_file():
-            raise UsageError("--rescore needs the results file to score again (-o FILE).")
+            raise UsageError(f"{flag} needs the results file to score again (-o FILE).")
+    if rescore:
         _report(_rescore(output, tasks), model=model, grammar=None, output=output, as_json=as_json)
         return
     backend = load_model(cfg.model, threads=cfg.threads, gpu_layers=cfg.gpu_layers)
+    if reformat:
+        try:
+            records = _rescore(output, tasks, backend)
+        finally:
+            backend.close()
+        _report(records, model=backend.name, grammar=True, output=output, as_json=as_json)
+        return
     if no_grammar:
         backend.supports_grammar = False
     name = re.sub(r"[^\w.-]+", "_", backend.name)
@@ -283,14 +301,22 @@ def _report(
         _print(summary)
 
 
-def _rescore(output: Path, tasks: list) -> list[dict]:
-    """Every record of the file scored again by the current rule, written back in place."""
+def _rescore(output: Path, tasks: list, model: Model | None = None) -> list[dict]:
+    """Every record of the file scored again by the current rule, written back in place;
+    with a model, after its format step ran again (`reformat`)."""
     done = _read(output)
     by_id = {t.id: t for t in tasks}
-    for record in done.values():
-        task = by_id.get(record["id"])
-        if task is not None and "error" not in record:
-            rescore_record(record, task)
+    with state.count_progress("Reformat") if model is not None else nullcontext() as bar:
+        progress = bar.add_task("", total=len(done)) if bar is not None else None
+        for record in done.values():
+            task = by_id.get(record["id"])
+            if task is not None and "error" not in record:
+                if model is not None:
+                    reformat(record, task, model)
+                else:
+                    rescore_record(record, task)
+            if bar is not None:
+                bar.update(progress, advance=1)
     tmp = output.with_name(output.name + ".tmp")
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()))
     tmp.replace(output)

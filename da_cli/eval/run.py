@@ -11,13 +11,16 @@ from da_cli.agent.session import Session
 from da_cli.agent.transcript import Transcript
 from da_cli.errors import DaError
 from da_cli.eval.dabench import LEVELS, Task, conform, extract, score_values
-from da_cli.models.base import Model
+from da_cli.models.base import Generation, Model
 from da_cli.sandbox import Limits
 
 # The benchmark wants `@name[value]` lines. When the Answer lacks some, the model writes
 # them once more under a grammar that allows exactly those names: it still chooses every
 # value (from the transcript it just wrote); only the layout is forced.
 FORMAT_PROMPT = "\nThe final answer, in the required format:\n"
+# The most of an analysis's assistant turn a result line keeps (for failure analysis and
+# `reformat`): a longer one is cut from the front.
+TURN_CHARS = 12000
 
 
 _NUMERIC = re.compile(
@@ -181,27 +184,56 @@ def run_task(
         return record
     response = t.answer or ""
     formatted = ""
-    given = extract(response)
-    # A value copied from the format's own placeholder (`@mean_fare[mean_fare_value]`) is
-    # no answer either.
-    missing = [n for n in task.names if given.get(n, "") in ("", *task.placeholders)]
-    if missing and grammar and model.supports_grammar:
-        gen = model.generate(
-            t.messages,
-            t.continuation + FORMAT_PROMPT,
-            stop=[],
-            grammar=format_grammar(task.names, task.format),
-            max_tokens=40 * len(task.names),
-        )
-        t.usage.completion_tokens += gen.completion_tokens
-        t.usage.prompt_tokens += gen.prompt_tokens
-        formatted = gen.text
+    if grammar and model.supports_grammar:
+        gen = format_step(task, response, t.messages, t.continuation, model)
+        if gen is not None:
+            t.usage.completion_tokens += gen.completion_tokens
+            t.usage.prompt_tokens += gen.prompt_tokens
+            formatted = gen.text
     record.update(answer=response, formatted=formatted)
     rescore(record, task)
     record.update(
         transcript_fields(t, samples_run), seconds=round(time.perf_counter() - started, 2)
     )
     return record
+
+
+def format_step(
+    task: Task, answer: str, messages: list[dict], continuation: str, model: Model
+) -> Generation | None:
+    """The `@name[value]` lines written once more under the format grammar, when the
+    Answer lacks one the format asks for (None: it has them all)."""
+    given = extract(answer)
+    # A value copied from the format's own placeholder (`@mean_fare[mean_fare_value]`) is
+    # no answer either.
+    if all(given.get(n, "") not in ("", *task.placeholders) for n in task.names):
+        return None
+    return model.generate(
+        messages,
+        continuation + FORMAT_PROMPT,
+        stop=[],
+        grammar=format_grammar(task.names, task.format),
+        max_tokens=40 * len(task.names),
+    )
+
+
+def reformat(record: dict, task: Task, model: Model) -> dict:
+    """A recorded analysis's format step run again with this build's format grammar, and
+    the record scored again: the analysis itself does not run again. Its prompt is rebuilt
+    by the session (the same catalog and profile), its turn is the one recorded. A record
+    whose turn was cut to fit the file (or that has none) is left as it is."""
+    turn = record.get("turn", "")
+    if "error" in record or not turn or len(turn) >= TURN_CHARS:
+        return record
+    forget = getattr(model, "forget", None)
+    if forget is not None:
+        forget()  # as `analyse` does: the format step starts from a cold cache there too
+    with Session([str(task.file)]) as session:
+        t = session.start(task.instruction(), model)
+    answer = record.get("answer", "")
+    gen = format_step(task, answer, t.messages, turn, model) if model.supports_grammar else None
+    record["formatted"] = gen.text if gen is not None else ""
+    return rescore(record, task)
 
 
 def settings(budget: loop.Budget, samples: int, vote: str = "always") -> dict:
@@ -255,7 +287,7 @@ def transcript_fields(t: Transcript, samples_run: list[Transcript]) -> dict:
         # where the vote (or the greedy analysis) was not.
         **({"sample_answers": [x.answer for x in samples_run]} if len(samples_run) > 1 else {}),
         # The whole assistant turn, Execute outputs included: what failure analysis reads.
-        "turn": t.continuation[-12000:],
+        "turn": t.continuation[-TURN_CHARS:],
     }
 
 
