@@ -11,7 +11,7 @@ from da_cli import paths
 from da_cli.agent import loop, prompts, protocol
 from da_cli.data.catalog import build_catalog
 from da_cli.eval.dabench import Task
-from da_cli.eval.run import run_task
+from da_cli.eval.run import Setup, run_task
 from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED
 from da_cli.models.llamacpp import LlamaCppModel, is_deepanalyze
 from da_cli.models.replay import ReplayModel
@@ -116,7 +116,7 @@ def test_da_eval_sends_a_deepanalyze_model_the_reference_prompt(tmp_path):
     data.write_text("x\n1\n2\n")
     task = Task(1, "Mean of x?", "", "@mean_x[value]", data, "easy")
     model = ReplayModel(_native_script(tmp_path, [answer_step("@mean_x[1.5]")]))
-    run_task(task, model, loop.Budget(max_turns=2), Limits(timeout_s=10))
+    run_task(task, model, Setup(loop.Budget(max_turns=2), Limits(timeout_s=10)))
     assert model.history[0]["messages"] == [
         {"role": "user", "content": prompts.native_message(task.instruction(), [data])}
     ]

@@ -15,7 +15,7 @@ from da_cli.errors import UsageError
 from da_cli.eval import compare as compare_
 from da_cli.eval import tasks as tasks_module
 from da_cli.eval.dabench import LEVELS, load_tasks
-from da_cli.eval.run import reformat, run_task, summarize
+from da_cli.eval.run import Setup, reformat, run_task, summarize
 from da_cli.eval.run import rescore as rescore_record
 from da_cli.models import load_model
 from da_cli.models.base import Model
@@ -167,20 +167,12 @@ def dabench(
         backend.supports_grammar = False
     name = re.sub(r"[^\w.-]+", "_", backend.name)
     output = output or paths.data_dir() / "evals" / f"dabench-{name}.jsonl"
-    budget, limits = _budget(cfg)
+    setup = _setup(cfg)
     try:
         records = _run_all(
             "DABench",
             [(t.id, t) for t in tasks],
-            lambda t: run_task(
-                t,
-                backend,
-                budget,
-                limits,
-                grammar=not no_grammar,
-                samples=cfg.eval_samples,
-                vote=cfg.eval_vote,
-            ),
+            lambda t: run_task(t, backend, setup, grammar=not no_grammar),
             output,
         )
     finally:
@@ -211,11 +203,12 @@ def _settings(
     )
 
 
-def _budget(cfg: config.Settings) -> tuple[loop.Budget, Limits]:
+def _setup(cfg: config.Settings) -> Setup:
     budget = loop.Budget(
         max_turns=cfg.eval_max_turns, max_tokens=cfg.eval_max_tokens, timeout_s=cfg.eval_timeout
     )
-    return budget, Limits(timeout_s=cfg.eval_cell_timeout)
+    limits = Limits(timeout_s=cfg.eval_cell_timeout)
+    return Setup(budget, limits, cfg.eval_samples, cfg.eval_vote)
 
 
 def _run_all(label: str, items: list[tuple], run_one, output: Path) -> list[dict]:
@@ -271,14 +264,12 @@ def tasks_(
     backend = load_model(cfg.model, threads=cfg.threads, gpu_layers=cfg.gpu_layers)
     name = re.sub(r"[^\w.-]+", "_", backend.name)
     output = output or paths.data_dir() / "evals" / f"tasks-{file.stem}-{name}.jsonl"
-    budget, limits = _budget(cfg)
+    setup = _setup(cfg)
     try:
         records = _run_all(
             "Tasks",
             [(i.id, i) for i in items],
-            lambda i: tasks_module.run_item(
-                i, backend, budget, limits, cfg.eval_samples, cfg.eval_vote
-            ),
+            lambda i: tasks_module.run_item(i, backend, setup),
             output,
         )
     finally:

@@ -5,6 +5,7 @@ import json
 import re
 import statistics
 import time
+from dataclasses import dataclass, field
 
 from da_cli.agent import loop
 from da_cli.agent.session import Session
@@ -157,27 +158,36 @@ def format_grammar(names: list[str], spec: str = "") -> str:
     )
 
 
-def run_task(
-    task: Task,
-    model: Model,
-    budget: loop.Budget,
-    limits: Limits,
-    *,
-    grammar: bool = True,
-    samples: int = 1,
-    vote: str = "always",
-) -> dict:
+@dataclass(frozen=True)
+class Setup:
+    """What every question of a run is analysed with; each result line records it."""
+
+    budget: loop.Budget = field(default_factory=loop.Budget)
+    limits: Limits = field(default_factory=Limits)
+    samples: int = 1
+    vote: str = "always"  # when the other samples run (vote.VOTE_WHEN)
+
+    def record(self) -> dict:
+        """What a figure was measured with: each row of results states its settings."""
+        return {
+            "max_turns": self.budget.max_turns,
+            "max_tokens": self.budget.max_tokens,
+            "samples": self.samples,
+            # Older results files lack it: they ran every sample always.
+            **({"vote": self.vote} if self.vote != "always" else {}),
+        }
+
+
+def run_task(task: Task, model: Model, setup: Setup, *, grammar: bool = True) -> dict:
     started = time.perf_counter()
     record = {
         "id": task.id,
         "level": task.level,
         "model": model.name,
-        "settings": settings(budget, samples, vote),
+        "settings": setup.record(),
     }
     try:
-        t, samples_run = analyse(
-            [str(task.file)], task.instruction(), model, budget, limits, samples, vote
-        )
+        t, samples_run = analyse([str(task.file)], task.instruction(), model, setup)
     except DaError as e:
         record.update(error=str(e), correct=False, right=0, total=len(task.labels))
         record["seconds"] = round(time.perf_counter() - started, 2)
@@ -236,34 +246,17 @@ def reformat(record: dict, task: Task, model: Model) -> dict:
     return rescore(record, task)
 
 
-def settings(budget: loop.Budget, samples: int, vote: str = "always") -> dict:
-    """What a figure was measured with: each row of results states its settings."""
-    return {
-        "max_turns": budget.max_turns,
-        "max_tokens": budget.max_tokens,
-        "samples": samples,
-        # Older results files lack it: they ran every sample always.
-        **({"vote": vote} if vote != "always" else {}),
-    }
-
-
 def analyse(
-    files: list[str],
-    question: str,
-    model: Model,
-    budget: loop.Budget,
-    limits: Limits,
-    samples: int = 1,
-    vote: str = "always",
+    files: list[str], question: str, model: Model, setup: Setup
 ) -> tuple[Transcript, list[Transcript]]:
     """One question through the analysis session `da analyze` uses: the chosen transcript
     (several analyses: the one their vote chose) and every analysis run."""
     forget = getattr(model, "forget", None)  # backends with a cache (llama.cpp)
     if forget is not None:
         forget()  # each question is timed from a cold cache, as a user's first one is
-    with Session(files, limits=limits) as session:
-        session.start(question, model, samples=samples, vote_when=vote)
-        for _ in session.run(budget):
+    with Session(files, limits=setup.limits) as session:
+        session.start(question, model, samples=setup.samples, vote_when=setup.vote)
+        for _ in session.run(setup.budget):
             pass
         t = session.transcript
         assert t is not None

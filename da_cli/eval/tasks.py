@@ -9,11 +9,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from da_cli.agent import loop
 from da_cli.errors import DaError, DataError
-from da_cli.eval.run import analyse, settings, transcript_fields
+from da_cli.eval.run import Setup, analyse, transcript_fields
 from da_cli.models.base import Model
-from da_cli.sandbox import Limits
 from da_cli.synth.inspect import check
 from da_cli.synth.questions import Check
 
@@ -64,26 +62,17 @@ def load(path: Path, limit: int | None = None) -> list[Item]:
     return items[:limit] if limit else items
 
 
-def run_item(
-    item: Item,
-    model: Model,
-    budget: loop.Budget,
-    limits: Limits,
-    samples: int = 1,
-    vote: str = "always",
-) -> dict:
+def run_item(item: Item, model: Model, setup: Setup) -> dict:
     started = time.perf_counter()
     record: dict = {
         "id": item.id,
         "question": item.question,
         "group": item.group,
         "model": model.name,
-        "settings": settings(budget, samples, vote),
+        "settings": setup.record(),
     }
     try:
-        t, samples_run = analyse(
-            list(item.files), item.question, model, budget, limits, samples, vote
-        )
+        t, samples_run = analyse(list(item.files), item.question, model, setup)
     except DaError as e:
         record.update(error=str(e), correct=False, right=0, total=len(item.checks))
         record["seconds"] = round(time.perf_counter() - started, 2)
