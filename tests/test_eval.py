@@ -184,6 +184,16 @@ def test_rescore_scores_a_results_file_again_without_a_model(bench, tmp_path):
         missing = run_da("eval", "dabench", "--data", str(bench), flag, "-o", str(nothing))
         assert missing.returncode == 2 and "Traceback" not in missing.stderr
         assert f"{flag} needs the results file" in missing.stderr
+    base = ("eval", "dabench", "--data", str(bench), "-o", str(out))
+    for extra, says in (
+        (("--rescore", "--reformat"), "not both"),
+        (("--reformat", "--no-grammar"), "needs the grammar"),
+        (("--reformat", "-m", f"replay:{tmp_path / 'x.jsonl'}"), "takes a grammar"),
+    ):
+        if "replay:" in extra[-1]:
+            (tmp_path / "x.jsonl").write_text('{"text": "x"}\n')
+        r = run_da(*base, *extra)
+        assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
 def test_reformat_runs_only_the_format_step_again_on_the_recorded_turn(bench, tmp_path):
@@ -207,6 +217,13 @@ def test_reformat_runs_only_the_format_step_again_on_the_recorded_turn(bench, tm
     assert reformat(done, task, model)["formatted"] == "" and len(model.history) == 1
     cut = {"id": 7, "answer": "", "formatted": "@mean_y[0]", "turn": "x" * 12000}
     assert reformat(cut, task, model)["formatted"] == "@mean_y[0]"  # the turn was cut: as is
+    from da_cli.cli.evaluate import _check_reformat
+    from da_cli.errors import UsageError
+
+    results = tmp_path / "runs.jsonl"
+    results.write_text(json.dumps({"id": 7, "model": "another-model"}) + "\n")
+    with pytest.raises(UsageError, match="analyses by another-model"):
+        _check_reformat(results, model)  # continuing them needs the model that made them
 
 
 def test_summary_of_nothing():
@@ -249,8 +266,8 @@ def test_the_format_step_forces_numbers_where_the_format_asks_for_them():
     )
     grammar = format_grammar(["mean_fare", "sex"], spec)
     assert '"@mean_fare[" number "]"' in grammar and '"@sex[" value "]"' in grammar
-    shared = "@men[mean_fare] @women[mean_fare] where mean_fare is a float rounded to 2 decimals."
-    assert format_grammar(["men", "women"], shared).count("number") == 3  # both, and the rule
+    shared = "@a[mean_fare] @b[mean_fare] where mean_fare is a float rounded to 2 decimals."
+    assert format_grammar(["a", "b"], shared).count("number") == 3  # both, and the rule
     LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp accepts it
 
 
@@ -275,6 +292,11 @@ def test_the_format_step_reads_each_values_own_clause():
     prose = '@m[mean] @s[std] where "mean" and "std" are the mean and std of x, rounded.'
     assert is_number("m", prose) and is_number("s", prose)
     assert is_number("n", "@n[integer]") and not is_number("c", "@c[country_name]")
+    # The first type word decides; a later "either", "list" or "categories" does not.
+    assert is_number("p", '@p[p_value] where "p_value" is a number. Use either test.')
+    assert is_number("n", '@n[n] where "n" is an integer, the number of categories.')
+    assert not is_number("a", "@a[x_val] @b[y_val] where x_val is a string and y_val is a float.")
+    assert is_number("b", "@a[x_val] @b[y_val] where x_val is a string and y_val is a float.")
 
 
 def test_the_format_step_keeps_a_value_to_the_choices_the_format_lists():
@@ -291,6 +313,12 @@ def test_the_format_step_keeps_a_value_to_the_choices_the_format_lists():
     assert '"@kind[" ("up" | "flat" | "down") "]"' in grammar
     LlamaGrammar.from_string(grammar, verbose=False)
     assert choices("v", "@v[A string, either 'Normal' or 'Not Normal']") == ["Normal", "Not Normal"]
+    assert choices("v", '@v[v_val] where v_val should be "yes", "no" or "maybe"') == [
+        "yes",
+        "no",
+        "maybe",
+    ]
+    assert choices("v", r'@v[x] where "x" is either "a\b" or "c"') == []  # not a literal
     # Quoted words that are not a list of choices are no constraint.
     assert choices("s", '@s[status] where "status" is either "Normal" if p > 0.05, or not.') == []
 

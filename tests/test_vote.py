@@ -172,6 +172,15 @@ def test_unsure_votes_when_the_greedy_answer_is_weak(tmp_path):
         assert steps[-1].text == "2 of 3 analyses agree (showing analysis 2)."
 
 
+def test_unsure_leaves_the_others_out_when_the_time_is_spent(tmp_path):
+    model = script(tmp_path, "It is 17.")  # forced at once: the timeout has passed
+    with Session([str(SALES)]) as s:
+        s.start("What is the answer?", model, samples=3, vote_when="unsure")
+        steps = list(s.run(Budget(timeout_s=1e-9)))
+        assert steps[-1].text.endswith("but the time budget is spent.")
+        assert len(model.history) == 1 and s.samples == [s.transcript] and s.vote is None
+
+
 def test_vote_flag_takes_only_its_values(replay):
     model = replay(code_step("print(42)"), answer_step("It is 42."))
     args = ("analyze", str(SALES), "What is the value?", "--model", model, "-k", "3")

@@ -13,9 +13,11 @@ follow-up, `cell` runs `da`'s own code in the same worker. Closing stops the wor
 removes the workspace when the session made a temporary one.
 """
 
+import dataclasses
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 from da_cli import interrupts
@@ -182,28 +184,9 @@ class Session:
             yield from loop.run(self.transcript, self.model, self.sandbox, budget)
             return
         if self.vote_when == "unsure":
-            greedy, others = self.samples[0], self.samples[1:]
-            for s in loop.run(greedy, self.model, self.sandbox, budget):
-                s.sample = 0
-                yield s
-            doubts = vote.doubts(greedy)
-            if not doubts:
-                self.samples = [greedy]  # a clean answer: nothing to vote on
-                yield Step(
-                    "notice",
-                    f"The answer's evidence is clean; the other {len(others)} analyses "
-                    "were not needed.",
-                    sample=0,
-                )
+            voting = yield from self._run_if_unsure(budget)
+            if not voting:
                 return
-            yield Step(
-                "notice",
-                f"Unsure ({'; '.join(doubts)}): running {len(others)} more analyses to vote.",
-                sample=0,
-            )
-            for i, s in loop.run_many(others, self.model, self._workers(len(others)), budget):
-                s.sample = i + 1
-                yield s
         else:
             workers = [self.sandbox, *self._workers(len(self.samples) - 1)]
             for i, s in loop.run_many(self.samples, self.model, workers, budget):
@@ -213,6 +196,37 @@ class Session:
         self.transcript = self.samples[self.vote.winner]
         self.transcript.agreement = self.vote.to_dict()
         yield Step("notice", self.vote.summary(), sample=self.vote.winner)
+
+    def _run_if_unsure(self, budget: loop.Budget) -> Generator[Step, None, bool]:
+        """The greedy analysis alone, then the others only if its evidence is weak; returns
+        whether they ran (and a vote is due). The others get what is left of the time."""
+        started = time.monotonic()
+        greedy, others = self.samples[0], self.samples[1:]
+        for s in loop.run(greedy, self.model, self.sandbox, budget):
+            s.sample = 0
+            yield s
+        doubts = vote.doubts(greedy)
+        left = None if budget.timeout_s is None else budget.timeout_s - (time.monotonic() - started)
+        if not doubts or (left is not None and left <= 0):
+            self.samples = [greedy]  # a clean answer, or no time for more: nothing to vote on
+            yield Step(
+                "notice",
+                f"The answer's evidence is clean; the other {len(others)} analyses were not needed."
+                if not doubts
+                else f"Unsure ({'; '.join(doubts)}), but the time budget is spent.",
+                sample=0,
+            )
+            return False
+        yield Step(
+            "notice",
+            f"Unsure ({'; '.join(doubts)}): running {len(others)} more analyses to vote.",
+            sample=0,
+        )
+        rest = budget if left is None else dataclasses.replace(budget, timeout_s=left)
+        for i, s in loop.run_many(others, self.model, self._workers(len(others)), rest):
+            s.sample = i + 1
+            yield s
+        return True
 
     def _workers(self, n: int) -> list[Sandbox]:
         """Workers for the sampled analyses beside the session's own, each writing to its

@@ -148,6 +148,10 @@ def dabench(
     if level and level not in LEVELS:
         raise UsageError(f"--level must be one of {', '.join(LEVELS)}, not '{level}'.")
     tasks = load_tasks(data, level=level, limit=limit)
+    if rescore and reformat:
+        raise UsageError("Give --rescore or --reformat, not both.")
+    if reformat and no_grammar:
+        raise UsageError("--reformat runs the format step, which needs the grammar.")
     if rescore or reformat:
         flag = "--rescore" if rescore else "--reformat"
         if output is None or not output.is_file():
@@ -158,6 +162,7 @@ def dabench(
     backend = load_model(cfg.model, threads=cfg.threads, gpu_layers=cfg.gpu_layers)
     if reformat:
         try:
+            _check_reformat(output, backend)
             records = _rescore(output, tasks, backend)
         finally:
             backend.close()
@@ -292,11 +297,33 @@ def _report(
         _print(summary)
 
 
+def _check_reformat(output: Path, model: Model) -> None:
+    """--reformat continues analyses: only with the model that made them, and one that
+    takes a grammar (the format step's)."""
+    if not model.supports_grammar:
+        raise UsageError(
+            f"--reformat needs a model that takes a grammar (llama.cpp); {model.name} does not."
+        )
+    made_by = {r.get("model") for r in _read(output).values()} - {None, model.name}
+    if made_by:
+        raise UsageError(
+            f"{output} holds analyses by {', '.join(sorted(made_by))}; --reformat continues "
+            f"them, so run it with that model, not {model.name}."
+        )
+
+
 def _rescore(output: Path, tasks: list, model: Model | None = None) -> list[dict]:
     """Every record of the file scored again by the current rule, written back in place;
-    with a model, after its format step ran again (`reformat`)."""
+    with a model, after its format step ran again (`reformat`), the file written after
+    each record so an interrupted run keeps what it did."""
     done = _read(output)
     by_id = {t.id: t for t in tasks}
+
+    def save() -> None:
+        tmp = output.with_name(output.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()))
+        tmp.replace(output)
+
     with state.count_progress("Reformat") if model is not None else nullcontext() as bar:
         progress = bar.add_task("", total=len(done)) if bar is not None else None
         for record in done.values():
@@ -304,13 +331,12 @@ def _rescore(output: Path, tasks: list, model: Model | None = None) -> list[dict
             if task is not None and "error" not in record:
                 if model is not None:
                     reformat(record, task, model)
+                    save()
                 else:
                     rescore_record(record, task)
             if bar is not None:
                 bar.update(progress, advance=1)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()))
-    tmp.replace(output)
+    save()
     return [done[t.id] for t in tasks if t.id in done]
 
 

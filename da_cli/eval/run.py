@@ -70,9 +70,11 @@ def descriptions(name: str, spec: str) -> list[str]:
                 if not any(a <= m.start() < b for a, b in inside)
             ]
             # A quoted name ("mean") is the reference; its bare word is then prose ("the
-            # mean and standard deviation of ...").
+            # mean and standard deviation of ..."). Unquoted, only a word no sentence uses
+            # otherwise (`mean_fare`, `value1`) is a mention: "a" in "is a float" is not.
             quoted = [m for m in found if spec[m.start() - 1 : m.start()] in ("'", '"', "`")]
-            for m in quoted or found:
+            bare = [m for m in found if re.search(r"[_\d]", word)]
+            for m in quoted or bare:
                 mentions.append((m.start(), m.end(), other == name or word in terms[name]))
     mentions.sort()
     starts = sorted(
@@ -108,32 +110,33 @@ _OPTIONS = re.compile(
 )
 
 
-def _deciding(name: str, spec: str) -> str:
-    """The most specific description of the name's value that says anything of its type."""
-    return next(
-        (t for t in descriptions(name, spec) if _TEXTUAL.search(t) or _NUMERIC.search(t)), ""
-    )
-
-
 def is_number(name: str, spec: str) -> bool:
-    """Whether the format describes this name's value as a number. The most specific
-    description that says anything of a type decides; one that speaks of a string, a list
-    or a choice ("either") is text even where it mentions a number beside it."""
+    """Whether the format describes this name's value as a number: in the most specific
+    description that says anything of a type, the first type word decides ("a string that
+    is either Normal or Non-normal based on the p-value" is text; "an integer, the number of
+    distinct categories" is a number)."""
     # Several values in one slot (`@n[month, year, price]`, `@n[id1, id2, ...]`).
     if re.fullmatch(r"\s*[\w.…]+(\s*,\s*[\w.…]+)+\s*", next(iter(descriptions(name, spec)), "")):
         return False
-    text = _deciding(name, spec)
-    return bool(_NUMERIC.search(text)) and not _TEXTUAL.search(text)
+    for text in descriptions(name, spec):
+        numeric, textual = _NUMERIC.search(text), _TEXTUAL.search(text)
+        if numeric or textual:
+            return textual is None or (numeric is not None and numeric.start() < textual.start())
+    return False
 
 
 def choices(name: str, spec: str) -> list[str]:
-    """The values the format allows for the name when it lists them ("a string that can
-    either be "linear", "nonlinear", or "none""), else []."""
-    text = _deciding(name, spec)
-    for m in _CHOOSE.finditer(text):
-        listed = _OPTIONS.match(text, m.end())
-        if listed:
-            return [q[1:-1] for q in re.findall(_QUOTE, listed.group(1))]
+    """The values the format allows for the name when one of its descriptions lists them
+    ("a string that can either be "linear", "nonlinear", or "none""), else []."""
+    for text in descriptions(name, spec):
+        for m in _CHOOSE.finditer(text):
+            listed = _OPTIONS.match(text, m.end())
+            if listed:
+                found = [q[1:-1] for q in re.findall(_QUOTE, listed.group(1))]
+                # A choice the grammar cannot hold as a literal is no constraint at all.
+                if all(o.isprintable() and not set(o) & set("[]\\") for o in found):
+                    return list(dict.fromkeys(found))
+                return []
     return []
 
 
@@ -142,8 +145,7 @@ def slot(name: str, spec: str) -> str:
     format describes one (a small model otherwise copies the placeholder), else free text."""
     options = choices(name, spec)
     if options:
-        quoted = (json.dumps(o) for o in dict.fromkeys(options))
-        return "(" + " | ".join(quoted) + ")"
+        return "(" + " | ".join(json.dumps(o, ensure_ascii=False) for o in options) + ")"
     return "number" if is_number(name, spec) else "value"
 
 
@@ -173,8 +175,9 @@ class Setup:
             "max_turns": self.budget.max_turns,
             "max_tokens": self.budget.max_tokens,
             "samples": self.samples,
-            # Older results files lack it: they ran every sample always.
-            **({"vote": self.vote} if self.vote != "always" else {}),
+            # Older results files lack it: they ran every sample always. With one sample
+            # there is nothing to vote on, so it changes nothing and is not recorded.
+            **({"vote": self.vote} if self.vote != "always" and self.samples > 1 else {}),
         }
 
 
@@ -228,20 +231,24 @@ def format_step(
 
 
 def reformat(record: dict, task: Task, model: Model) -> dict:
-    """A recorded analysis's format step run again with this build's format grammar, and
-    the record scored again: the analysis itself does not run again. Its prompt is rebuilt
-    by the session (the same catalog and profile), its turn is the one recorded. A record
-    whose turn was cut to fit the file (or that has none) is left as it is."""
+    """A recorded analysis's format step run again with this build's format grammar (the
+    model must take a grammar), and the record scored again: the analysis itself does not
+    run again. Its prompt is rebuilt by the session (the same catalog and profile), its turn
+    is the one recorded. A record whose turn was cut to fit the file (or that has none) is
+    only scored again. Its seconds and token counts stay those of the run that made it."""
     turn = record.get("turn", "")
-    if "error" in record or not turn or len(turn) >= TURN_CHARS:
+    if "error" in record:
         return record
+    if not turn or len(turn) >= TURN_CHARS:
+        return rescore(record, task)
+    # In `run_task` the step follows the analysis in a warm cache; here the prompt is
+    # evaluated afresh. The logits can differ in their last bits, as between any two runs.
     forget = getattr(model, "forget", None)
     if forget is not None:
-        forget()  # as `analyse` does: the format step starts from a cold cache there too
+        forget()
     with Session([str(task.file)]) as session:
         t = session.start(task.instruction(), model)
-    answer = record.get("answer", "")
-    gen = format_step(task, answer, t.messages, turn, model) if model.supports_grammar else None
+    gen = format_step(task, record.get("answer", ""), t.messages, turn, model)
     record["formatted"] = gen.text if gen is not None else ""
     return rescore(record, task)
 
