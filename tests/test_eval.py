@@ -226,6 +226,16 @@ def test_reformat_runs_only_the_format_step_again_on_the_recorded_turn(bench, tm
         _check_reformat(results, model)  # continuing them needs the model that made them
 
 
+def test_an_empty_value_the_model_wrote_is_an_answer(bench):
+    from da_cli.eval.dabench import Task
+    from da_cli.eval.run import needs_format
+
+    task = Task(1, "Outliers?", "", "@outliers[list_of_ids] @n[count]", bench / "t.csv", "easy")
+    assert not needs_format(task, "@outliers[] @n[0]")  # none: the step must not invent some
+    assert needs_format(task, "@outliers[list_of_ids] @n[0]")  # the placeholder, copied
+    assert needs_format(task, "There are none. @n[0]")
+
+
 def test_summary_of_nothing():
     assert summarize([]) == {"questions": 0}
 

@@ -211,15 +211,20 @@ def run_task(task: Task, model: Model, setup: Setup, *, grammar: bool = True) ->
     return record
 
 
+def needs_format(task: Task, answer: str) -> bool:
+    """Whether the Answer lacks a value the format asks for. A value copied from the
+    format's own placeholder (`@mean_fare[mean_fare_value]`) is no answer either; an empty
+    one the model wrote (`@outliers[]`: there are none) is an answer."""
+    given = extract(answer)
+    return any(n not in given or given[n] in task.placeholders for n in task.names)
+
+
 def format_step(
     task: Task, answer: str, messages: list[dict], continuation: str, model: Model
 ) -> Generation | None:
     """The `@name[value]` lines written once more under the format grammar, when the
     Answer lacks one the format asks for (None: it has them all)."""
-    given = extract(answer)
-    # A value copied from the format's own placeholder (`@mean_fare[mean_fare_value]`) is
-    # no answer either.
-    if all(given.get(n, "") not in ("", *task.placeholders) for n in task.names):
+    if not needs_format(task, answer):
         return None
     return model.generate(
         messages,
