@@ -14,7 +14,8 @@ from pathlib import Path
 
 from da_cli.errors import UsageError
 
-_ANSWER = re.compile(r"@(\w+)\[([^\[\]]*)\]")
+# One `@name[value]` slot, in a format or in an answer.
+ANSWER = re.compile(r"@(\w+)\[([^\[\]]*)\]")
 LEVELS = ("easy", "medium", "hard")
 
 
@@ -36,7 +37,7 @@ class Task:
     @property
     def placeholders(self) -> set[str]:
         """What the format puts inside the brackets (`@mean_fare[mean_fare_value]`)."""
-        return {m.group(2).strip() for m in _ANSWER.finditer(self.format)} | set(self.names)
+        return {m.group(2).strip() for m in ANSWER.finditer(self.format)} | set(self.names)
 
     def instruction(self) -> str:
         """The question as the benchmark poses it: question, constraints, answer format."""
@@ -81,7 +82,7 @@ def load_tasks(data: Path, *, level: str | None = None, limit: int | None = None
 
 def extract(response: str) -> dict[str, str]:
     """Every `@name[value]` in a response; a name given twice keeps its last value."""
-    return {m.group(1): m.group(2).strip() for m in _ANSWER.finditer(response or "")}
+    return {m.group(1): m.group(2).strip() for m in ANSWER.finditer(response or "")}
 
 
 def matches(value: str, label: str) -> bool:
@@ -135,7 +136,7 @@ def precisions(task: Task) -> dict[str, int]:
         return {}
     if len({n for _, n in found}) == 1:
         return dict.fromkeys(task.names, found[0][1])
-    holders = {m.group(1): m.group(2).strip() for m in _ANSWER.finditer(task.format)}
+    holders = {m.group(1): m.group(2).strip() for m in ANSWER.finditer(task.format)}
     anchors = {name: _described_at(text, name, holders.get(name, "")) for name in task.names}
     starts = sorted({a for a in anchors.values() if a >= 0})
     out = {}

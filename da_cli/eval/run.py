@@ -11,7 +11,7 @@ from da_cli.agent import loop
 from da_cli.agent.session import Session
 from da_cli.agent.transcript import Transcript
 from da_cli.errors import DaError
-from da_cli.eval.dabench import LEVELS, Task, conform, extract, score_values
+from da_cli.eval.dabench import ANSWER, LEVELS, Task, conform, extract, score_values
 from da_cli.models.base import Generation, Model
 from da_cli.sandbox import Limits
 
@@ -29,8 +29,9 @@ _NUMERIC = re.compile(
     r"|p-value|percent",
     re.IGNORECASE,
 )
-# Words that make a value text even where a number is mentioned beside them ("a string that
-# is either Normal or Non-normal based on the p-value"): the free rule also admits numbers.
+# Words that make a value text when they come before any number word in its description
+# ("a string that is either Normal or Non-normal based on the p-value"); the free rule
+# admits numbers too, so text is the safe side.
 _TEXTUAL = re.compile(
     r"\bstrings?\b|boolean|\blist\b|\beither\b|\bnames?\b|categor|\btext\b|\bword",
     re.IGNORECASE,
@@ -52,7 +53,7 @@ def descriptions(name: str, spec: str) -> list[str]:
     string ..."), so a clause runs from a mention to the next mention of another value or
     the next "where"; names listed together ("x", "y" and "z" are floats) share the clause
     after the list."""
-    tokens = list(re.finditer(r"@(\w+)\[([^\]]*)\]", spec))
+    tokens = list(ANSWER.finditer(spec))
     own = next((m for m in tokens if m.group(1) == name), None)
     if own is None:
         return []
@@ -115,10 +116,14 @@ def is_number(name: str, spec: str) -> bool:
     description that says anything of a type, the first type word decides ("a string that
     is either Normal or Non-normal based on the p-value" is text; "an integer, the number of
     distinct categories" is a number)."""
+    return _is_number(descriptions(name, spec))
+
+
+def _is_number(texts: list[str]) -> bool:
     # Several values in one slot (`@n[month, year, price]`, `@n[id1, id2, ...]`).
-    if re.fullmatch(r"\s*[\w.…]+(\s*,\s*[\w.…]+)+\s*", next(iter(descriptions(name, spec)), "")):
+    if texts and re.fullmatch(r"\s*[\w.…]+(\s*,\s*[\w.…]+)+\s*", texts[0]):
         return False
-    for text in descriptions(name, spec):
+    for text in texts:
         numeric, textual = _NUMERIC.search(text), _TEXTUAL.search(text)
         if numeric or textual:
             return textual is None or (numeric is not None and numeric.start() < textual.start())
@@ -128,7 +133,11 @@ def is_number(name: str, spec: str) -> bool:
 def choices(name: str, spec: str) -> list[str]:
     """The values the format allows for the name when one of its descriptions lists them
     ("a string that can either be "linear", "nonlinear", or "none""), else []."""
-    for text in descriptions(name, spec):
+    return _choices(descriptions(name, spec))
+
+
+def _choices(texts: list[str]) -> list[str]:
+    for text in texts:
         for m in _CHOOSE.finditer(text):
             listed = _OPTIONS.match(text, m.end())
             if listed:
@@ -143,10 +152,11 @@ def choices(name: str, spec: str) -> list[str]:
 def slot(name: str, spec: str) -> str:
     """The grammar of one value: one of the format's listed choices, a number where the
     format describes one (a small model otherwise copies the placeholder), else free text."""
-    options = choices(name, spec)
+    texts = descriptions(name, spec)
+    options = _choices(texts)
     if options:
         return "(" + " | ".join(json.dumps(o, ensure_ascii=False) for o in options) + ")"
-    return "number" if is_number(name, spec) else "value"
+    return "number" if _is_number(texts) else "value"
 
 
 def format_grammar(names: list[str], spec: str = "") -> str:
@@ -241,16 +251,14 @@ def reformat(record: dict, task: Task, model: Model) -> dict:
     run again. Its prompt is rebuilt by the session (the same catalog and profile), its turn
     is the one recorded. A record whose turn was cut to fit the file (or that has none) is
     only scored again. Its seconds and token counts stay those of the run that made it."""
-    turn = record.get("turn", "")
     if "error" in record:
         return record
+    turn = record.get("turn", "")
     if not turn or len(turn) >= TURN_CHARS:
         return rescore(record, task)
     # In `run_task` the step follows the analysis in a warm cache; here the prompt is
     # evaluated afresh. The logits can differ in their last bits, as between any two runs.
-    forget = getattr(model, "forget", None)
-    if forget is not None:
-        forget()
+    _cold(model)
     with Session([str(task.file)]) as session:
         t = session.start(task.instruction(), model)
     gen = format_step(task, record.get("answer", ""), t.messages, turn, model)
@@ -263,9 +271,7 @@ def analyse(
 ) -> tuple[Transcript, list[Transcript]]:
     """One question through the analysis session `da analyze` uses: the chosen transcript
     (several analyses: the one their vote chose) and every analysis run."""
-    forget = getattr(model, "forget", None)  # backends with a cache (llama.cpp)
-    if forget is not None:
-        forget()  # each question is timed from a cold cache, as a user's first one is
+    _cold(model)  # each question is timed from a cold cache, as a user's first one is
     with Session(files, limits=setup.limits) as session:
         session.start(question, model, samples=setup.samples, vote_when=setup.vote)
         for _ in session.run(setup.budget):
@@ -273,6 +279,13 @@ def analyse(
         t = session.transcript
         assert t is not None
         return t, list(session.samples)
+
+
+def _cold(model: Model) -> None:
+    """Empty the model's cache, for backends that keep one (llama.cpp)."""
+    forget = getattr(model, "forget", None)
+    if forget is not None:
+        forget()
 
 
 def transcript_fields(t: Transcript, samples_run: list[Transcript]) -> dict:
