@@ -414,6 +414,14 @@ def test_the_recipe_chains_corpus_data_training_and_paired_evaluation(tmp_path):
     assert names[0] == "corpus" and "train the curriculum" in names and len(names) == 14
     assert "eval compare" in r.stdout and "--questions-only --heldout 0" in r.stdout
     assert not out.exists()  # a dry run writes nothing
+    # Stage 1 alone: no model makes its data, and its model and figures have their own names.
+    r = subprocess.run([*base, "--dry-run", "--stages", "stage1", "--set", "stage1.max_steps=3"],
+                       capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    names = re.findall(r"^# \d+/\d+ (.+)$", r.stdout, re.M)
+    assert "train stage 1" in names and not any("trajectories" in n for n in names)
+    assert "train stage1" in r.stdout and "--set stage1.max_steps=3" in r.stdout
+    assert "model-stage1.gguf" in r.stdout and "heldout-compare-stage1.json" in r.stdout
     # The first three steps for real (no model needed): a corpus and stage-1 items.
     r = subprocess.run([*base, "--code-items", "6", "--until", "3"], capture_output=True,
                        text=True, cwd=ROOT, timeout=600)  # fmt: skip

@@ -63,6 +63,7 @@ def steps(a: argparse.Namespace) -> list[Step]:
     data, ev = out / "data", out / "eval"
     corpus = [sys.executable, "-m", "train.corpus", out / "corpus", "--n", a.datasets]
     s = [Step("corpus", [str(x) for x in corpus], out / "corpus" / "manifest.json")]
+    only1 = a.stages == "stage1"
     train_src = "{train}"  # filled in once the corpus exists (its manifest names them)
     held_src = "{heldout}"
     s += [
@@ -74,34 +75,51 @@ def steps(a: argparse.Namespace) -> list[Step]:
              _da("synth", train_src, "--kind", "understand", "-o", data / "understand.jsonl",
                  "--json"),
              data / "understand.jsonl", data / "understand.summary.json"),
-        Step("stage-2 trajectories (solved, inspected)",
-             _da("synth", train_src, "--n", a.trajectories, "-m", a.solver or a.base, "-o",
-                 data / "trajectories.jsonl", "--json"),
-             data / "trajectories.jsonl", data / "trajectories.summary.json"),
-        Step("GRPO tasks",
-             _da("synth", train_src, "--questions-only", "--n", a.tasks, "-o",
-                 data / "tasks.jsonl", "--json"),
-             data / "tasks.jsonl", data / "tasks.summary.json"),
+    ]  # fmt: skip
+    if not only1:  # stage 1 alone needs no model to make its data: a run of an hour or two
+        s += [
+            Step("stage-2 trajectories (solved, inspected)",
+                 _da("synth", train_src, "--n", a.trajectories, "-m", a.solver or a.base, "-o",
+                     data / "trajectories.jsonl", "--json"),
+                 data / "trajectories.jsonl", data / "trajectories.summary.json"),
+            Step("GRPO tasks",
+                 _da("synth", train_src, "--questions-only", "--n", a.tasks, "-o",
+                     data / "tasks.jsonl", "--json"),
+                 data / "tasks.jsonl", data / "tasks.summary.json"),
+        ]  # fmt: skip
+    s += [
         Step("evaluation questions (held-out datasets)",
              _da("synth", held_src, "--questions-only", "--heldout", "0", "--n", a.eval_questions,
                  "-o", data / "heldout-tasks.jsonl", "--json"),
              data / "heldout-tasks.jsonl", data / "heldout-tasks.summary.json"),
     ]  # fmt: skip
-    train = _da("train", "all", "--config", a.config, "--base", a.base, "-o", out / "model",
-                "--stage1-data", data / "code.jsonl", "--stage1-data", data / "understand.jsonl",
-                "--data", data / "trajectories.jsonl", "--tasks", data / "tasks.jsonl")  # fmt: skip
+    # Stage 1 alone trains into its own folder, so its model never passes for the curriculum's.
+    tag = "-stage1" if only1 else ""
+    model, gguf = out / f"model{tag}", out / f"model{tag}.gguf"
+    stage1_data = ["--data" if only1 else "--stage1-data", data / "code.jsonl"]
+    stage1_data += [stage1_data[0], data / "understand.jsonl"]
+    if only1:
+        train = _da("train", "stage1", "--config", a.config, "--base", a.base, "-o", model,
+                    *stage1_data)  # fmt: skip
+        done = model / "stage1" / "final"
+    else:
+        train = _da("train", "all", "--config", a.config, "--base", a.base, "-o", model,
+                    *stage1_data, "--data", data / "trajectories.jsonl",
+                    "--tasks", data / "tasks.jsonl")  # fmt: skip
+        done = model / "stage2-rl" / "final"
     if a.gpus is not None:
         train += ["--gpus", str(a.gpus)]
-    gguf = out / "model.gguf"
+    for setting in a.set or []:
+        train += ["--set", setting]
     s += [
-        Step("train the curriculum", train, out / "model" / "stage2-rl" / "final"),
-        Step("export", _da("train", "export", out / "model", "-o", gguf), gguf),
+        Step("train the curriculum" if not only1 else "train stage 1", train, done),
+        Step("export", _da("train", "export", model, "-o", gguf), gguf),
     ]
     evals = [("heldout", ["tasks", data / "heldout-tasks.jsonl"])]
     if a.dabench:
         evals.append(("dabench", ["dabench", "--data", a.dabench]))
     for name, args in evals:
-        before, after = ev / f"{name}-base.jsonl", ev / f"{name}-trained.jsonl"
+        before, after = ev / f"{name}-base.jsonl", ev / f"{name}-trained{tag}.jsonl"
         s += [
             Step(f"{name}: base model", _da("eval", *args, "-m", a.base, "-o", before, "--json"),
                  before.with_suffix(".summary.json"), before.with_suffix(".summary.json")),
@@ -109,7 +127,7 @@ def steps(a: argparse.Namespace) -> list[Step]:
                  after.with_suffix(".summary.json"), after.with_suffix(".summary.json")),
             Step(f"{name}: before and after, paired",
                  _da("eval", "compare", before, after, "--json"),
-                 ev / f"{name}-compare.json", ev / f"{name}-compare.json"),
+                 ev / f"{name}-compare{tag}.json", ev / f"{name}-compare{tag}.json"),
         ]  # fmt: skip
     return s
 
@@ -128,7 +146,7 @@ def _expand(argv: list[str], out: Path) -> list[str]:
 def results(out: Path) -> dict:
     """Every comparison and data summary the recipe wrote, in one object."""
     r: dict = {}
-    for p in sorted((out / "eval").glob("*-compare.json")):
+    for p in sorted((out / "eval").glob("*-compare*.json")):
         r[p.stem] = json.loads(p.read_text())
     for p in sorted((out / "data").glob("*.summary.json")):
         r[p.name.removesuffix(".summary.json")] = json.loads(p.read_text())
@@ -148,6 +166,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tasks", type=int, default=200, help="GRPO tasks")
     p.add_argument("--eval-questions", type=int, default=120)
     p.add_argument("--dabench", help="also evaluate on this DABench dir (all its questions)")
+    p.add_argument(
+        "--stages",
+        choices=["all", "stage1"],
+        default="all",
+        help="the whole curriculum, or stage 1 alone (no model makes its data)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a training setting for `da train` (repeatable), e.g. stage1.max_steps=40",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the steps and run nothing")
     p.add_argument("--until", type=int, help="run only the steps up to this number")
     a = p.parse_args(argv)
