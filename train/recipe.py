@@ -96,8 +96,8 @@ def steps(a: argparse.Namespace) -> list[Step]:
     # Stage 1 alone trains into its own folder, so its model never passes for the curriculum's.
     tag = "-stage1" if only1 else ""
     model, gguf = out / f"model{tag}", out / f"model{tag}.gguf"
-    stage1_data = ["--data" if only1 else "--stage1-data", data / "code.jsonl"]
-    stage1_data += [stage1_data[0], data / "understand.jsonl"]
+    flag = "--data" if only1 else "--stage1-data"  # `da train stage1` calls its data --data
+    stage1_data = [flag, data / "code.jsonl", flag, data / "understand.jsonl"]
     if only1:
         train = _da("train", "stage1", "--config", a.config, "--base", a.base, "-o", model,
                     *stage1_data)  # fmt: skip
