@@ -208,6 +208,32 @@ def test_a_rollout_gives_a_deepanalyze_policy_its_reference_prompt(tmp_path, tok
 # --- config and launch ------------------------------------------------------------------
 
 
+@needs_model
+def test_only_the_tag_rows_of_the_embedding_and_head_receive_gradient():
+    import torch
+    from peft import get_peft_model
+
+    from da_cli.agent.protocol import TAG_TOKENS
+    from train import base_model, runtime
+
+    model, tok = base_model.load(base_model.tiny_base(), torch.float32)
+    cfg = config.TrainConfig()
+    peft_model = get_peft_model(model, runtime.peft_config(cfg))
+    assert runtime.train_tag_rows_only(cfg, peft_model, tok) == 2  # embedding and head
+    tags = tok.convert_tokens_to_ids(list(TAG_TOKENS))
+    ids = torch.tensor([tok("print(1)")["input_ids"] + tags[:4]])
+    peft_model(input_ids=ids, labels=ids).loss.backward()
+    for name, p in peft_model.named_parameters():
+        if "modules_to_save" in name:
+            rows = p.grad.abs().sum(dim=1).nonzero().flatten().tolist()
+            assert rows and set(rows) <= set(tags), name  # words the data used stay still
+
+    cfg.lora.tag_rows_only = False  # the whole rows again when asked
+    whole = get_peft_model(base_model.load(base_model.tiny_base(), torch.float32)[0],
+                           runtime.peft_config(cfg))  # fmt: skip
+    assert runtime.train_tag_rows_only(cfg, whole, tok) == 0
+
+
 def test_config_overrides_are_typed_and_unknown_keys_refused(tmp_path):
     cfg = config.load(None, ["stage2.rl.learning_rate=1e-6", "stage2.rl.group_size=4"])
     assert cfg.stage2.rl.learning_rate == 1e-6 and cfg.stage2.rl.group_size == 4

@@ -91,6 +91,38 @@ def peft_config(cfg: TrainConfig) -> Any:
     )
 
 
+def train_tag_rows_only(cfg: TrainConfig, model: Any, tokenizer: Any) -> int:
+    """With `lora.tag_rows_only`, zero the gradient of every row of the trained copies of the
+    embedding and the head except the protocol tags' rows, so only those rows move (Adam
+    leaves a weight whose gradient is always zero where it is; weight decay is off).
+    Returns how many weights it masked. Under DeepSpeed the weights are partitioned and the
+    hook would see a shard, so a multi-GPU run trains the rows whole (and says so)."""
+    if not (cfg.lora.enabled and cfg.lora.tag_rows_only and cfg.lora.modules_to_save):
+        return 0
+    if world_size() > 1:
+        import warnings
+
+        warnings.warn("lora.tag_rows_only is not applied under DeepSpeed: all rows train.")
+        return 0
+    import torch
+    from peft.utils import ModulesToSaveWrapper
+
+    from da_cli.agent.protocol import TAG_TOKENS
+
+    ids = tokenizer.convert_tokens_to_ids(list(TAG_TOKENS))
+    masked = 0
+    for module in model.modules():
+        if not isinstance(module, ModulesToSaveWrapper):
+            continue
+        for copy in module.modules_to_save.values():
+            w = copy.weight
+            keep = torch.zeros(w.shape[0], 1, dtype=w.dtype, device=w.device)
+            keep[ids] = 1
+            w.register_hook(lambda grad, keep=keep: grad * keep)
+            masked += 1
+    return masked
+
+
 def last_checkpoint(out: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 

@@ -54,5 +54,6 @@ def train_sft(
         peft_config=runtime.peft_config(cfg),
         callbacks=[runtime.metrics_callback(cfg.out / "metrics.jsonl", stage)],
     )
+    runtime.train_tag_rows_only(cfg, trainer.model, tok)
     trainer.train(resume_from_checkpoint=runtime.last_checkpoint(out) if resume else None)
     return runtime.save_final(trainer, init, out)
