@@ -102,7 +102,9 @@ def train_tag_rows_only(cfg: TrainConfig, model: Any, tokenizer: Any) -> int:
     if world_size() > 1:
         import warnings
 
-        warnings.warn("lora.tag_rows_only is not applied under DeepSpeed: all rows train.")
+        warnings.warn(
+            "lora.tag_rows_only is not applied under DeepSpeed: all rows train.", stacklevel=2
+        )
         return 0
     import torch
     from peft.utils import ModulesToSaveWrapper
