@@ -358,7 +358,7 @@ def write_curriculum(tmp_path) -> tuple:
         },
         "stage2": {
             "sft": {"data": ["trajectories.jsonl"], "max_steps": 1, "grad_accum": 1,
-                    "max_length": 1024, "save_steps": 1},
+                    "max_length": 1024, "save_steps": 1, "eval_data": ["trajectories.jsonl"]},
             "rl": {"tasks": ["tasks.jsonl"], "max_steps": 1, "group_size": 2, "max_turns": 2,
                    "turn_tokens": 24, "max_tokens": 64, "exec_timeout_s": 5,
                    "learning_rate": 1.0e-4, "micro_batch": 1},
@@ -384,6 +384,10 @@ def test_the_curriculum_runs_on_a_tiny_model_and_exports_a_gguf_da_runs(tmp_path
     rl = [x for x in rows if x["stage"] == "stage2-rl" and "reward" in x]
     assert rl and rl[0]["completions/mean_length"] > 0 and "reward/format_ok" in rl[0]
     assert (out / "stage2-sft" / "checkpoint-1").is_dir()
+    # Its held-out loss was taken at the save, and that checkpoint is the best one.
+    assert [x["step"] for x in rows if x["stage"] == "stage2-sft" and "eval_loss" in x] == [1]
+    state = json.loads((out / "stage2-sft" / "checkpoint-1" / "trainer_state.json").read_text())
+    assert state["best_model_checkpoint"].endswith("checkpoint-1")
 
     gguf = tmp_path / "tiny.gguf"
     r = run_da("-q", "train", "export", str(out), "-o", str(gguf), timeout=600)
@@ -448,6 +452,7 @@ def test_the_recipe_chains_corpus_data_training_and_paired_evaluation(tmp_path):
     assert "train stage 1" in names and not any("trajectories" in n for n in names)
     assert "train stage1" in r.stdout and "--set stage1.max_steps=3" in r.stdout
     assert "model-stage1.gguf" in r.stdout and "heldout-compare-stage1.json" in r.stdout
+    assert "--set stage1.eval_data=" in r.stdout and "code.heldout.jsonl" in r.stdout
     # The first three steps for real (no model needed): a corpus and stage-1 items.
     r = subprocess.run([*base, "--code-items", "6", "--until", "3"], capture_output=True,
                        text=True, cwd=ROOT, timeout=600)  # fmt: skip

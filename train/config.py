@@ -52,6 +52,13 @@ class SftSettings:
     packing: bool = False  # needs a flash-attention kernel to keep sequences apart
     warmup_ratio: float = 0.03
     save_steps: int = 500
+    # Held-out items (chat JSON Lines, e.g. synth's NAME.heldout.jsonl): their loss is taken
+    # at every save, the best checkpoint becomes the stage's model, and training stops after
+    # `patience` saves without a better loss. The first eval_items of them only: on a CPU a
+    # forward pass over a long item takes seconds.
+    eval_data: list[str] = field(default_factory=list)
+    eval_items: int = 16
+    patience: int = 2  # 0: never stop early (the best checkpoint is still kept)
 
 
 @dataclass
@@ -119,7 +126,13 @@ class TrainConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
 
-_PATH_FIELDS = {("stage1", "data"), ("stage2", "sft", "data"), ("stage2", "rl", "tasks")}
+_PATH_FIELDS = {
+    ("stage1", "data"),
+    ("stage1", "eval_data"),
+    ("stage2", "sft", "data"),
+    ("stage2", "sft", "eval_data"),
+    ("stage2", "rl", "tasks"),
+}
 
 
 def load(path: Path | None = None, overrides: list[str] | None = None) -> TrainConfig:

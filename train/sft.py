@@ -29,11 +29,14 @@ def train_sft(
 ) -> Path:
     """Fine-tune the model in `init` on `settings.data`; returns `out/final`."""
     from datasets import Dataset
+    from transformers import EarlyStoppingCallback
     from trl import SFTConfig, SFTTrainer
 
+    held_out = bool(settings.eval_data)
     # The arguments come before the model: under ZeRO-3 they make from_pretrained shard it.
     args = SFTConfig(
         **runtime.trainer_kwargs(cfg, out, stage),
+        **(_held_out_kwargs(settings) if held_out else {}),
         learning_rate=settings.learning_rate,
         num_train_epochs=settings.epochs,
         max_steps=settings.max_steps,
@@ -46,14 +49,36 @@ def train_sft(
     )
     model, tok = base_model.load(init, runtime.model_dtype(cfg))
     records = data.sft_records(settings.data, tok, settings.max_length)
+    callbacks = [runtime.metrics_callback(cfg.out / "metrics.jsonl", stage)]
+    held = None
+    if held_out:
+        items = data.sft_records(settings.eval_data, tok, settings.max_length)
+        # Spread over the file (synth writes a template's items together), not its head.
+        every = max(1, len(items) // settings.eval_items)
+        held = Dataset.from_list(items[::every][: settings.eval_items])
+        if settings.patience > 0:
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.patience))
     trainer = SFTTrainer(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(records),
+        eval_dataset=held,
         processing_class=tok,
         peft_config=runtime.peft_config(cfg),
-        callbacks=[runtime.metrics_callback(cfg.out / "metrics.jsonl", stage)],
+        callbacks=callbacks,
     )
     runtime.train_tag_rows_only(cfg, trainer.model, tok)
     trainer.train(resume_from_checkpoint=runtime.last_checkpoint(out) if resume else None)
     return runtime.save_final(trainer, init, out)
+
+
+def _held_out_kwargs(settings: SftSettings) -> dict:
+    """Evaluate the held-out loss at every save and end with the best checkpoint's weights."""
+    return {
+        "eval_strategy": "steps",
+        "eval_steps": settings.save_steps,
+        "per_device_eval_batch_size": 1,
+        "load_best_model_at_end": True,
+        "metric_for_best_model": "eval_loss",
+        "greater_is_better": False,
+    }
