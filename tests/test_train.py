@@ -223,10 +223,13 @@ def test_only_the_tag_rows_of_the_embedding_and_head_receive_gradient():
     tags = tok.convert_tokens_to_ids(list(TAG_TOKENS))
     ids = torch.tensor([tok("print(1)")["input_ids"] + tags[:4]])
     peft_model(input_ids=ids, labels=ids).loss.backward()
+    checked = 0
     for name, p in peft_model.named_parameters():
         if "modules_to_save" in name:
             rows = p.grad.abs().sum(dim=1).nonzero().flatten().tolist()
             assert rows and set(rows) <= set(tags), name  # words the data used stay still
+            checked += 1
+    assert checked == 2
 
     cfg.lora.tag_rows_only = False  # the whole rows again when asked
     whole = get_peft_model(base_model.load(base_model.tiny_base(), torch.float32)[0],
@@ -285,6 +288,11 @@ def test_dry_run_prints_a_multi_gpu_deepspeed_zero3_launch(tmp_path):
 def test_training_without_data_is_a_usage_error(tmp_path):
     r = run_da("train", "stage1", "--dry-run", "-o", str(tmp_path / "x"), timeout=120)
     assert r.returncode == 2 and "Stage 1 needs data" in r.stderr
+    (tmp_path / "d.jsonl").write_text("")
+    r = run_da("train", "stage1", "--dry-run", "-o", str(tmp_path / "x"), "--data",
+               str(tmp_path / "d.jsonl"), "--set", "stage1.eval_data=missing.jsonl",
+               timeout=120)  # fmt: skip
+    assert r.returncode == 2 and "stage1.eval_data) does not exist" in r.stderr
 
 
 def test_grpo_that_would_sample_identical_rollouts_is_refused(tmp_path):
@@ -459,5 +467,6 @@ def test_the_recipe_chains_corpus_data_training_and_paired_evaluation(tmp_path):
     assert r.returncode == 0, r.stderr
     code = json.loads((out / "data" / "code.summary.json").read_text())
     assert code["accepted"] >= 4 and (out / "data" / "understand.jsonl").stat().st_size
+    assert (out / "data" / "code.heldout.jsonl").stat().st_size  # stage 1's held-out loss
     again = subprocess.run([*base, "--until", "3"], capture_output=True, text=True, cwd=ROOT)
     assert again.stdout.count("(done)") == 3  # an interrupted recipe resumes

@@ -54,8 +54,8 @@ class SftSettings:
     save_steps: int = 500
     # Held-out items (chat JSON Lines, e.g. synth's NAME.heldout.jsonl): their loss is taken
     # at every save, the best checkpoint becomes the stage's model, and training stops after
-    # `patience` saves without a better loss. The first eval_items of them only: on a CPU a
-    # forward pass over a long item takes seconds.
+    # `patience` saves without a better loss. Only eval_items of them, spread over the files:
+    # on a CPU a forward pass over a long item takes seconds.
     eval_data: list[str] = field(default_factory=list)
     eval_items: int = 16
     patience: int = 2  # 0: never stop early (the best checkpoint is still kept)
@@ -249,6 +249,17 @@ def validate(cfg: TrainConfig, stage: str, phase: str = "all") -> None:
         for path in files:
             if not Path(path).is_file():
                 raise UsageError(f"Training data file {path} does not exist.")
+    for wanted, name, sft_settings in (
+        (s1, "stage1", cfg.stage1),
+        (sft, "stage2.sft", cfg.stage2.sft),
+    ):
+        if not (wanted and sft_settings.eval_data):
+            continue
+        for path in sft_settings.eval_data:
+            if not Path(path).is_file():
+                raise UsageError(f"Held-out data file {path} ({name}.eval_data) does not exist.")
+        if sft_settings.eval_items < 1:
+            raise UsageError(f"{name}.eval_items must be at least 1.")
     if rl and cfg.stage2.rl.group_size < 2:
         raise UsageError(
             "stage2.rl.group_size must be at least 2: GRPO compares rollouts in a group."

@@ -54,8 +54,8 @@ def train_sft(
     if held_out:
         items = data.sft_records(settings.eval_data, tok, settings.max_length)
         # Spread over the file (synth writes a template's items together), not its head.
-        every = max(1, len(items) // settings.eval_items)
-        held = Dataset.from_list(items[::every][: settings.eval_items])
+        n = min(settings.eval_items, len(items))
+        held = Dataset.from_list([items[i * len(items) // n] for i in range(n)])
         if settings.patience > 0:
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.patience))
     trainer = SFTTrainer(
