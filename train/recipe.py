@@ -41,6 +41,13 @@ class Step:
     stdout: Path | None = None  # where the command's stdout goes (JSON summaries)
 
 
+TRAIN_STEP = {
+    "all": "train the curriculum",
+    "stage1": "train stage 1",
+    "stage2-sft": "train stage 2 (cold-start SFT)",
+}
+
+
 def _da(*args: object) -> list[str]:
     return [sys.executable, "-m", "da_cli", *map(str, args)]
 
@@ -64,9 +71,12 @@ def steps(a: argparse.Namespace) -> list[Step]:
     corpus = [sys.executable, "-m", "train.corpus", out / "corpus", "--n", a.datasets]
     s = [Step("corpus", [str(x) for x in corpus], out / "corpus" / "manifest.json")]
     only1 = a.stages == "stage1"
+    # Cold-start SFT alone on the solver's verified trajectories (rejection sampling: with the
+    # base model as the solver, it learns from its own answers that checked out).
+    only2 = a.stages == "stage2-sft"
     train_src = "{train}"  # filled in once the corpus exists (its manifest names them)
     held_src = "{heldout}"
-    s += [
+    s += [] if only2 else [
         Step("stage-1 code items",
              _da("synth", train_src, "--kind", "code", "--n", a.code_items, "-o",
                  data / "code.jsonl", "--json"),
@@ -80,8 +90,11 @@ def steps(a: argparse.Namespace) -> list[Step]:
         s += [
             Step("stage-2 trajectories (solved, inspected)",
                  _da("synth", train_src, "--n", a.trajectories, "-m", a.solver or a.base, "-o",
-                     data / "trajectories.jsonl", "--json"),
+                     data / "trajectories.jsonl", "--keep-rejected", "--json"),
                  data / "trajectories.jsonl", data / "trajectories.summary.json"),
+        ]  # fmt: skip
+    if a.stages == "all":
+        s += [
             Step("GRPO tasks",
                  _da("synth", train_src, "--questions-only", "--n", a.tasks, "-o",
                      data / "tasks.jsonl", "--json"),
@@ -94,7 +107,7 @@ def steps(a: argparse.Namespace) -> list[Step]:
              data / "heldout-tasks.jsonl", data / "heldout-tasks.summary.json"),
     ]  # fmt: skip
     # Stage 1 alone trains into its own folder, so its model never passes for the curriculum's.
-    tag = "-stage1" if only1 else ""
+    tag = {"all": ""}.get(a.stages, f"-{a.stages}")
     model, gguf = out / f"model{tag}", out / f"model{tag}.gguf"
     flag = "--data" if only1 else "--stage1-data"  # `da train stage1` calls its data --data
     stage1_data = [flag, data / "code.jsonl", flag, data / "understand.jsonl"]
@@ -105,6 +118,12 @@ def steps(a: argparse.Namespace) -> list[Step]:
         train = _da("train", "stage1", "--config", a.config, "--base", a.base, "-o", model,
                     *stage1_data, *held_out)  # fmt: skip
         done = model / "stage1" / "final"
+    elif only2:  # its loss on held-out trajectories (whole questions) picks the checkpoint
+        trajectories = data / "trajectories.jsonl"
+        held = f"stage2.sft.eval_data={trajectories.with_suffix('.heldout.jsonl')}"
+        train = _da("train", "stage2", "--phase", "sft", "--config", a.config, "--base", a.base,
+                    "-o", model, "--data", trajectories, "--set", held)  # fmt: skip
+        done = model / "stage2-sft" / "final"
     else:
         train = _da("train", "all", "--config", a.config, "--base", a.base, "-o", model,
                     *stage1_data, "--data", data / "trajectories.jsonl",
@@ -115,7 +134,7 @@ def steps(a: argparse.Namespace) -> list[Step]:
     for setting in a.set or []:
         train += ["--set", setting]
     s += [
-        Step("train the curriculum" if not only1 else "train stage 1", train, done),
+        Step(TRAIN_STEP[a.stages], train, done),
         Step("export", _da("train", "export", model, "-o", gguf), gguf),
     ]
     evals = [("heldout", ["tasks", data / "heldout-tasks.jsonl"])]
@@ -171,9 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dabench", help="also evaluate on this DABench dir (all its questions)")
     p.add_argument(
         "--stages",
-        choices=["all", "stage1"],
+        choices=list(TRAIN_STEP),
         default="all",
-        help="the whole curriculum, or stage 1 alone (no model makes its data)",
+        help="the whole curriculum; stage 1 alone (no model makes its data); or the cold-start "
+        "SFT alone on the solver's verified trajectories (the base model's own: rejection "
+        "sampling)",
     )
     p.add_argument(
         "--set",
