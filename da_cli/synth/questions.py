@@ -133,6 +133,18 @@ def tolerance(v: float, integer: bool) -> float:
     return max(0.5 * 10**-decimals, 1e-5 * abs(v))
 
 
+# A template whose answer's size it cannot know writes this in its question, and `settle`
+# says the precision the label is checked at: "0.0345" fails an answer of 0.03 unasked.
+PRECISION = "{precision}"
+
+
+def precision(v: float, integer: bool) -> str:
+    """The precision an answer must give, in words, as `label_text` writes the label."""
+    if integer:
+        return ""
+    return " Give it to 2 decimal places." if abs(v) >= 1 else " Give 4 significant digits."
+
+
 def settle(q: Question, rows: list[list]) -> bool:
     """Fill in the label and the checklist from the reference query's rows; False when the
     question has no clear answer here (no rows, a null, a tie for first place)."""
@@ -145,6 +157,7 @@ def settle(q: Question, rows: list[list]) -> bool:
         q.value = v
         q.reference = label_text(v, q.integer)
         q.tolerance = tolerance(v, q.integer)
+        q.text = q.text.replace(PRECISION, precision(v, q.integer))
     else:
         entity, v = rows[0][0], _number(rows[0][-1])
         if entity is None or v is None or not str(entity).strip():

@@ -13,6 +13,8 @@ is read. One module per family of questions:
 - `rankings`: the category value or the row with the highest or lowest figure.
 - `years`: a measure's total in one year, and the leading category value in the last year.
 - `joins`: top-k across a validated join key (the dimension's name for the fact's figure).
+- `statistics`: median and standard deviation, missing values, outliers, correlation and
+  regression slope, and the category value behind a change between two years.
 - `research`: open questions: an overview, groups compared, a trend over the years.
 
 This module puts them in order: `propose` lists every question, `sample` orders them to try.
@@ -29,6 +31,7 @@ from da_cli.synth.templates.joins import join_questions
 from da_cli.synth.templates.rankings import group_extreme, row_extreme
 from da_cli.synth.templates.research import table_research
 from da_cli.synth.templates.roles import Roles, human, ident, roles, singular
+from da_cli.synth.templates.statistics import change_breakdown, missing, outliers, relations, spread
 from da_cli.synth.templates.years import year_group_extreme, year_total
 
 __all__ = ["Roles", "human", "ident", "propose", "roles", "sample", "singular"]
@@ -58,17 +61,17 @@ def table_questions(r: Roles) -> list[Question]:
     """The closed questions about one table. The families interleave per column (all of one
     measure's questions before the next measure's): this order is what `sample` shuffles
     by seed, so changing it changes every seeded run."""
-    qs = [row_count(r)]
+    qs = [row_count(r), *missing(r)]
     for c in r.categories:
         qs += [distinct_count(r, c), most_rows(r, c), *count_where(r, c)]
     for m in r.measures:
-        qs += aggregate(r, m)
+        qs += aggregate(r, m) + spread(r, m) + outliers(r, m)
         for c in r.categories:
             qs += aggregate_where(r, m, c) + group_extreme(r, m, c)
         qs += row_extreme(r, m)
         for d in r.dates:
-            qs += year_total(r, m, d) + year_group_extreme(r, m, d)
-    return qs
+            qs += year_total(r, m, d) + year_group_extreme(r, m, d) + change_breakdown(r, m, d)
+    return qs + relations(r)
 
 
 def sample(candidates: list[Question], seed: int) -> list[Question]:
