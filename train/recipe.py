@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from da_cli.models.catalog import SMALL_MODEL
+from da_cli.synth.record import heldout_path
 
 
 @dataclass
@@ -113,14 +114,14 @@ def steps(a: argparse.Namespace) -> list[Step]:
     stage1_data = [flag, data / "code.jsonl", flag, data / "understand.jsonl"]
     # Stage 1's loss on held-out templates picks its best checkpoint and stops it early: the
     # first measured run, at loss 0.30, had learned its templates' wording.
-    held_out = ["--set", f"stage1.eval_data={data / 'code.heldout.jsonl'}"]
+    held_out = ["--set", f"stage1.eval_data={heldout_path(data / 'code.jsonl')}"]
     if only1:
         train = _da("train", "stage1", "--config", a.config, "--base", a.base, "-o", model,
                     *stage1_data, *held_out)  # fmt: skip
         done = model / "stage1" / "final"
     elif only2:  # its loss on held-out trajectories (whole questions) picks the checkpoint
         trajectories = data / "trajectories.jsonl"
-        held = f"stage2.sft.eval_data={trajectories.with_suffix('.heldout.jsonl')}"
+        held = f"stage2.sft.eval_data={heldout_path(trajectories)}"
         train = _da("train", "stage2", "--phase", "sft", "--config", a.config, "--base", a.base,
                     "-o", model, "--data", trajectories, "--set", held)  # fmt: skip
         done = model / "stage2-sft" / "final"

@@ -86,6 +86,10 @@ def outliers(r: Roles, m: ColumnProfile) -> list[Question]:
     measure's mean."""
     t, tt, where = r.table, ident(r.table), f"in `{r.table}`"
     mm, mh = ident(m.name), human(m.name)
+    query = (
+        f"SELECT count(*) AS value FROM {tt} WHERE abs({mm} - (SELECT avg({mm}) FROM {tt})) "
+        f"> {OUTLIER_SD} * (SELECT stddev_samp({mm}) FROM {tt})"
+    )
     return [
         Question(
             "outlier_count",
@@ -93,10 +97,8 @@ def outliers(r: Roles, m: ColumnProfile) -> list[Question]:
             f"How many rows {where} have a {mh} more than {OUTLIER_SD} standard deviations "
             "(sample) away from its mean?",
             [t],
-            sql=f"SELECT count(*) AS value FROM {tt} WHERE abs({mm} - (SELECT avg({mm}) "
-            f"FROM {tt})) > {OUTLIER_SD} * (SELECT stddev_samp({mm}) FROM {tt})",
-            code_sql=f"SELECT count(*) AS value FROM {tt} WHERE abs({mm} - (SELECT avg({mm}) "
-            f"FROM {tt})) > {OUTLIER_SD} * (SELECT stddev_samp({mm}) FROM {tt})",
+            sql=query,
+            code_sql=query,
             code_pandas=f'x = load("{t}")["{m.name}"]\n'
             f"print(((x - x.mean()).abs() > {OUTLIER_SD} * x.std()).sum())",
             answer="number",
