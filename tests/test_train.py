@@ -428,6 +428,29 @@ def test_the_curriculum_runs_on_a_tiny_model_and_exports_a_gguf_da_runs(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.smoke
+@needs_model
+def test_lora_layers_learn_under_gradient_checkpointing(tmp_path):
+    # Checkpointing recomputes each layer in the backward pass; with reentrant checkpoints
+    # and frozen inputs the LoRA weights inside a layer would get no gradient and the run
+    # would "train" nothing. The CPU config turns it on to fit GRPO's loss pass in memory.
+    from safetensors.torch import load_file
+
+    from train import base_model
+
+    cfg_path, out = write_curriculum(tmp_path)
+    # No warm-up: with one step, a warm-up step would run at learning rate 0.
+    sets = ["--set", "gradient_checkpointing=true", "--set", "stage2.sft.warmup_ratio=0"]
+    r = run_da("-q", "train", "stage2", "--phase", "sft", "--config", str(cfg_path), *sets,
+               timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    before = load_file(base_model.tiny_base() / "model.safetensors")
+    after = load_file(out / "stage2-sft" / "final" / "model.safetensors")
+    moved = [k for k in before if k.endswith("proj.weight") and not before[k].equal(after[k])]
+    assert any(".0.self_attn." in k for k in moved) and any(".1.mlp." in k for k in moved)
+
+
+@pytest.mark.slow
 @needs_model
 def test_a_phase_resumes_from_its_last_checkpoint(tmp_path):
     cfg_path, out = write_curriculum(tmp_path)
