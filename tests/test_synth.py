@@ -427,6 +427,36 @@ def test_synth_solves_inspects_and_records_in_the_analyze_prompt(replay, tmp_pat
     assert rows[1]["messages"][-1]["content"].count("<Execute>") == 2
 
 
+def test_a_rejected_question_is_tried_again_by_sampling_until_one_is_accepted(replay, tmp_path):
+    qfile = tmp_path / "questions.jsonl"
+    args = [str(SALES), "--n", "2", "--seed", "0", "--heldout", "0"]
+    assert run_da("-q", "synth", *args, "-o", str(qfile), "--questions-only").returncode == 0
+    first, second = [json.loads(line) for line in qfile.read_text().splitlines()]
+
+    def solved(q: dict) -> list[str]:
+        code = f"r = sql({q['reference_sql']!r})\nprint(r.iloc[0, 0], r.iloc[0, -1])"
+        return [code_step(code), answer_step(f"The answer is {q['reference'][0]}.")]
+
+    model = replay(
+        code_step("print('nothing found')"),
+        answer_step("Nothing found."),  # the first question's greedy analysis: rejected
+        *solved(first),  # its second, sampled analysis: accepted
+        *solved(second),  # the second question right at once: not tried again
+    )
+    out = tmp_path / "data.jsonl"
+    r = run_da("synth", *args, "-o", str(out), "--model", model, "--json", "--attempts", "3")
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout)
+    assert (stats["tried"], stats["accepted"]) == (2, 2)
+    assert stats["attempts"] == {"total": 3, "accepted_on_a_later_attempt": 1}
+    assert "attempts: 3 analyses; 1 accepted after the first" in r.stderr
+    rows = {x["question"]: x for x in map(json.loads, out.read_text().splitlines())}
+    assert (rows[first["question"]]["attempts"], rows[first["question"]]["temperature"]) == (2, 0.7)
+    assert (rows[second["question"]]["attempts"], rows[second["question"]]["temperature"]) == (1, 0)
+    # The kept analysis is the accepted one alone, not the rejected attempt before it.
+    assert "Nothing found" not in rows[first["question"]]["messages"][-1]["content"]
+
+
 def test_code_and_understand_items_need_no_model_and_all_pass(tmp_path):
     out = tmp_path / "code.jsonl"
     r = run_da("-q", "synth", str(SALES), str(WAREHOUSE), "-o", str(out), "--kind", "code",

@@ -485,12 +485,13 @@ def test_the_recipe_chains_corpus_data_training_and_paired_evaluation(tmp_path):
     assert "model-stage1.gguf" in r.stdout and "heldout-compare-stage1.json" in r.stdout
     assert "--set stage1.eval_data=" in r.stdout and "code.heldout.jsonl" in r.stdout
     # Cold-start SFT alone on the solver's verified trajectories: no stage-1 items, no GRPO.
-    r = subprocess.run([*base, "--dry-run", "--stages", "stage2-sft"], capture_output=True,
-                       text=True, cwd=ROOT)  # fmt: skip
+    r = subprocess.run([*base, "--dry-run", "--stages", "stage2-sft", "--attempts", "3"],
+                       capture_output=True, text=True, cwd=ROOT)  # fmt: skip
     assert r.returncode == 0, r.stderr
     names = re.findall(r"^# \d+/\d+ (.+)$", r.stdout, re.M)
     assert "train stage 2 (cold-start SFT)" in names and "GRPO tasks" not in names
     assert not any("stage-1" in n for n in names) and "--keep-rejected" in r.stdout
+    assert "--attempts 3" in r.stdout  # a rejected question is tried again, sampled
     assert "train stage2 --phase sft" in r.stdout and "trajectories.heldout.jsonl" in r.stdout
     assert "model-stage2-sft.gguf" in r.stdout and "heldout-compare-stage2-sft.json" in r.stdout
     # The first three steps for real (no model needed): a corpus and stage-1 items.

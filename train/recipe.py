@@ -90,8 +90,9 @@ def steps(a: argparse.Namespace) -> list[Step]:
     if not only1:  # stage 1 alone needs no model to make its data: a run of an hour or two
         s += [
             Step("stage-2 trajectories (solved, inspected)",
-                 _da("synth", train_src, "--n", a.trajectories, "-m", a.solver or a.base, "-o",
-                     data / "trajectories.jsonl", "--keep-rejected", "--json"),
+                 _da("synth", train_src, "--n", a.trajectories, "-m", a.solver or a.base,
+                     "--attempts", a.attempts, "-o", data / "trajectories.jsonl",
+                     "--keep-rejected", "--json"),
                  data / "trajectories.jsonl", data / "trajectories.summary.json"),
         ]  # fmt: skip
     if a.stages == "all":
@@ -186,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--datasets", type=int, default=36)
     p.add_argument("--code-items", type=int, default=1000)
     p.add_argument("--trajectories", type=int, default=300, help="questions tried")
+    p.add_argument("--attempts", type=int, default=1, help="analyses a trajectory question may get")
     p.add_argument("--tasks", type=int, default=200, help="GRPO tasks")
     p.add_argument("--eval-questions", type=int, default=120)
     p.add_argument("--dabench", help="also evaluate on this DABench dir (all its questions)")

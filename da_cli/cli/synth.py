@@ -82,6 +82,13 @@ def synth(
     max_tokens: int = typer.Option(4000, "--max-tokens", min=64, help="Most tokens a question."),
     timeout: float = typer.Option(180, "--timeout", min=1, help="Most seconds a question."),
     cell_timeout: float = typer.Option(30, "--cell-timeout", min=1, help="Most seconds a cell."),
+    attempts: int = typer.Option(
+        1,
+        "--attempts",
+        min=1,
+        help="Analyses a question may get (qa, research): the first greedy, the others "
+        "sampled, until the inspector accepts one.",
+    ),
     questions_only: bool = typer.Option(
         False,
         "--questions-only",
@@ -113,6 +120,7 @@ def synth(
         check_eval=not allow_eval_data,
         budget=loop.Budget(max_turns=max_turns, max_tokens=max_tokens, timeout_s=timeout),
         limits=Limits(timeout_s=cell_timeout),
+        attempts=attempts,
     )
     if settings.check_eval:
         pipeline.check_sources(sources)  # before any model loads
@@ -300,6 +308,12 @@ def _say_summary(s: dict) -> None:
         "evaluated",
         f"time: {s['seconds']['total']} s ({s['seconds']['mean']} s an item)",
     ]
+    a = s["attempts"]
+    if a["total"] > s["tried"]:
+        lines.append(
+            f"attempts: {a['total']} analyses; {a['accepted_on_a_later_attempt']} accepted "
+            "after the first"
+        )
     if s["rejected_by"]:
         lines.append("rejected by: " + ", ".join(f"{k} {v}" for k, v in s["rejected_by"].items()))
     if s["tried"] and not s["accepted"]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from da_cli.agent import loop
-from da_cli.agent.session import Session
+from da_cli.agent.session import SAMPLE_TEMPERATURE, Session
 from da_cli.agent.transcript import Transcript
 from da_cli.data.catalog import expand
 from da_cli.data.profile import ViewProfile, infer_joins
@@ -57,6 +57,9 @@ class Settings:
         default_factory=lambda: loop.Budget(max_turns=8, max_tokens=4000, timeout_s=180)
     )
     limits: Limits = field(default_factory=lambda: Limits(timeout_s=30))
+    # Tries per qa/research question: the first greedy, the others sampled, until the
+    # inspector accepts one (rejection sampling that keeps a hard question's right attempt).
+    attempts: int = 1
 
 
 @dataclass
@@ -183,10 +186,14 @@ def plan_questions(sources: list[str], settings: Settings, *, teacher: Model | N
     return plan
 
 
-def solve(q: Question, model: Model, settings: Settings) -> Transcript:
-    """The question through `da analyze`'s own session: prompt, loop, a fresh sandbox."""
+def solve(q: Question, model: Model, settings: Settings, attempt: int = 0) -> Transcript:
+    """The question through `da analyze`'s own session: prompt, loop, a fresh sandbox.
+    Attempt 0 is greedy, as `da analyze` answers; a later one samples at the temperature of
+    analyze's extra samples, seeded by its number (so a run can be repeated)."""
     with Session(q.sources, limits=settings.limits) as session:
         t = session.start(q.text, model)
+        if attempt:
+            t.temperature, t.seed = SAMPLE_TEMPERATURE, attempt
         for _ in session.run(settings.budget):
             pass
     return t
@@ -223,18 +230,22 @@ def run(
     errors = 0
     for q in plan.questions:
         started = time.perf_counter()
-        t = Transcript(q.text, [])
-        try:
-            t = solve(q, model, settings)
-            verdict, errors = inspect(q, t), 0
-        except ModelError as e:
-            # One question can overflow the context; a backend that fails every time is
-            # broken, and the run stops with its error.
-            errors += 1
-            if errors >= MAX_MODEL_ERRORS:
-                raise
-            verdict = _failed(e)
-        yield Outcome(q, t, verdict, time.perf_counter() - started, settings.kind)
+        for attempt in range(max(1, settings.attempts)):
+            t = Transcript(q.text, [])
+            try:
+                t = solve(q, model, settings, attempt)
+                verdict, errors = inspect(q, t), 0
+            except ModelError as e:
+                # One question can overflow the context; a backend that fails every time
+                # is broken, and the run stops with its error.
+                errors += 1
+                if errors >= MAX_MODEL_ERRORS:
+                    raise
+                verdict = _failed(e)
+            if verdict.accepted:
+                break
+        seconds = time.perf_counter() - started
+        yield Outcome(q, t, verdict, seconds, settings.kind, attempts=attempt + 1)
 
 
 def _code_items(plan: Plan, settings: Settings) -> Iterator[Outcome]:

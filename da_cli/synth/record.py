@@ -31,8 +31,9 @@ class Outcome:
     question: Question
     transcript: Transcript
     verdict: Verdict
-    seconds: float
+    seconds: float  # all attempts together
     kind: str  # qa, research, code, understand
+    attempts: int = 1  # analyses run: the last one is `transcript`
 
     @property
     def turns(self) -> int:
@@ -74,6 +75,9 @@ def record(o: Outcome, *, out_dir: Path, model: str) -> dict:
             "completion_tokens": t.usage.completion_tokens,
         },
         "seconds": round(o.seconds, 2),
+        "attempts": o.attempts,
+        # The analysis that was kept: a greedy one (0.0) or a sampled later attempt.
+        "temperature": t.temperature,
     }
 
 
@@ -173,6 +177,10 @@ def summary(outcomes: list[Outcome], **extra: object) -> dict:
         "seconds": {
             "total": round(sum(o.seconds for o in outcomes), 1),
             "mean": mean([o.seconds for o in outcomes]),
+        },
+        "attempts": {
+            "total": sum(o.attempts for o in outcomes),
+            "accepted_on_a_later_attempt": sum(o.attempts > 1 for o in kept),
         },
         **extra,
     }
