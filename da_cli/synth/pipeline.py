@@ -189,7 +189,7 @@ def plan_questions(sources: list[str], settings: Settings, *, teacher: Model | N
 def solve(q: Question, model: Model, settings: Settings, attempt: int = 0) -> Transcript:
     """The question through `da analyze`'s own session: prompt, loop, a fresh sandbox.
     Attempt 0 is greedy, as `da analyze` answers; a later one samples at the temperature of
-    analyze's extra samples, seeded by its number (so a run can be repeated)."""
+    analyze's extra samples (seeded by its number where a backend takes a seed)."""
     with Session(q.sources, limits=settings.limits) as session:
         t = session.start(q.text, model)
         if attempt:
