@@ -167,7 +167,7 @@ class ScriptedPolicy(PolicyModel):
         super().__init__(None, tokenizer, max_context=32768)
         self.steps = list(steps)
 
-    def _decode(self, prompt_ids, limit, temperature, stop):
+    def _decode(self, prompt_ids, limit, temperature, stop, matcher=None):
         ids = self.tokenizer(self.steps.pop(0), add_special_tokens=False)["input_ids"]
         return ids, [-0.5] * len(ids), True
 
@@ -203,6 +203,66 @@ def test_a_rollout_gives_a_deepanalyze_policy_its_reference_prompt(tmp_path, tok
     r = rollout.run(task, policy, loop.Budget(max_turns=2), Limits(timeout_s=10))
     native = [{"role": "user", "content": prompts.native_message(task.question, [csv])}]
     assert tokenizer.decode(r.prompt_ids) == policy.render(native, "")
+
+
+def _follow(constraint, gbnf: str, text: str, tokenizer) -> bool:
+    """Whether the grammar lets `text` through token by token, each token allowed by the
+    mask before it is taken, and reaches its end."""
+    import torch
+
+    m = constraint.start(gbnf)
+    for token in tokenizer(text, add_special_tokens=False)["input_ids"]:
+        if m.mask(torch.zeros(constraint.vocab_size))[token] == float("-inf"):
+            return False
+        m.accept(token)
+    return m.done
+
+
+def test_the_policys_grammar_reads_the_protocol_as_llama_cpp_does(tokenizer):
+    from da_cli.agent import protocol
+    from train.grammar import Constraint
+
+    c = Constraint(tokenizer, len(tokenizer))
+    assert tokenizer.convert_tokens_to_ids("<Analyze>") >= 151643  # the tags are added tokens
+    # Text with "<" and backticks in it, code, an answer, the inline path and a fenced answer.
+    step = code_step("print(sales.revenue.max())", analyze="Use `revenue`; x <b> y.")
+    assert _follow(c, protocol.STEP_GRAMMAR, step, tokenizer)
+    assert _follow(c, protocol.STEP_GRAMMAR, answer_step("West, with 250."), tokenizer)
+    inline = "<Analyze>\nSum it.\n```python\nprint(1)\n```\n</Code>"
+    assert _follow(c, protocol.CODE_GRAMMAR, inline, tokenizer)
+    assert _follow(c, protocol.ANSWER_GRAMMAR, "<Answer>\nWest.\n```\n</Answer>", tokenizer)
+    first = code_step("print(1)", analyze="To answer this, I will sum it.")
+    assert _follow(c, protocol.FIRST_GRAMMAR, first, tokenizer)
+    # What llama.cpp's grammar refuses is refused here too.
+    assert not _follow(c, protocol.CODE_GRAMMAR, answer_step("West."), tokenizer)
+    assert not _follow(c, protocol.STEP_GRAMMAR, "The answer is West.", tokenizer)
+    assert not _follow(c, protocol.STEP_GRAMMAR, step.replace("</Code>", "<Execute>"), tokenizer)
+
+
+@needs_model
+def test_a_policy_under_the_grammar_samples_protocol_steps_where_it_would_not_alone():
+    import torch
+
+    from da_cli.agent import protocol
+    from train import base_model
+
+    model, tok = base_model.load(base_model.tiny_base(), torch.float32)
+    msgs = [{"role": "user", "content": "Which region sells most?"}]
+    texts = {}
+    for grammar in (False, True):
+        torch.manual_seed(0)
+        policy = PolicyModel(model, tok, temperature=1.0, grammar=grammar)
+        gen = policy.generate(msgs, "", stop=protocol.STOP, grammar=protocol.FIRST_GRAMMAR,
+                              max_tokens=40)  # fmt: skip
+        texts[grammar] = gen.text
+        logprobs = policy.turns[-1].logprobs
+        assert len(logprobs) == 40 and all(lp <= 0 for lp in logprobs)
+    # A random model writes the protocol's opening only because the grammar allows nothing else.
+    assert texts[True].startswith("<Analyze>\nTo answer this, I will ")
+    assert not texts[False].startswith("<Analyze>")
+    # Its sampling log-probabilities are those of the masked distribution: higher than the
+    # whole vocabulary's wherever the grammar forced a token.
+    assert policy.turns[-1].logprobs[0] == 0.0
 
 
 # --- config and launch ------------------------------------------------------------------

@@ -80,6 +80,10 @@ class RlSettings:
     memory_mb: int = 8192  # address space of the sandbox worker
     temperature: float = 1.0
     top_p: float = 1.0
+    # Rollouts under the protocol grammar `da analyze` runs with (not for a DeepAnalyze
+    # checkpoint, which runs without one): an untrained policy otherwise writes no tags, and
+    # a group whose every rollout fails the format gate has no advantage to learn from.
+    grammar: bool = True
     beta: float = 0.0  # KL coefficient; 0 means no reference model in memory
     judge: str | None = None  # a `da` model spec (embedded name, .gguf, replay:PATH)
     # Datarus-style curriculum: the weight of structure (executions that succeed, enough

@@ -8,9 +8,10 @@ protocol it will run. Execute output is in the sequence but masked out of the lo
 structure-to-accuracy cosine schedule, with an optional judge model.
 
 Departures from DeepAnalyze's SkyRL runs: TRL's GRPOTrainer on `transformers` generation
-(no vLLM), rollouts one after another, and no grammar during rollouts (the format gate
-teaches the format). As in the paper: no KL term (beta 0), group size 5, up to 30 turns,
-10 s per code cell. Memory-lean as in Datarus: with beta 0 no reference model is held, and
+(no vLLM), rollouts one after another, and rollouts under the protocol grammar that
+`da analyze` runs with (`stage2.rl.grammar`; the format gate still fails a step the token
+limit cut). As in the paper: no KL term (beta 0), group size 5, up to 30 turns, 10 s per
+code cell. Memory-lean as in Datarus: with beta 0 no reference model is held, and
 `gradient_checkpointing: true` trades compute for activations.
 
     da train stage2 --phase rl --tasks tasks.jsonl                 # 1 GPU or CPU
@@ -53,13 +54,15 @@ def make_rollout_func(settings: RlSettings) -> Any:
         ) as model:
             was_training = model.training
             model.eval()  # no LoRA dropout while sampling
+            native = names_deepanalyze(getattr(model.config, "_name_or_path", ""))
             policy = PolicyModel(
                 model,
                 trainer.processing_class,
                 temperature=settings.temperature,
                 top_p=settings.top_p,
                 turn_tokens=settings.turn_tokens,
-                native=names_deepanalyze(getattr(model.config, "_name_or_path", "")),
+                native=native,
+                grammar=settings.grammar and not native,
             )
             try:
                 bar = tqdm(

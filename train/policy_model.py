@@ -1,15 +1,18 @@
 """A `da` model backend over the Hugging Face policy being trained.
 
 It satisfies `da_cli.models.base.Model`, so GRPO rollouts run through the same agent loop,
-grammar-free step parsing and sandbox as `da analyze`. Like the llama.cpp backend it renders
+protocol grammar, step parsing and sandbox as `da analyze`. Like the llama.cpp backend it renders
 the chat with the model's template (`train.chat`), re-tokenizes the whole prompt every turn,
 and returns text ending with the stop string that ended it. Each call is also recorded as a
 `Turn` (prompt and sampled token ids, their sampling log-probabilities), from which a rollout
 is assembled into token ids with Execute output masked out (`rollout.assemble`).
 
-Departures from `da analyze`: no grammar (the policy must learn the format itself; the format
-gate of the reward enforces it), and sampling at the training temperature even where the
-loop asks for greedy decoding, since GRPO needs different rollouts within a group.
+The grammar is enforced with llguidance (`train.grammar`), and each sampling log-probability
+is the masked distribution's, the one the token was drawn from. `grammar=False` leaves the
+policy to learn the format itself, as in DeepAnalyze, with the reward's format gate alone.
+
+Departure from `da analyze`: sampling at the training temperature even where the loop asks
+for greedy decoding, since GRPO needs different rollouts within a group.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from da_cli.errors import ModelError
 from da_cli.models.base import Generation, cut_at_stop
 from train import chat
+from train import grammar as grammar_lib
 
 _TAIL_TOKENS = 16  # tokens decoded to look for a stop string at each step
 
@@ -35,8 +39,6 @@ class Turn:
 
 
 class PolicyModel:
-    supports_grammar = False
-
     def __init__(
         self,
         model: Any,
@@ -48,8 +50,12 @@ class PolicyModel:
         turn_tokens: int | None = None,
         name: str = "policy",
         native: bool = False,
+        grammar: bool = False,
     ) -> None:
         self.model = model
+        # The loop asks for its protocol grammar only from a backend that supports one.
+        self.supports_grammar = grammar
+        self._constraint: grammar_lib.Constraint | None = None
         self.tokenizer = tokenizer
         self.temperature = temperature
         self.top_p = top_p
@@ -87,8 +93,9 @@ class PolicyModel:
             )
         began = time.perf_counter()
         limit = min(max_tokens, room, self.turn_tokens or max_tokens)
+        matcher = self._matcher(grammar)
         new, logprobs, stopped = self._decode(
-            prompt_ids, limit, max(temperature, self.temperature), stop
+            prompt_ids, limit, max(temperature, self.temperature), stop, matcher
         )
         ended_by_eos = bool(new) and new[-1] in self._eos
         text, found = cut_at_stop(tok.decode(new[:-1] if ended_by_eos else new), stop)
@@ -102,10 +109,25 @@ class PolicyModel:
             finish=finish,
         )
 
+    def _matcher(self, gbnf: str | None) -> grammar_lib.Matcher | None:
+        if gbnf is None or not self.supports_grammar:
+            return None
+        if self._constraint is None:
+            vocab = self.model.get_output_embeddings().weight.shape[0]
+            self._constraint = grammar_lib.Constraint(self.tokenizer, vocab)
+        return self._constraint.start(gbnf)
+
     def _decode(
-        self, prompt_ids: list[int], limit: int, temperature: float, stop: list[str]
+        self,
+        prompt_ids: list[int],
+        limit: int,
+        temperature: float,
+        stop: list[str],
+        matcher: grammar_lib.Matcher | None = None,
     ) -> tuple[list[int], list[float], bool]:
         """Sample up to `limit` tokens with a KV cache; returns (ids, log-probs, stopped).
+        With a `matcher`, only tokens its grammar allows are drawn, and the grammar's end
+        ends the generation.
 
         A plain loop rather than `model.generate`: it samples with the exponential race
         (argmax of p / Exp(1), an exact categorical draw) which on CPU is ~20x faster than
@@ -125,6 +147,8 @@ class PolicyModel:
             )
             for _ in range(limit):
                 logits = out.logits[0, -1].float()
+                if matcher is not None:
+                    logits = matcher.mask(logits)
                 if temperature > 0:
                     logp = torch.log_softmax(logits / temperature, dim=-1)
                     if self.top_p < 1.0:
@@ -138,6 +162,10 @@ class PolicyModel:
                 logprobs.append(float(logp[token]))
                 if token in self._eos:
                     return new, logprobs, True
+                if matcher is not None:
+                    matcher.accept(token)
+                    if matcher.done:
+                        return new, logprobs, True
                 # Tags are single tokens, but an untrained policy can spell one piecewise.
                 if stop and any(s in tok.decode(new[-_TAIL_TOKENS:]) for s in stop):
                     return new, logprobs, True
