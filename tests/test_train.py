@@ -167,7 +167,7 @@ class ScriptedPolicy(PolicyModel):
         super().__init__(None, tokenizer, max_context=32768)
         self.steps = list(steps)
 
-    def _decode(self, prompt_ids, limit, temperature, stop, matcher=None):
+    def _decode(self, prompt_ids, limit, temperature, stop, grammar=None):
         ids = self.tokenizer(self.steps.pop(0), add_special_tokens=False)["input_ids"]
         return ids, [-0.5] * len(ids), True
 

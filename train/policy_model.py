@@ -93,9 +93,12 @@ class PolicyModel:
             )
         began = time.perf_counter()
         limit = min(max_tokens, room, self.turn_tokens or max_tokens)
-        matcher = self._matcher(grammar)
         new, logprobs, stopped = self._decode(
-            prompt_ids, limit, max(temperature, self.temperature), stop, matcher
+            prompt_ids,
+            limit,
+            max(temperature, self.temperature),
+            stop,
+            grammar if self.supports_grammar else None,
         )
         ended_by_eos = bool(new) and new[-1] in self._eos
         text, found = cut_at_stop(tok.decode(new[:-1] if ended_by_eos else new), stop)
@@ -109,12 +112,11 @@ class PolicyModel:
             finish=finish,
         )
 
-    def _matcher(self, gbnf: str | None) -> grammar_lib.Matcher | None:
-        if gbnf is None or not self.supports_grammar:
-            return None
-        if self._constraint is None:
-            vocab = self.model.get_output_embeddings().weight.shape[0]
-            self._constraint = grammar_lib.Constraint(self.tokenizer, vocab)
+    def _matcher(self, gbnf: str, vocab_size: int) -> grammar_lib.Matcher:
+        # Sized by the logits (the embedding may be padded past the tokenizer), and built
+        # once: reading the vocabulary takes about a second.
+        if self._constraint is None or self._constraint.vocab_size != vocab_size:
+            self._constraint = grammar_lib.Constraint(self.tokenizer, vocab_size)
         return self._constraint.start(gbnf)
 
     def _decode(
@@ -123,11 +125,10 @@ class PolicyModel:
         limit: int,
         temperature: float,
         stop: list[str],
-        matcher: grammar_lib.Matcher | None = None,
+        grammar: str | None = None,
     ) -> tuple[list[int], list[float], bool]:
         """Sample up to `limit` tokens with a KV cache; returns (ids, log-probs, stopped).
-        With a `matcher`, only tokens its grammar allows are drawn, and the grammar's end
-        ends the generation.
+        With a `grammar`, only tokens it allows are drawn, and its end ends the generation.
 
         A plain loop rather than `model.generate`: it samples with the exponential race
         (argmax of p / Exp(1), an exact categorical draw) which on CPU is ~20x faster than
@@ -139,6 +140,7 @@ class PolicyModel:
         device = next(self.model.parameters()).device
         new: list[int] = []
         logprobs: list[float] = []
+        matcher: grammar_lib.Matcher | None = None
         with torch.inference_mode():
             out = self.model(
                 input_ids=torch.tensor([prompt_ids], device=device),
@@ -147,6 +149,8 @@ class PolicyModel:
             )
             for _ in range(limit):
                 logits = out.logits[0, -1].float()
+                if grammar is not None and matcher is None:
+                    matcher = self._matcher(grammar, logits.shape[-1])
                 if matcher is not None:
                     logits = matcher.mask(logits)
                 if temperature > 0:
