@@ -451,6 +451,7 @@ def test_the_curriculum_runs_on_a_tiny_model_and_exports_a_gguf_da_runs(tmp_path
     assert len(losses) == 5 and losses[-1] < losses[0] - 1  # stage 1 learned something
     rl = [x for x in rows if x["stage"] == "stage2-rl" and "reward" in x]
     assert rl and rl[0]["completions/mean_length"] > 0 and "reward/format_ok" in rl[0]
+    assert rl[0]["reward/repaired_steps"] >= 0
     assert (out / "stage2-sft" / "checkpoint-1").is_dir()
     # Its held-out loss was taken at the save, and that checkpoint is the best one.
     assert [x["step"] for x in rows if x["stage"] == "stage2-sft" and "eval_loss" in x] == [1]

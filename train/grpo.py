@@ -152,6 +152,9 @@ class HybridReward:
         if log is not None and parts_all:
             n = len(parts_all)
             log("reward/format_ok", sum(o.format_ok for o, _ in parts_all) / n)
+            # Steps the loop had to repair (cut at the step limit, empty answers): with the
+            # grammar on, the only way a rollout fails the gate, so this says which it was.
+            log("reward/repaired_steps", sum(kw["format_failures"]) / n)
             log("reward/structure", sum(p.structure for _, p in parts_all) / n)
             log("reward/structure_weight", parts_all[0][1].weight)
             acc = [o.accuracy for o, _ in parts_all if o.accuracy is not None]
