@@ -104,11 +104,11 @@ class Matcher:
         self._mask = llguidance.torch.allocate_token_bitmask(1, constraint.vocab_size)
 
     def mask(self, logits: Any) -> Any:
-        """`logits` (one row) with every token the grammar forbids at -inf."""
+        """`logits` (one row), in place, with every token the grammar forbids at -inf: no
+        copy of the 150k-wide row on every sampled token (the caller samples from it once)."""
         self._torch.fill_next_token_bitmask(self._m, self._mask, 0)
-        row = logits.unsqueeze(0).clone()
-        self._torch.apply_token_bitmask_inplace(row, self._mask)
-        return row[0]
+        self._torch.apply_token_bitmask_inplace(logits.unsqueeze(0), self._mask)
+        return logits
 
     def accept(self, token: int) -> None:
         if not self._m.consume_token(token):
