@@ -6,7 +6,9 @@ an assistant turn with the turn opened, then the turn's text. DeepAnalyze keeps 
 analysis in one assistant turn, with the environment's `<Execute>` output inside it;
 messages with role `execute` are folded into the assistant turn around them the same way
 `da`'s loop appends them. Only the model's own text is trained: prompts and every
-`<Execute>…</Execute>` span get label -100, since the model never writes them.
+`<Execute>…</Execute>` span get label -100, since the model never writes them. An assistant
+message with `"weight": 0` (OpenAI's fine-tuning layout) stays in the context but is not
+trained either: a failed cell shown so that the model learns the way out of it, not the way in.
 """
 
 from __future__ import annotations
@@ -47,22 +49,28 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield n, obj
 
 
-def messages_of(obj: dict[str, Any], where: str) -> list[dict[str, str]]:
+def messages_of(obj: dict[str, Any], where: str) -> list[dict[str, Any]]:
     msgs = obj.get("messages")
     if not isinstance(msgs, list) or not msgs:
         raise DataError(f"{where} has no 'messages' list.")
-    out = []
+    out: list[dict[str, Any]] = []
     for m in msgs:
         if not isinstance(m, dict) or not isinstance(m.get("content"), str) or "role" not in m:
             raise DataError(f"{where} has a message without a string 'role' and 'content'.")
-        out.append({"role": str(m["role"]), "content": m["content"]})
+        message: dict[str, Any] = {"role": str(m["role"]), "content": m["content"]}
+        if "weight" in m:
+            if m["weight"] not in (0, 1) or m["role"] != "assistant":
+                raise DataError(f"{where}: 'weight' is 0 or 1, on assistant messages only.")
+            message["weight"] = m["weight"]
+        out.append(message)
     return out
 
 
-def fold_turns(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+def fold_turns(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Merge each run of assistant and `execute` messages into one assistant turn, with
-    every execution output in the Execute block `da`'s loop would append."""
-    out: list[dict[str, str]] = []
+    every execution output in the Execute block `da`'s loop would append. A merged turn's
+    `frozen` lists the character spans of its weight-0 messages."""
+    out: list[dict[str, Any]] = []
     for m in messages:
         role, content = m["role"], m["content"]
         if role == "execute":
@@ -71,10 +79,25 @@ def fold_turns(messages: list[dict[str, str]]) -> list[dict[str, str]]:
                 body = body.removeprefix("<Execute>").removesuffix("</Execute>").strip("\n")
             content, role = protocol.execute_block(body), "assistant"
         if role == "assistant" and out and out[-1]["role"] == "assistant":
-            out[-1] = {"role": "assistant", "content": out[-1]["content"] + content}
+            turn = out[-1]
         else:
-            out.append({"role": role, "content": content})
+            turn = {"role": role, "content": ""}
+            out.append(turn)
+        if m.get("weight") == 0:
+            start = len(turn["content"])
+            turn.setdefault("frozen", []).append((start, start + len(content)))
+        turn["content"] += content
     return out
+
+
+def _without(spans: list[tuple[int, int]], holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans with every hole cut out of them."""
+    for ha, hb in holes:
+        cut = []
+        for a, b in spans:
+            cut += [(a, min(b, ha)), (max(a, hb), b)]
+        spans = [(a, b) for a, b in cut if b > a]
+    return spans
 
 
 @dataclass
@@ -83,9 +106,10 @@ class Rendered:
     trained: list[tuple[int, int]] = field(default_factory=list)  # char spans with loss
 
 
-def render_example(tokenizer: Any, messages: list[dict[str, str]], where: str) -> Rendered:
+def render_example(tokenizer: Any, messages: list[dict[str, Any]], where: str) -> Rendered:
     """The conversation as one string and the character spans the model is trained on:
-    each assistant turn's text minus its Execute blocks, plus the end-of-turn token."""
+    each assistant turn's text minus its Execute blocks and weight-0 messages, plus the
+    end-of-turn token."""
     turns = fold_turns(messages)
     if not any(m["role"] == "assistant" for m in turns):
         raise DataError(f"{where} has no assistant message to learn from.")
@@ -94,7 +118,9 @@ def render_example(tokenizer: Any, messages: list[dict[str, str]], where: str) -
     for i, m in enumerate(turns):
         if m["role"] != "assistant":
             continue
-        prompt = chat.render(tokenizer, turns[:i])
+        prompt = chat.render(
+            tokenizer, [{"role": t["role"], "content": t["content"]} for t in turns[:i]]
+        )
         if not prompt.startswith(out.text):
             raise DataError(
                 f"{where}: the chat template rewrites earlier turns, so it cannot be trained "
@@ -103,11 +129,13 @@ def render_example(tokenizer: Any, messages: list[dict[str, str]], where: str) -
         start = len(prompt)
         body = m["content"]
         out.text = prompt + body + eos
-        pos = 0
+        pos, spans = 0, []
         for e in _EXECUTE.finditer(body):
-            out.trained.append((start + pos, start + e.start()))
+            spans.append((start + pos, start + e.start()))
             pos = e.end()
-        out.trained.append((start + pos, len(out.text)))
+        spans.append((start + pos, len(out.text)))
+        frozen = [(start + a, start + b) for a, b in m.get("frozen", [])]
+        out.trained += _without(spans, frozen)
     out.trained = [(a, b) for a, b in out.trained if b > a]
     return out
 

@@ -95,6 +95,17 @@ def steps(a: argparse.Namespace) -> list[Step]:
                      "--keep-rejected", "--json"),
                  data / "trajectories.jsonl", data / "trajectories.summary.json"),
         ]  # fmt: skip
+    trajectories = data / "trajectories.jsonl"
+    if a.recoveries and not only1:
+        # Kept analyses nearly always ran at once: show a share of them a failed cell first.
+        recovered = data / "trajectories.recovery.jsonl"
+        s += [
+            Step("recovery variants (a failed first cell, then the fix)",
+                 [sys.executable, "-m", "train.recovery", str(trajectories), "-o", str(recovered),
+                  "--share", str(a.recoveries)],
+                 recovered, data / "recovery.summary.json"),
+        ]  # fmt: skip
+        trajectories = recovered
     if a.stages == "all":
         s += [
             Step("GRPO tasks",
@@ -121,14 +132,13 @@ def steps(a: argparse.Namespace) -> list[Step]:
                     *stage1_data, *held_out)  # fmt: skip
         done = model / "stage1" / "final"
     elif only2:  # its loss on held-out trajectories (whole questions) picks the checkpoint
-        trajectories = data / "trajectories.jsonl"
-        held = f"stage2.sft.eval_data={heldout_path(trajectories)}"
+        held = f"stage2.sft.eval_data={heldout_path(data / 'trajectories.jsonl')}"
         train = _da("train", "stage2", "--phase", "sft", "--config", a.config, "--base", a.base,
                     "-o", model, "--data", trajectories, "--set", held)  # fmt: skip
         done = model / "stage2-sft" / "final"
     else:
         train = _da("train", "all", "--config", a.config, "--base", a.base, "-o", model,
-                    *stage1_data, "--data", data / "trajectories.jsonl",
+                    *stage1_data, "--data", trajectories,
                     "--tasks", data / "tasks.jsonl", *held_out)  # fmt: skip
         done = model / "stage2-rl" / "final"
     if a.gpus is not None:
@@ -188,6 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--code-items", type=int, default=1000)
     p.add_argument("--trajectories", type=int, default=300, help="questions tried")
     p.add_argument("--attempts", type=int, default=1, help="analyses a trajectory question may get")
+    p.add_argument(
+        "--recoveries",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="the share of kept trajectories trained with a failed first cell before the fix "
+        "(python -m train.recovery)",
+    )
     p.add_argument("--tasks", type=int, default=200, help="GRPO tasks")
     p.add_argument("--eval-questions", type=int, default=120)
     p.add_argument("--dabench", help="also evaluate on this DABench dir (all its questions)")
