@@ -18,7 +18,7 @@ import yaml
 from conftest import ROOT, answer_step, code_step, run_da
 
 from da_cli.agent import loop, prompts
-from da_cli.errors import UsageError
+from da_cli.errors import DataError, UsageError
 from da_cli.models.catalog import EMBEDDED, SMALL_MODEL, is_assembled
 from da_cli.sandbox import Limits
 from train import config, data, rewards, rollout
@@ -94,10 +94,70 @@ def test_execute_messages_fold_into_one_assistant_turn_as_the_loop_writes_it(tok
     assert "print(len(sales))" in trained and "3 rows." in trained and "<Execute>" not in trained
 
 
+def test_a_weight_0_message_is_context_not_a_lesson(tokenizer):
+    msgs = [
+        {"role": "user", "content": "How many rows?"},
+        {"role": "assistant", "content": "<Analyze>\nCount them.\n</Analyze>\n"},
+        {"role": "assistant", "content": code_step("print(len(sales_typo))"), "weight": 0},
+        {"role": "execute", "content": "NameError: name 'sales_typo' is not defined"},
+        {"role": "assistant", "content": code_step("print(len(sales))") + answer_step("3 rows.")},
+    ]
+    rendered = data.render_example(tokenizer, data.messages_of({"messages": msgs}, "t"), "t")
+    assert "sales_typo" in rendered.text  # in the context the model reads
+    trained = trained_text(tokenizer, data.tokenize_example(tokenizer, rendered, 4096))
+    assert "sales_typo" not in trained and "NameError" not in trained
+    assert trained.startswith("<Analyze>\nCount them.") and "print(len(sales))" in trained
+    assert trained.endswith("3 rows.\n</Answer><|im_end|>")
+    with pytest.raises(DataError, match="weight"):
+        data.messages_of({"messages": [{"role": "user", "content": "x", "weight": 0}]}, "t")
+
+
+def test_a_recovery_variant_opens_with_a_real_failed_cell_and_keeps_the_analysis(tmp_path):
+    from da_cli.agent.session import Session
+    from train import recovery
+
+    csv = tmp_path / "shop_orders.csv"
+    csv.write_text("order_id,unit_price\n1,2.5\n2,4.0\n3,1.5\n")
+    cell = 'print(sql("SELECT sum(unit_price) AS total FROM shop_orders"))'
+    with Session([str(csv)]) as session:
+        opening = session.opening("What is the total unit price?")
+        shown = session.sandbox.run(cell).observation()
+        turn = (
+            "<Analyze>\nI sum unit_price.\n</Analyze>\n"
+            + f"<Code>\n```python\n{cell}\n```\n</Code>"
+            + f"\n<Execute>\n{shown}\n</Execute>\n<Answer>\n8.0\n</Answer>"
+        )
+        record = {
+            "id": "r1",
+            "messages": [*opening.messages, {"role": "assistant", "content": turn}],
+        }
+        v = recovery.variant(record, session)
+    assert v is not None and v["id"] != "r1"
+    plan, failed, error, fix = v["messages"][-4:]
+    assert plan == {"role": "assistant", "content": "<Analyze>\nI sum unit_price.\n</Analyze>\n"}
+    assert failed["weight"] == 0 and v["recovery"]["wrong"] in failed["content"]
+    assert cell not in failed["content"]
+    # The sandbox's own error, naming the wrong name.
+    assert error["role"] == "execute" and "Error" in error["content"]
+    assert v["recovery"]["wrong"] in error["content"]
+    # The step after it names both names, then the original analysis follows unchanged.
+    reading, rest = fix["content"].split("</Analyze>\n", 1)
+    assert v["recovery"]["wrong"] in reading and v["recovery"]["right"] in reading
+    assert rest == turn[turn.index("<Code>") :]
+    assert {v["recovery"]["right"]} <= {"shop_orders", "unit_price"}
+
+
+def test_near_misses_are_other_names():
+    from train.recovery import near_misses
+
+    assert near_misses("orders") == ["order"]
+    assert near_misses("unit_price") == ["unit_prices", "unitprice", "price"]
+    assert "amount" not in near_misses("amount")
+
+
 def test_a_bad_training_line_is_a_data_error(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": []}\n')
-    from da_cli.errors import DataError
 
     with pytest.raises(DataError, match="line 1"):
         data.sft_records([str(bad)], tokenizer=None, max_length=10)
@@ -555,6 +615,14 @@ def test_the_recipe_chains_corpus_data_training_and_paired_evaluation(tmp_path):
     assert "--attempts 3" in r.stdout  # a rejected question is tried again, sampled
     assert "train stage2 --phase sft" in r.stdout and "trajectories.heldout.jsonl" in r.stdout
     assert "model-stage2-sft.gguf" in r.stdout and "heldout-compare-stage2-sft.json" in r.stdout
+    assert "train.recovery" not in r.stdout
+    # With recovery variants, training reads them, and the held-out loss the plain ones.
+    r = subprocess.run([*base, "--dry-run", "--stages", "stage2-sft", "--recoveries", "0.5"],
+                       capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    assert "-m train.recovery" in r.stdout and "--share 0.5" in r.stdout
+    train_line = next(x for x in r.stdout.splitlines() if "train stage2" in x)
+    assert "--data " + str(out / "data" / "trajectories.recovery.jsonl") in train_line
+    assert "trajectories.heldout.jsonl" in train_line
     # The first three steps for real (no model needed): a corpus and stage-1 items.
     r = subprocess.run([*base, "--code-items", "6", "--until", "3"], capture_output=True,
                        text=True, cwd=ROOT, timeout=600)  # fmt: skip

@@ -13,7 +13,9 @@ A step whose output exists is skipped, so an interrupted recipe resumes where it
 1. `train.corpus`: seeded datasets over nine domains, whole datasets held out.
 2. `da synth` on the training datasets: stage-1 items (`--kind code`, `--kind understand`;
    no model), stage-2 trajectories solved by `--solver` and kept by the inspector (rejection
-   sampling; the accept rate is in the step's JSON summary), and GRPO tasks.
+   sampling; the accept rate is in the step's JSON summary), and GRPO tasks. With
+   `--recoveries SHARE`, that share of the kept trajectories is trained with a failed first
+   cell before its fix (`train.recovery`).
 3. `da synth --questions-only` on the held-out datasets: the evaluation questions, with labels
    computed by code.
 4. `da train all`, then `da train export` to a GGUF.
