@@ -78,6 +78,17 @@ def test_a_misplaced_column_error_says_which_tables_have_it(sandbox):
     assert "No table has a column list_prise. Similar columns: products.list_price," in r.error
 
 
+def test_a_missing_table_error_names_the_datas_tables_not_duckdbs(sandbox):
+    # A table copied from the prompt's worked example: DuckDB would suggest "pg_enum".
+    r = sandbox.run('sql("SELECT count(*) FROM agents")')
+    assert "Table with name agents does not exist!" in r.error
+    assert "pg_" not in r.error
+    assert r.error.endswith("The tables are: orders, products, regions.")
+    # A suggestion that is one of the data's tables stays.
+    r = sandbox.run('sql("SELECT count(*) FROM product")')
+    assert 'Did you mean "products"?\nThe tables are: orders' in r.error
+
+
 def test_one_table_is_ready_as_df_and_a_wrong_path_says_what_is_here(tmp_path):
     csv = tmp_path / "trips.csv"
     csv.write_text("city,fare\nOslo,3.5\nParis,4.5\n")

@@ -62,6 +62,11 @@ def _setup_namespace(catalog: dict) -> dict:
             if not hint:
                 raise
             raise duckdb.BinderException(f"{e}\n{hint}") from None
+        except duckdb.CatalogException as e:
+            message = _table_hint(str(e), tables)
+            if message is None:
+                raise
+            raise duckdb.CatalogException(message) from None
 
     def load(table: str, limit: int | None = None) -> pd.DataFrame:
         """Load a table (a DuckDB view) into pandas, optionally only the first `limit` rows."""
@@ -132,6 +137,22 @@ def _column_hint(con, message: str, tables: list[str]) -> str:
     return f"No table has a column {column}." + (
         f" Similar columns: {', '.join(similar[:6])}." if similar else ""
     )
+
+
+_MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist!")
+_SUGGESTION = re.compile(r'\nDid you mean "([^"]+)"\?')
+
+
+def _table_hint(message: str, tables: list[str]) -> str | None:
+    """A missing table's error with the data's tables in it. DuckDB suggests the closest
+    name in its whole catalog, a system table ("pg_enum") when the model copied a table
+    from the prompt's worked example: such a suggestion goes, the real names come in."""
+    if not _MISSING_TABLE.search(message):
+        return None
+    suggestion = _SUGGESTION.search(message)
+    if suggestion and suggestion.group(1) not in tables:
+        message = _SUGGESTION.sub("", message)
+    return message + f"\nThe tables are: {', '.join(tables)}."
 
 
 def _cell_traceback(exc: BaseException, filename: str) -> str:
