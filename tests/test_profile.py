@@ -5,7 +5,14 @@ from conftest import SALES, WAREHOUSE
 
 from da_cli.data import profile as profiler
 from da_cli.data.catalog import build_catalog
-from da_cli.data.profile import BUDGET_TOKENS, by_relevance, infer_joins, profile, render
+from da_cli.data.profile import (
+    BUDGET_TOKENS,
+    by_relevance,
+    infer_joins,
+    profile,
+    render,
+    tables_asked_about,
+)
 
 BUDGET_CHARS = BUDGET_TOKENS * profiler.CHARS_PER_TOKEN
 
@@ -82,6 +89,31 @@ def test_tables_the_question_names_come_first():
     ranked = [p.name for p in by_relevance(profiles, "which customer has the most orders?")]
     assert ranked[:2] == ["customers", "orders"]
     assert sorted(ranked) == sorted(p.name for p in profiles)
+
+
+def test_the_tables_a_question_is_about():
+    profiles = profile(build_catalog([str(WAREHOUSE)]))
+
+    def asked(q: str) -> list[str]:
+        return sorted(tables_asked_about(profiles, q))
+
+    assert asked("which customer has the most orders?") == ["customers", "orders"]
+    assert asked("How many orders were cancelled?") == ["orders"]
+    # A column no named table has brings its table in: segment is in `customers`.
+    assert asked("Which segment placed the most orders?") == ["customers", "orders"]
+    # `order_items` names `orders` only inside its own name.
+    assert asked("What is the average quantity in order_items?") == ["order_items"]
+    assert asked("What is the average quantity?") == ["order_items"]
+
+
+def test_the_join_example_is_shown_for_a_question_about_two_tables_only():
+    from da_cli.agent.session import Session
+
+    with Session([str(WAREHOUSE)]) as s:
+        two = s.opening("Which customer has the most orders?").messages[0]["content"]
+        one = s.opening("How many orders were cancelled?").messages[0]["content"]
+    assert "tickets per agent" in two and "tickets per agent" not in one
+    assert "shop_sales" in one
 
 
 def test_a_value_list_is_never_shown_as_complete_when_it_is_not(tmp_path):

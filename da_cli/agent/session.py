@@ -25,7 +25,14 @@ from da_cli.agent import loop, vote
 from da_cli.agent.transcript import Step, Transcript
 from da_cli.agent.vote import VOTE_WHEN
 from da_cli.data.catalog import Catalog, build_catalog
-from da_cli.data.profile import ViewProfile, by_relevance, infer_joins, profile, render
+from da_cli.data.profile import (
+    ViewProfile,
+    by_relevance,
+    infer_joins,
+    profile,
+    render,
+    tables_asked_about,
+)
 from da_cli.errors import UsageError
 from da_cli.models.base import Model
 from da_cli.sandbox import ExecutionResult, Limits, Sandbox
@@ -107,14 +114,19 @@ class Session:
         """The opening transcript for `question`: the protocol, the files and the profile
         with the tables most relevant to the question first. `native`: DeepAnalyze's
         reference prompt instead. `joins` overrides whether the join example is shown
-        (default: the profile found join keys)."""
+        (default: the profile found join keys and the question is about two tables or more:
+        a small model copies the example it is shown, so a question about one table of a
+        joined dataset sees the one-table example)."""
         ordered = by_relevance(self.profiles, question)
+        if joins is None:
+            asked = tables_asked_about(self.profiles, question)
+            joins = bool(infer_joins(self.profiles)) and len(asked) >= 2
         return loop.new_transcript(
             question,
             [Path(s) for s in self.catalog.sources],
             render(ordered),
             [p.name for p in ordered],
-            joins=bool(infer_joins(self.profiles)) if joins is None else joins,
+            joins=joins,
             native=native,
         )
 

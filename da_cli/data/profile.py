@@ -204,18 +204,52 @@ def by_relevance(profiles: list[ViewProfile], question: str) -> list[ViewProfile
     about a change needs); stable otherwise. A small model tends to use the first table it
     reads that looks close: `order_items` for "orders", or a `notes` table for "why did
     sales drop?"."""
-    words = {_singular(w) for w in re.findall(r"[a-z0-9]+", question.lower())}
+    words = _words(question)
 
     def named(p: ViewProfile) -> tuple[float, int, int]:
-        parts = [_singular(w) for w in p.name.lower().split("_") if w]
-        table = -sum(w in words for w in parts) / len(parts) if parts else 0
-        columns = -sum(_singular(c.name.lower()) in words for c in p.columns)
         types = [c.type for c in p.columns]
         dated = any(t.startswith(("DATE", "TIMESTAMP")) for t in types)
         numeric = any(_NUMBER.match(t) for t in types)
-        return table, columns, -int(dated and numeric)
+        return -_named_share(p, words), -_named_columns(p, words), -int(dated and numeric)
 
     return sorted(profiles, key=named)
+
+
+def tables_asked_about(profiles: list[ViewProfile], question: str) -> list[str]:
+    """The tables a question is about: those it names, and those holding a column it names
+    that no named table has ("which segment ..." with `orders` and `customers`)."""
+    words = _words(question)
+    named = [p for p in profiles if _named_share(p, words) == 1]
+    # "meter_readings" names `meters` too: a table named only inside another's name is not.
+    parts = {p.name: set(_parts(p.name)) for p in named}
+    named = [p for p in named if not any(parts[p.name] < parts[o] for o in parts)]
+    have = {c.name for p in named for c in p.columns}
+    by_column = [
+        p
+        for p in profiles
+        if p not in named
+        and any(_singular(c.name.lower()) in words and c.name not in have for c in p.columns)
+    ]
+    return [p.name for p in named + by_column]
+
+
+def _words(text: str) -> set[str]:
+    return {_singular(w) for w in re.findall(r"[a-z0-9]+", text.lower())}
+
+
+def _named_share(p: ViewProfile, words: set[str]) -> float:
+    """The share of the table name's parts the question names (`order_items`: 0.5 for
+    "orders")."""
+    parts = _parts(p.name)
+    return sum(w in words for w in parts) / len(parts) if parts else 0
+
+
+def _parts(name: str) -> list[str]:
+    return [_singular(w) for w in name.lower().split("_") if w]
+
+
+def _named_columns(p: ViewProfile, words: set[str]) -> int:
+    return sum(_singular(c.name.lower()) in words for c in p.columns)
 
 
 _NUMBER = re.compile(r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|REAL|DECIMAL.*)$")
