@@ -572,6 +572,44 @@ def test_the_shipped_fingerprints_are_the_dev_sets_and_hold_no_answers():
     assert not guard.is_eval_question("How many rows does the `orders` table have?")
 
 
+def test_questions_asked_before_are_not_asked_again_on_the_same_data(tmp_path):
+    first = tmp_path / "a" / "tasks.jsonl"  # another folder: its paths are relative to it
+    args = ["--questions-only", "--heldout", "0", "--seed", "0"]
+    r = run_da("-q", "synth", str(SALES), "-o", str(first), "--n", "6", *args)
+    assert r.returncode == 0, r.stderr
+    asked = [json.loads(line) for line in first.read_text().splitlines()]
+    second = tmp_path / "b.jsonl"
+    r = run_da("synth", str(SALES), "-o", str(second), "--n", "6", *args, "--exclude",
+               str(first), "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    fresh = [json.loads(line) for line in second.read_text().splitlines()]
+    assert len(fresh) == 6
+    assert {q["question"] for q in fresh}.isdisjoint(q["question"] for q in asked)
+    assert {q["reference_sql"] for q in fresh}.isdisjoint(q["reference_sql"] for q in asked)
+    assert json.loads(r.stdout)["dropped"]["asked before (--exclude)"] >= 6
+    # The same seed without --exclude asks them again: the option, not the seed, made the change.
+    again = tmp_path / "c.jsonl"
+    assert run_da("-q", "synth", str(SALES), "-o", str(again), "--n", "6", *args).returncode == 0
+    repeated = [json.loads(line)["question"] for line in again.read_text().splitlines()]
+    assert repeated == [q["question"] for q in asked]
+    # The same words about other data are another question.
+    copy = tmp_path / "copy" / SALES.name
+    copy.parent.mkdir()
+    shutil.copyfile(SALES, copy)
+    keys = guard.excluded([first])
+    q = asked[0]
+    same = [str(SALES.resolve())]
+    assert set(guard.exclusion_keys(same, q["question"], q["reference_sql"])) <= keys
+    other = [str(copy.resolve())]
+    assert keys.isdisjoint(guard.exclusion_keys(other, q["question"], q["reference_sql"]))
+    # A file that is not a question list is one sentence.
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": []}\n')
+    r = run_da("synth", str(SALES), "-o", str(tmp_path / "x.jsonl"), *args, "--exclude", str(bad))
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "bad.jsonl, line 1: not a question written by `da synth`" in r.stderr
+
+
 # --- the real model ----------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from da_cli.errors import UsageError
 from da_cli.models import DEFAULT_MODEL, load_model
 from da_cli.models.base import Model
 from da_cli.sandbox import Limits
-from da_cli.synth import pipeline, record
+from da_cli.synth import guard, pipeline, record
 from da_cli.synth.questions import Question
 
 TASK_SCHEMA = "da.synth.task/1"
@@ -31,6 +31,7 @@ EXAMPLES = examples(
     "da synth examples/sales.xlsx -o trajectories.jsonl --n 20",
     "da synth examples/warehouse.db --kind research -o research.jsonl",
     "da synth data/ --questions-only -o tasks.jsonl",
+    "da synth data/ --questions-only -o more.jsonl --exclude tasks.jsonl --seed 1",
 )
 
 
@@ -97,6 +98,14 @@ def synth(
     keep_rejected: bool = typer.Option(
         False, "--keep-rejected", help="Also write rejected items to NAME.rejected.jsonl."
     ),
+    exclude: list[Path] = typer.Option(
+        None,
+        "--exclude",
+        metavar="FILE",
+        help="Questions written before (tasks or trajectories, repeatable) not to ask again: "
+        "the same words or the same reference query on the same data. For a fresh "
+        "evaluation set, or GRPO tasks apart from the SFT ones.",
+    ),
     allow_eval_data: bool = typer.Option(
         False,
         "--allow-eval-data",
@@ -121,6 +130,7 @@ def synth(
         budget=loop.Budget(max_turns=max_turns, max_tokens=max_tokens, timeout_s=timeout),
         limits=Limits(timeout_s=cell_timeout),
         attempts=attempts,
+        exclude=guard.excluded(exclude or []),
     )
     if settings.check_eval:
         pipeline.check_sources(sources)  # before any model loads

@@ -6,6 +6,11 @@ ships the sha256 of every file of the DABench dev set and of every question's no
 text (`dabench.json`, written once by `python -m da_cli.synth.fingerprints DIR`; no
 answers). A source whose bytes match is refused; a generated question whose words match
 is dropped. Only files of a matching size are hashed, so big sources cost nothing.
+
+The same concern at the user's scale: `--exclude FILE` names questions `da synth` wrote
+before (an evaluation set of your own, SFT trajectories that GRPO tasks must not repeat),
+and a question asked of the same data in the same words or by the same reference query is
+not asked again.
 """
 
 import hashlib
@@ -84,3 +89,44 @@ def check_sources(files: list[Path]) -> None:
 
 def is_eval_question(text: str) -> bool:
     return question_hash(text) in fingerprints().questions
+
+
+def exclusion_keys(files: list[str], question: str, sql: str) -> tuple[str, str]:
+    """What identifies a question on its data: its words, and its reference query (a
+    rewording keeps the query). The data is part of the key: `orders` in two datasets are
+    two tables, and the same words ask two questions."""
+    data = "\n".join(sorted(files))
+    return (
+        question_hash(f"{data}\n{normalize_question(question)}"),
+        hashlib.sha256(f"{data}\n{' '.join(sql.split())}".encode()).hexdigest(),
+    )
+
+
+def excluded(paths: list[Path]) -> frozenset[str]:
+    """The keys of every question in these `da synth` outputs (tasks or trajectories; the
+    files they name are relative to the file, as `da synth` writes them)."""
+    keys: set[str] = set()
+    for path in paths:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            raise DataError(f"Cannot read {path}: {e.strerror or e}.") from None
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                files = [str((path.parent / f).resolve()) for f in row["files"]]
+                # A reworded question also keeps its template's words.
+                texts = [row["question"], row.get("original_question") or row["question"]]
+                sql = row.get("reference_sql") or ""
+            except (ValueError, KeyError, TypeError) as e:
+                raise DataError(
+                    f"{path}, line {n}: not a question written by `da synth` ({e})."
+                ) from None
+            for text in texts:
+                by_words, by_query = exclusion_keys(files, text, sql)
+                keys.add(by_words)
+                if sql:
+                    keys.add(by_query)
+    return frozenset(keys)

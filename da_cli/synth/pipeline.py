@@ -60,6 +60,8 @@ class Settings:
     # Tries per qa/research question: the first greedy, the others sampled, until the
     # inspector accepts one (rejection sampling that keeps a hard question's right attempt).
     attempts: int = 1
+    # Keys of questions not to ask again (`guard.excluded`: `da synth --exclude FILE`).
+    exclude: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -120,7 +122,16 @@ class Questioner:
                 out.append(Join(fact, key, dim, dim_key))
         return out
 
-    def plan(self, kind: str, n: int, seed: int, *, teacher: Model | None, check: bool) -> Plan:
+    def plan(
+        self,
+        kind: str,
+        n: int,
+        seed: int,
+        *,
+        teacher: Model | None,
+        check: bool,
+        exclude: frozenset[str] = frozenset(),
+    ) -> Plan:
         """Up to `n` questions with settled labels, tried in the sampler's order."""
         candidates = propose(
             self.profiles, self.joins(), "research" if kind == "research" else "qa"
@@ -129,6 +140,11 @@ class Questioner:
         for q in sample(candidates, seed):
             if len(plan.questions) >= n:
                 break
+            if exclude and not exclude.isdisjoint(
+                guard.exclusion_keys(self.catalog.sources, q.text, q.sql)
+            ):
+                plan.dropped["asked before (--exclude)"] += 1
+                continue
             rows = self.query(q.sql)
             if rows is None:
                 plan.dropped["reference query failed"] += 1
@@ -171,7 +187,12 @@ def plan_questions(sources: list[str], settings: Settings, *, teacher: Model | N
             Questioner(group, Path(tmp)) as questioner,
         ):
             sub = questioner.plan(
-                settings.kind, want, settings.seed, teacher=teacher, check=settings.check_eval
+                settings.kind,
+                want,
+                settings.seed,
+                teacher=teacher,
+                check=settings.check_eval,
+                exclude=settings.exclude,
             )
         want -= len(sub.questions)
         per_group.append(sub.questions)
