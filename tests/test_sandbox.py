@@ -89,6 +89,24 @@ def test_a_missing_table_error_names_the_datas_tables_not_duckdbs(sandbox):
     assert 'Did you mean "products"?\nThe tables are: orders' in r.error
 
 
+def test_a_cell_written_in_sql_is_shown_how_it_runs(sandbox):
+    query = "SELECT region, COUNT(*) AS n\n  FROM orders\n  GROUP BY region;"
+    r = sandbox.run(query)
+    assert r.error.startswith("SyntaxError")
+    hint = 'print(sql("""SELECT region, COUNT(*) AS n FROM orders GROUP BY region"""))'
+    assert r.error.endswith(f"This cell is SQL, not Python: run it as {hint}.")
+    assert sandbox.run(hint).ok  # the suggestion runs as written
+    r = sandbox.run("   SELECT COUNT(*) FROM orders")  # indented: "unexpected indent"
+    assert r.error.endswith('run it as print(sql("""SELECT COUNT(*) FROM orders""")).')
+    r = sandbox.run("CREATE TABLE agents (agent_id BIGINT, name VARCHAR)")
+    assert r.error.endswith("the data is read-only: query the tables as they are, with "
+                            'print(sql("SELECT ...")).')  # fmt: skip
+    # Python with a syntax error is not SQL, whatever word it starts with.
+    for cell in ("with open('x') as f\n    pass", "select = [1, 2\nprint(select)"):
+        r = sandbox.run(cell)
+        assert r.error.startswith("SyntaxError") and "SQL" not in r.error
+
+
 def test_one_table_is_ready_as_df_and_a_wrong_path_says_what_is_here(tmp_path):
     csv = tmp_path / "trips.csv"
     csv.write_text("city,fare\nOslo,3.5\nParis,4.5\n")

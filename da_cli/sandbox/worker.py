@@ -155,6 +155,33 @@ def _table_hint(message: str, tables: list[str]) -> str | None:
     return message + f"\nThe tables are: {', '.join(tables)}."
 
 
+# A query reads FROM something; "select = ..." is a Python name.
+_SQL_QUERY = re.compile(r"(?:SELECT\s(?!\s*=).*?\sFROM\s|WITH\s+\w+\s+AS\s*\()", re.I)
+_SQL_STATEMENT = re.compile(
+    r"(?:CREATE|ALTER|INSERT|UPDATE|DELETE|DROP|REPLACE|TRUNCATE)\s+\w", re.I
+)
+MAX_QUOTED_QUERY = 400
+
+
+def _sql_cell_hint(code: str) -> str:
+    """A cell that is SQL, not Python: small models write the query itself in the Python
+    cell, and the bare SyntaxError sends them to write it again the same way. The query
+    comes back wrapped as it runs; a statement that would change tables is told that the
+    data is read-only (a fake table made to fit the query would answer nothing)."""
+    lines = [x for x in code.strip().splitlines() if not x.lstrip().startswith(("--", "#"))]
+    text = " ".join(" ".join(lines).split()).rstrip(";").strip()
+    if _SQL_QUERY.match(text):
+        if ";" in text or '"""' in text or len(text) > MAX_QUOTED_QUERY:
+            return '\nThis cell is SQL, not Python: run a query as print(sql("""SELECT ...""")).'
+        return f'\nThis cell is SQL, not Python: run it as print(sql("""{text}""")).'
+    if _SQL_STATEMENT.match(text):
+        return (
+            "\nThis cell is SQL, not Python, and the data is read-only: query the tables as "
+            'they are, with print(sql("SELECT ...")).'
+        )
+    return ""
+
+
 def _cell_traceback(exc: BaseException, filename: str) -> str:
     """Keep what helps a model fix its code: the cell's own frames and the error."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
@@ -285,6 +312,7 @@ def _run_cell(
         error = "OSError: the cell was stopped: it wrote past the workspace's limit."
     except SyntaxError as e:
         error = f"SyntaxError: {e.msg} (line {e.lineno})\n  {(e.text or '').rstrip()}"
+        error += _sql_cell_hint(code)
     except BaseException as e:  # noqa: BLE001  (anything the cell raises is the model's)
         if isinstance(e, SystemExit):
             error = f"SystemExit: {e.code}"
