@@ -76,6 +76,16 @@ def test_a_misplaced_column_error_says_which_tables_have_it(sandbox):
     assert "The column channel is in: orders.channel." in r.error
     r = sandbox.run('sql("SELECT p.list_prise FROM products p")')
     assert "No table has a column list_prise. Similar columns: products.list_price," in r.error
+    # A column no table has, on an alias: the columns of the table the alias stands for.
+    r = sandbox.run('sql("SELECT p.name, COUNT(*) FROM orders o JOIN products AS p ON '
+                    'o.product = p.product GROUP BY p.name")')  # fmt: skip
+    assert r.error.endswith(
+        "No table has a column name. The columns of products (p) are: product, category, "
+        "list_price, launch_date."
+    )
+    r = sandbox.run('sql("SELECT orders.name FROM orders")')
+    assert r.error.endswith("The columns of orders are: order_id, order_date, "
+                            "region, product, channel, units, unit_price, revenue.")  # fmt: skip
 
 
 def test_a_missing_table_error_names_the_datas_tables_not_duckdbs(sandbox):

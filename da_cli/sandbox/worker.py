@@ -58,7 +58,7 @@ def _setup_namespace(catalog: dict) -> dict:
         try:
             return con.sql(query).df()
         except duckdb.BinderException as e:
-            hint = _column_hint(con, str(e), tables)
+            hint = _column_hint(con, str(e), tables, query)
             if not hint:
                 raise
             raise duckdb.BinderException(f"{e}\n{hint}") from None
@@ -108,11 +108,28 @@ def _setup_namespace(catalog: dict) -> dict:
 
 
 _MISSING_COLUMN = re.compile(r'(?:column "|column named ")([^"]+)"')
+_VALUES_LIST = re.compile(r'Values list "([^"]+)" does not have a column')
+_TABLE_REF = re.compile(
+    r'\b(?:FROM|JOIN)\s+"?(\w+)"?(?:\s+(?:AS\s+)?"?(?!(?:ON|USING|WHERE|GROUP|ORDER|JOIN|'
+    r'LEFT|RIGHT|INNER|OUTER|FULL|CROSS|LIMIT|HAVING|UNION|NATURAL)\b)(\w+)"?)?',
+    re.I,
+)
+MAX_LISTED_COLUMNS = 20
 
 
-def _column_hint(con, message: str, tables: list[str]) -> str:
+def _aliased(query: str, alias: str, tables: list[str]) -> str | None:
+    """The data table `alias` stands for in the query (`FROM meters m`, or the name itself)."""
+    for m in _TABLE_REF.finditer(query):
+        table, name = m.group(1), m.group(2) or m.group(1)
+        if alias in (name, table) and table in tables:
+            return table
+    return None
+
+
+def _column_hint(con, message: str, tables: list[str], query: str = "") -> str:
     """Small models put a column on the wrong table; saying which tables have it turns a
-    dead end into a one-step fix."""
+    dead end into a one-step fix. A column no table has (a `name` copied from the worked
+    example) gets the columns of the table its alias stands for: something to choose from."""
     m = _MISSING_COLUMN.search(message)
     if not m:
         return ""
@@ -122,7 +139,8 @@ def _column_hint(con, message: str, tables: list[str]) -> str:
     columns = [
         (t, c)
         for t, c in con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns ORDER BY table_name"
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "ORDER BY table_name, ordinal_position"
         ).fetchall()
         if t in tables
     ]
@@ -134,9 +152,19 @@ def _column_hint(con, message: str, tables: list[str]) -> str:
     similar = list(
         dict.fromkeys(f"{t}.{c}" for name in close for t, c in columns if c.lower() == name)
     )
-    return f"No table has a column {column}." + (
+    hint = f"No table has a column {column}." + (
         f" Similar columns: {', '.join(similar[:6])}." if similar else ""
     )
+    alias = _VALUES_LIST.search(message)
+    table = _aliased(query, alias.group(1), tables) if alias else None
+    if alias and table:
+        own = [c for t, c in columns if t == table]
+        more = ", ..." if len(own) > MAX_LISTED_COLUMNS else ""
+        listed = ", ".join(own[:MAX_LISTED_COLUMNS]) + more
+        name = alias.group(1)
+        said = table if name == table else f"{table} ({name})"
+        hint += f" The columns of {said} are: {listed}."
+    return hint
 
 
 _MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist!")
