@@ -112,7 +112,9 @@ def test_a_weight_0_message_is_context_not_a_lesson(tokenizer):
         data.messages_of({"messages": [{"role": "user", "content": "x", "weight": 0}]}, "t")
 
 
-def test_a_recovery_variant_opens_with_a_real_failed_cell_and_keeps_the_analysis(tmp_path):
+def test_a_recovery_variant_opens_with_a_real_failed_cell_and_keeps_the_analysis(
+    tmp_path, monkeypatch
+):
     from da_cli.agent.session import Session
     from train import recovery
 
@@ -145,6 +147,22 @@ def test_a_recovery_variant_opens_with_a_real_failed_cell_and_keeps_the_analysis
     assert v["recovery"]["wrong"] in reading and v["recovery"]["right"] in reading
     assert rest == turn[turn.index("<Code>") :]
     assert {v["recovery"]["right"]} <= {"shop_orders", "unit_price"}
+
+    # The query written as the cell: Python's error, the sandbox's hint, then sql() again.
+    only_sql = [x for x in recovery.slips(cell, {"shop_orders": []}, None) if x.kind == "sql"]
+    assert [x.wrong for x in only_sql] == ["SELECT sum(unit_price) AS total FROM shop_orders"]
+    original = recovery.slips
+    monkeypatch.setattr(recovery, "slips", lambda *a: [x for x in original(*a) if x.kind == "sql"])
+    with Session([str(csv)]) as session:
+        v = recovery.variant(record, session)
+    assert v is not None and v["recovery"]["kind"] == "sql"
+    _, failed, error, fix = v["messages"][-4:]
+    assert failed["content"] == (
+        "<Code>\n```python\nSELECT sum(unit_price) AS total FROM shop_orders\n```\n</Code>"
+    )
+    assert error["content"].startswith("SyntaxError") and "This cell is SQL" in error["content"]
+    assert "sql()" in fix["content"].split("</Analyze>")[0]
+    assert fix["content"].split("</Analyze>\n", 1)[1] == turn[turn.index("<Code>") :]
 
 
 def test_near_misses_are_other_names():

@@ -10,9 +10,11 @@ rewriting a cell that failed, before training and after.
 
 The failed cell is the trajectory's own first cell with one table or column name wrong: a
 near miss (singular or plural, underscores dropped, a part of the name) or, for a table, the
-worked example's table, which small models copy. It runs in a sandbox over the same files,
-so its error is the one `da analyze` would show. The step after it names the wrong and the
-right name, then the original cell and the rest of the analysis follow unchanged. The
+worked example's table, which small models copy; or, for a cell that prints one query, the
+query written as the cell itself (SQL in a Python cell, which trained small models write).
+It runs in a sandbox over the same files, so its error is the one `da analyze` would show.
+The step after it names the wrong and the right name (or says a query runs through `sql()`),
+then the original cell and the rest of the analysis follow unchanged. The
 failed cell is context, not a lesson: its message has weight 0, so no loss is taken on it
 (`train.data`), and only the reading of the error and what follows are trained. Nothing
 here uses a label; the variants keep the verified answer of the trajectory they came from.
@@ -38,13 +40,15 @@ _CODE = re.compile(r"<Code>\n```python\n(.*?)\n```\n*</Code>", re.DOTALL)
 _EXAMPLE_TABLE = re.compile(r"(?:A table|Tables) `(\w+)`")
 _TABLES = re.compile(r"Your tables are: (.*?)\.(?:\s|$)")
 _WORD = r"(?<![\w.]){}(?!\w)"
+# A cell that only prints one query: `print(sql("SELECT ..."))`, any quotes.
+_ONE_QUERY = re.compile(r"""print\(sql\(("{3}|'{3}|"|')(.+?)\1\)\)""", re.DOTALL)
 
 
 @dataclass
 class Slip:
     """One wrong name in the first cell: what it replaced and what kind of name it is."""
 
-    kind: str  # "table" or "column"
+    kind: str  # "table", "column", or "sql" (the query as the cell)
     right: str
     wrong: str
     table: str  # the table the column belongs to (the name itself for a table)
@@ -65,8 +69,10 @@ def _rank(key: str, items: list[Any]) -> list[Any]:
 
 
 def slips(code: str, columns: dict[str, list[str]], example_table: str | None) -> list[Slip]:
-    """Every wrong name the cell could have, tables first when the cell names one."""
-    out = []
+    """Every wrong name the cell could have, tables first when the cell names one, and the
+    cell's one query written as the cell."""
+    query = _ONE_QUERY.fullmatch(code.strip())
+    out = [Slip("sql", code, query.group(2).strip(), "")] if query else []
     for table, cols in columns.items():
         if not re.search(_WORD.format(re.escape(table)), code):
             continue
@@ -83,6 +89,8 @@ def slips(code: str, columns: dict[str, list[str]], example_table: str | None) -
 
 
 def apply(code: str, slip: Slip) -> str:
+    if slip.kind == "sql":
+        return slip.wrong
     return re.sub(_WORD.format(re.escape(slip.right)), slip.wrong, code)
 
 
@@ -98,6 +106,12 @@ _READINGS = {
         "and run it again.",
         "The error says `{wrong}` is not a column. The column in `{table}` is `{right}`, so I "
         "use that name.",
+    ],
+    "sql": [
+        "That cell was the query itself, and a cell is Python: a query runs through `sql()`, "
+        "so I print what `sql()` returns.",
+        "The error is Python's: I wrote SQL where Python goes. I run the same query with "
+        "`print(sql(...))`.",
     ],
 }
 
