@@ -163,6 +163,11 @@ def test_a_recovery_variant_opens_with_a_real_failed_cell_and_keeps_the_analysis
     assert error["content"].startswith("SyntaxError") and "This cell is SQL" in error["content"]
     assert "sql()" in fix["content"].split("</Analyze>")[0]
     assert fix["content"].split("</Analyze>\n", 1)[1] == turn[turn.index("<Code>") :]
+    # Counted by kind when a file of trajectories is rebuilt.
+    source = tmp_path / "kept.jsonl"
+    source.write_text(json.dumps({**record, "files": [csv.name]}) + "\n")
+    rows, made = recovery.build(source, 1.0, tmp_path)
+    assert (made["variants"], made["sql"]) == (1, 1) and rows[0]["recovery"]["kind"] == "sql"
 
 
 def test_near_misses_are_other_names():

@@ -175,7 +175,9 @@ def build(source: Path, share: float, out_dir: Path) -> tuple[list[dict], dict]:
     (those without one stay as they were), with its files relative to `out_dir`, and counts
     of what was made."""
     rows = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
-    out, made = [], {"trajectories": len(rows), "chosen": 0, "variants": 0, "table": 0, "column": 0}
+    out: list[dict] = []
+    made = dict.fromkeys(["chosen", "variants", "table", "column", "sql"], 0)
+    made["trajectories"] = len(rows)
     for r in rows:
         files = [(source.parent / f).resolve() for f in r["files"]]
         r["files"] = [os.path.relpath(f, out_dir.resolve()) for f in files]
