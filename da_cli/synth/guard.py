@@ -97,7 +97,7 @@ def exclusion_keys(files: list[str], question: str, sql: str) -> tuple[str, str]
     two tables, and the same words ask two questions."""
     data = "\n".join(sorted(files))
     return (
-        question_hash(f"{data}\n{normalize_question(question)}"),
+        hashlib.sha256(f"{data}\n{normalize_question(question)}".encode()).hexdigest(),
         hashlib.sha256(f"{data}\n{' '.join(sql.split())}".encode()).hexdigest(),
     )
 
@@ -118,7 +118,7 @@ def excluded(paths: list[Path]) -> frozenset[str]:
                 row = json.loads(line)
                 files = [str((path.parent / f).resolve()) for f in row["files"]]
                 # A reworded question also keeps its template's words.
-                texts = [row["question"], row.get("original_question") or row["question"]]
+                texts = {row["question"], row.get("original_question") or row["question"]}
                 sql = row.get("reference_sql") or ""
             except (ValueError, KeyError, TypeError) as e:
                 raise DataError(
