@@ -11,7 +11,14 @@ from rich.markup import escape
 from da_cli import api, config, runs
 from da_cli.agent.loop import Budget
 from da_cli.agent.session import Session, check_question
-from da_cli.cli.console import VoteWhen, complete_model, examples, state
+from da_cli.cli.console import (
+    CELL_TIMEOUT_OPTION,
+    MEMORY_OPTION,
+    MODEL_OPTION,
+    VoteWhen,
+    examples,
+    state,
+)
 from da_cli.errors import BudgetExhausted, UsageError
 from da_cli.models import load_model
 from da_cli.sandbox import Limits
@@ -30,15 +37,7 @@ def analyze(
         metavar="SOURCE... QUESTION",
         help="Data files (CSV, XLSX, SQLite, Parquet, …), then the question ('-' reads stdin).",
     ),
-    model: str = typer.Option(
-        None,
-        "--model",
-        "-m",
-        metavar="NAME",
-        help="Embedded model name, a .gguf path, openai:URL#NAME or replay:PATH. "
-        + config.default_note("model"),
-        autocompletion=complete_model,
-    ),
+    model: str = MODEL_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
     max_turns: int = typer.Option(
         None,
@@ -61,20 +60,8 @@ def analyze(
         metavar="SECONDS",
         help="Most seconds in all. " + config.default_note("analyze.timeout"),
     ),
-    cell_timeout: float = typer.Option(
-        None,
-        "--cell-timeout",
-        min=1,
-        metavar="SECONDS",
-        help="Most seconds a cell. " + config.default_note("cell_timeout"),
-    ),
-    memory: int = typer.Option(
-        None,
-        "--memory",
-        min=16,
-        metavar="MB",
-        help="Address-space limit of the code worker. " + config.default_note("memory"),
-    ),
+    cell_timeout: float = CELL_TIMEOUT_OPTION,
+    memory: int = MEMORY_OPTION,
     samples: int = typer.Option(
         None,
         "--samples",

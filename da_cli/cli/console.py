@@ -27,7 +27,7 @@ from rich.status import Status
 from rich.syntax import Syntax
 from rich.text import Text
 
-from da_cli import interrupts
+from da_cli import config, interrupts
 from da_cli.agent.transcript import Step, Transcript
 from da_cli.agent.vote import VOTE_WHEN
 from da_cli.errors import EXIT_INTERRUPTED, DaError
@@ -295,6 +295,33 @@ def complete_model(incomplete: str) -> list[tuple[str, str]]:
     """Shell completion for `--model`: the embedded model names, each with its
     description (a .gguf path completes as a file name in the shell anyway)."""
     return [(m.name, m.description) for m in EMBEDDED.values() if m.name.startswith(incomplete)]
+
+
+# Options several commands take with the same meaning and the same default, declared once
+# (typer only reads an option's declaration, so one can serve every command).
+MODEL_OPTION = typer.Option(
+    None,
+    "--model",
+    "-m",
+    metavar="NAME",
+    help="Embedded model name, a .gguf path, openai:URL#NAME or replay:PATH. "
+    + config.default_note("model"),
+    autocompletion=complete_model,
+)
+CELL_TIMEOUT_OPTION = typer.Option(
+    None,
+    "--cell-timeout",
+    min=1,
+    metavar="SECONDS",
+    help="Most seconds a cell. " + config.default_note("cell_timeout"),
+)
+MEMORY_OPTION = typer.Option(
+    None,
+    "--memory",
+    min=16,
+    metavar="MB",
+    help="Address-space limit of the code worker. " + config.default_note("memory"),
+)
 
 
 def interrupted() -> typer.Exit:

@@ -10,7 +10,7 @@ import typer
 
 from da_cli import config, paths
 from da_cli.agent import loop
-from da_cli.cli.console import VoteWhen, complete_model, examples, guarded, state
+from da_cli.cli.console import MODEL_OPTION, VoteWhen, examples, guarded, state
 from da_cli.errors import UsageError
 from da_cli.eval import compare as compare_
 from da_cli.eval import tasks as tasks_module
@@ -34,14 +34,7 @@ app = typer.Typer(
 
 # Options both evaluations take: by default `da analyze`'s budget, samples and model, so a
 # score is what a user gets.
-MODEL = typer.Option(
-    None,
-    "--model",
-    "-m",
-    metavar="NAME",
-    help="Model. " + config.default_note("model"),
-    autocompletion=complete_model,
-)
+MODEL = MODEL_OPTION
 OUTPUT = typer.Option(
     None, "--output", "-o", help="Results, one JSON line per question (resumable)."
 )

@@ -12,7 +12,7 @@ from rich.markup import escape
 from da_cli import config
 from da_cli import report as reports
 from da_cli.agent.session import Session, check_question
-from da_cli.cli.console import complete_model, examples, state
+from da_cli.cli.console import CELL_TIMEOUT_OPTION, MEMORY_OPTION, MODEL_OPTION, examples, state
 from da_cli.errors import BudgetExhausted, UsageError
 from da_cli.models import load_model
 from da_cli.report import markdown, script
@@ -96,15 +96,7 @@ def report(
         metavar="N",
         help="Most generated tokens per angle. " + config.default_note("report.max_tokens"),
     ),
-    model: str = typer.Option(
-        None,
-        "--model",
-        "-m",
-        metavar="NAME",
-        help="Embedded model name, a .gguf path, openai:URL#NAME or replay:PATH. "
-        + config.default_note("model"),
-        autocompletion=complete_model,
-    ),
+    model: str = MODEL_OPTION,
     timeout: float = typer.Option(
         None,
         "--timeout",
@@ -112,20 +104,8 @@ def report(
         metavar="SECONDS",
         help="Most seconds for all the analyses together. " + config.default_note("report.timeout"),
     ),
-    cell_timeout: float = typer.Option(
-        None,
-        "--cell-timeout",
-        min=1,
-        metavar="SECONDS",
-        help="Most seconds a cell. " + config.default_note("cell_timeout"),
-    ),
-    memory: int = typer.Option(
-        None,
-        "--memory",
-        min=16,
-        metavar="MB",
-        help="Address-space limit of the code worker. " + config.default_note("memory"),
-    ),
+    cell_timeout: float = CELL_TIMEOUT_OPTION,
+    memory: int = MEMORY_OPTION,
     emit_script: Path = typer.Option(
         None,
         "--emit-script",
