@@ -100,19 +100,32 @@ def test_a_missing_table_error_names_the_datas_tables_not_duckdbs(sandbox):
 
 
 def test_a_cell_written_in_sql_is_shown_how_it_runs(sandbox):
-    query = "SELECT region, COUNT(*) AS n\n  FROM orders\n  GROUP BY region;"
+    query = "SELECT region, COUNT(*) AS n -- per region\n  FROM orders\n  GROUP BY region;"
     r = sandbox.run(query)
     assert r.error.startswith("SyntaxError")
-    hint = 'print(sql("""SELECT region, COUNT(*) AS n FROM orders GROUP BY region"""))'
+    # Its lines as written: joined, the comment would swallow the rest of the query.
+    hint = 'print(sql("""\n' + query.rstrip(";") + '\n"""))'
     assert r.error.endswith(f"This cell is SQL, not Python: run it as {hint}.")
     assert sandbox.run(hint).ok  # the suggestion runs as written
     r = sandbox.run("   SELECT COUNT(*) FROM orders")  # indented: "unexpected indent"
     assert r.error.endswith('run it as print(sql("""SELECT COUNT(*) FROM orders""")).')
+    r = sandbox.run('SELECT COUNT(*) FROM "orders"')  # a closing quote ends the string early
+    hint = r.error.split("run it as ", 1)[1].removesuffix(".")
+    assert hint == 'print(sql("""\nSELECT COUNT(*) FROM "orders"\n"""))'
+    assert sandbox.run(hint).ok
+    r = sandbox.run("SELECT 1 FROM orders; SELECT 2 FROM orders")  # two: no one line to copy
+    assert r.error.endswith('run a query as print(sql("""SELECT ...""")).')
     r = sandbox.run("CREATE TABLE agents (agent_id BIGINT, name VARCHAR)")
     assert r.error.endswith("the data is read-only: query the tables as they are, with "
                             'print(sql("SELECT ...")).')  # fmt: skip
-    # Python with a syntax error is not SQL, whatever word it starts with.
-    for cell in ("with open('x') as f\n    pass", "select = [1, 2\nprint(select)"):
+    # What DuckDB cannot parse is not SQL: Python with a syntax error whatever word it
+    # starts with, prose, or a query with Python after it.
+    for cell in (
+        "with open('x') as f\n    pass",
+        "select = [1, 2\nprint(select)",
+        "Select the rows from the table where sales rise",
+        "SELECT region FROM orders\nprint(df.head())",
+    ):
         r = sandbox.run(cell)
         assert r.error.startswith("SyntaxError") and "SQL" not in r.error
 

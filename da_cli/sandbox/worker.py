@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import sys
+import textwrap
 import time
 import traceback
 
@@ -183,31 +184,45 @@ def _table_hint(message: str, tables: list[str]) -> str | None:
     return message + f"\nThe tables are: {', '.join(tables)}."
 
 
-# A query reads FROM something; "select = ..." is a Python name.
-_SQL_QUERY = re.compile(r"(?:SELECT\s(?!\s*=).*?\sFROM\s|WITH\s+\w+\s+AS\s*\()", re.I)
-_SQL_STATEMENT = re.compile(
-    r"(?:CREATE|ALTER|INSERT|UPDATE|DELETE|DROP|REPLACE|TRUNCATE)\s+\w", re.I
-)
 MAX_QUOTED_QUERY = 400
+_GENERIC_SQL_HINT = '\nThis cell is SQL, not Python: run a query as print(sql("""SELECT ...""")).'
+# Statements that would change tables; anything else DuckDB parses is a query of some kind.
+_WRITES = {"CREATE", "INSERT", "UPDATE", "DELETE", "DROP", "ALTER", "COPY", "ATTACH"}
 
 
 def _sql_cell_hint(code: str) -> str:
     """A cell that is SQL, not Python: small models write the query itself in the Python
-    cell, and the bare SyntaxError sends them to write it again the same way. The query
-    comes back wrapped as it runs; a statement that would change tables is told that the
-    data is read-only (a fake table made to fit the query would answer nothing)."""
-    lines = [x for x in code.strip().splitlines() if not x.lstrip().startswith(("--", "#"))]
-    text = " ".join(" ".join(lines).split()).rstrip(";").strip()
-    if _SQL_QUERY.match(text):
-        if ";" in text or '"""' in text or len(text) > MAX_QUOTED_QUERY:
-            return '\nThis cell is SQL, not Python: run a query as print(sql("""SELECT ...""")).'
-        return f'\nThis cell is SQL, not Python: run it as print(sql("""{text}""")).'
-    if _SQL_STATEMENT.match(text):
+    cell, and the bare SyntaxError sends them to write it again the same way. DuckDB's
+    parser decides what is SQL (prose, or SQL mixed with Python, is not), and the query
+    comes back wrapped as it runs, its lines as written (a `--` comment or a literal with
+    two spaces would change if they were joined). A statement that would change tables is
+    told that the data is read-only (a fake table made to fit the query answers nothing)."""
+    import duckdb
+
+    text = textwrap.dedent(code).strip().rstrip(";").rstrip()
+    if not text:
+        return ""
+    try:
+        statements = duckdb.extract_statements(text)
+    except duckdb.Error:
+        return ""
+    if any(st.type.name in _WRITES for st in statements):
         return (
             "\nThis cell is SQL, not Python, and the data is read-only: query the tables as "
             'they are, with print(sql("SELECT ...")).'
         )
-    return ""
+    if len(statements) != 1 or len(text) > MAX_QUOTED_QUERY:
+        return _GENERIC_SQL_HINT
+    prefix = "r" if "\\" in text else ""
+    if "\n" in text or text.endswith('"'):  # a closing quote would end the string early
+        suggestion = f'print(sql({prefix}"""\n{text}\n"""))'
+    else:
+        suggestion = f'print(sql({prefix}"""{text}"""))'
+    try:
+        compile(suggestion, "<hint>", "exec")
+    except SyntaxError:  # the query holds triple quotes of its own
+        return _GENERIC_SQL_HINT
+    return f"\nThis cell is SQL, not Python: run it as {suggestion}."
 
 
 def _cell_traceback(exc: BaseException, filename: str) -> str:
