@@ -151,6 +151,12 @@ def test_a_recovery_variant_opens_with_a_real_failed_cell_and_keeps_the_analysis
     # The query written as the cell: Python's error, the sandbox's hint, then sql() again.
     only_sql = [x for x in recovery.slips(cell, {"shop_orders": []}, None) if x.kind == "sql"]
     assert [x.wrong for x in only_sql] == ["SELECT sum(unit_price) AS total FROM shop_orders"]
+    # Only a cell that is one printed query: two of them are not one query to write bare.
+    two = f"{cell}\nprint(sql('SELECT count(*) FROM shop_orders'))"
+    assert [x for x in recovery.slips(two, {"shop_orders": []}, None) if x.kind == "sql"] == []
+    assert recovery.one_query("print(sql('SELECT 1 FROM t WHERE r = \\'W\\''))") == (
+        "SELECT 1 FROM t WHERE r = 'W'"
+    )
     original = recovery.slips
     monkeypatch.setattr(recovery, "slips", lambda *a: [x for x in original(*a) if x.kind == "sql"])
     with Session([str(csv)]) as session:

@@ -23,6 +23,7 @@ here uses a label; the variants keep the verified answer of the trajectory they 
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import os
@@ -40,8 +41,6 @@ _CODE = re.compile(r"<Code>\n```python\n(.*?)\n```\n*</Code>", re.DOTALL)
 _EXAMPLE_TABLE = re.compile(r"(?:A table|Tables) `(\w+)`")
 _TABLES = re.compile(r"Your tables are: (.*?)\.(?:\s|$)")
 _WORD = r"(?<![\w.]){}(?!\w)"
-# A cell that only prints one query: `print(sql("SELECT ..."))`, any quotes.
-_ONE_QUERY = re.compile(r"""print\(sql\(("{3}|'{3}|"|')(.+?)\1\)\)""", re.DOTALL)
 
 
 @dataclass
@@ -68,11 +67,33 @@ def _rank(key: str, items: list[Any]) -> list[Any]:
     return sorted(items, key=lambda x: hashlib.sha256(f"{key}:{x}".encode()).hexdigest())
 
 
+def one_query(code: str) -> str | None:
+    """The query of a cell that only prints one: `print(sql("SELECT ..."))`, any quotes.
+    Read by Python's parser, not a pattern: two such lines, an escaped quote or strings
+    written side by side would be cut wrong by one."""
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:
+        return None
+    match body:
+        case [
+            ast.Expr(
+                ast.Call(
+                    ast.Name("print"),
+                    [ast.Call(ast.Name("sql"), [ast.Constant(str() as query)], [])],
+                    [],
+                )
+            )
+        ]:
+            return query.strip() or None
+    return None
+
+
 def slips(code: str, columns: dict[str, list[str]], example_table: str | None) -> list[Slip]:
     """Every wrong name the cell could have, tables first when the cell names one, and the
     cell's one query written as the cell."""
-    query = _ONE_QUERY.fullmatch(code.strip())
-    out = [Slip("sql", code, query.group(2).strip(), "")] if query else []
+    query = one_query(code)
+    out = [Slip("sql", code, query, "")] if query else []
     for table, cols in columns.items():
         if not re.search(_WORD.format(re.escape(table)), code):
             continue
