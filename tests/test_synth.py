@@ -16,6 +16,7 @@ from conftest import ROOT, SALES, WAREHOUSE, answer_step, code_step, run_da
 
 from da_cli.agent.session import Session
 from da_cli.agent.transcript import Step, Transcript
+from da_cli.errors import DataError
 from da_cli.models import load_model
 from da_cli.synth import guard, inspect, items, paraphrase, pipeline, record
 from da_cli.synth.fingerprints import build
@@ -608,6 +609,12 @@ def test_questions_asked_before_are_not_asked_again_on_the_same_data(tmp_path):
     r = run_da("synth", str(SALES), "-o", str(tmp_path / "x.jsonl"), *args, "--exclude", str(bad))
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert "bad.jsonl, line 1: not a question written by `da synth`" in r.stderr
+    r = run_da("synth", str(SALES), "-o", str(tmp_path / "u.jsonl"), "--kind", "understand",
+               "--exclude", str(first))  # fmt: skip
+    assert r.returncode == 2 and "--kind understand asks none" in r.stderr
+    bad.write_text('{"question": null, "files": []}\n')
+    with pytest.raises(DataError, match="line 1: not a question written by"):
+        guard.excluded([bad])
 
 
 # --- the real model ----------------------------------------------------------------------------

@@ -121,6 +121,8 @@ def synth(
     """
     if output.is_dir():
         raise UsageError(f"{output} is a directory; give a file name such as data.jsonl.")
+    if exclude and kind == Kind.understand:
+        raise UsageError("--exclude skips questions; --kind understand asks none.")
     settings = pipeline.Settings(
         kind=kind.value,
         n=n,

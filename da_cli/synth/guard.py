@@ -119,6 +119,8 @@ def excluded(paths: list[Path]) -> frozenset[str]:
                 files = [str((path.parent / f).resolve()) for f in row["files"]]
                 # A reworded question also keeps its template's words.
                 texts = {row["question"], row.get("original_question") or row["question"]}
+                if not all(isinstance(t, str) for t in texts):
+                    raise TypeError("a question that is not text")
                 sql = row.get("reference_sql") or ""
             except (ValueError, KeyError, TypeError) as e:
                 raise DataError(
