@@ -130,6 +130,27 @@ def test_a_cell_written_in_sql_is_shown_how_it_runs(sandbox):
         assert r.error.startswith("SyntaxError") and "SQL" not in r.error
 
 
+def test_an_api_the_library_removed_is_named_with_what_replaced_it(sandbox):
+    frame = "t = pd.DataFrame({'x': [1, 2, 3], 'y': [2, 4, 7], 'city': ['a', 'b', 'c']})\n"
+    for call in ("t.corr()", "t.mean()"):
+        r = sandbox.run(frame + f"print({call})")
+        name = call[2:-2]
+        assert r.error.endswith(
+            f"DataFrame.{name}() does not skip text columns (pandas 2.0 and later): pass "
+            "numeric_only=True, or choose the numeric columns."
+        ), r.error
+        assert sandbox.run(frame + f"print(t.{name}(numeric_only=True))").ok
+    r = sandbox.run(frame + "t.city.astype(float)")  # not a DataFrame-wide statistic
+    assert "could not convert" in r.error and "numeric_only" not in r.error
+    rmse = "from sklearn.metrics import mean_squared_error\nmean_squared_error([1, 2], [1, 4]"
+    r = sandbox.run(rmse + ", squared=False)")
+    assert r.error.endswith("the RMSE is sklearn.metrics.root_mean_squared_error(y_true, y_pred).")
+    r = sandbox.run("from sklearn.metrics import root_mean_squared_error as f\nf([1, 2], [1, 4])")
+    assert r.observation() == str(2**0.5)
+    r = sandbox.run("def f(a): pass\nf(1, squared=False)")  # only scikit-learn's
+    assert "TypeError" in r.error and "RMSE" not in r.error
+
+
 def test_one_table_is_ready_as_df_and_a_wrong_path_says_what_is_here(tmp_path):
     csv = tmp_path / "trips.csv"
     csv.write_text("city,fare\nOslo,3.5\nParis,4.5\n")

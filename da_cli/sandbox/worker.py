@@ -236,6 +236,38 @@ def _cell_traceback(exc: BaseException, filename: str) -> str:
     return head + "\n".join(lines) + ("\n" if lines else "") + err
 
 
+# DataFrame methods that reduce every column and, since pandas 2.0, no longer skip text ones.
+_REDUCTIONS = {"corr", "corrwith", "cov", "mean", "median", "std", "var", "sem", "skew",
+               "kurt", "sum", "prod", "quantile"}  # fmt: skip
+
+
+def _changed_api_hint(exc: BaseException) -> str:
+    """What replaced an API the library removed. Small models learned from code written
+    for older pandas and scikit-learn: `df.corr()` over a table with text columns (pandas
+    before 2.0 skipped them) and `mean_squared_error(..., squared=False)` (gone in
+    scikit-learn 1.6). The bare error sends them to drop the argument (an MSE reported as
+    the RMSE) or to guess; the hint names the call that does what they meant."""
+    message = str(exc)
+    frames = traceback.extract_tb(exc.__traceback__)
+    if "unexpected keyword argument 'squared'" in message and any(
+        f"{os.sep}sklearn{os.sep}" in f.filename for f in frames
+    ):
+        return (
+            "\nscikit-learn 1.6 removed squared=: the RMSE is "
+            "sklearn.metrics.root_mean_squared_error(y_true, y_pred)."
+        )
+    if "could not convert string to float" in message or "with string dtype" in message:
+        for f in frames:
+            if f.filename.endswith(os.path.join("pandas", "core", "frame.py")):
+                if f.name in _REDUCTIONS:
+                    return (
+                        f"\nDataFrame.{f.name}() does not skip text columns (pandas 2.0 and "
+                        f"later): pass numeric_only=True, or choose the numeric columns."
+                    )
+                break
+    return ""
+
+
 def _file_hint(tables: list[str]) -> str:
     """Small models read `path/to/data.csv` or a name they guessed: say what is here."""
     try:
@@ -363,6 +395,7 @@ def _run_cell(
             error = _cell_traceback(e, filename)
             if isinstance(e, FileNotFoundError):
                 error += _file_hint(ns.get("TABLES", []))
+            error += _changed_api_hint(e)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     if finished and error is None and names:
