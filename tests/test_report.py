@@ -363,7 +363,10 @@ def test_the_script_forgives_what_the_sandbox_forgave(replay, tmp_path):
     # not do the same would fail where the cells ran.
     data = tmp_path / "Taxi Trips.csv"
     data.write_text("city,fare\nOslo,3.5\nParis,4.5\n")
-    code = "print(df.fare.sum())\nprint(pd.read_csv('taxi_trips.csv').fare.max())"
+    code = (
+        "print(df.fare.sum())\nprint(pd.read_csv('taxi_trips.csv').fare.max())\n"
+        "print(load('Taxi Trips.csv').fare.min())"  # the file's name for its table's
+    )
     model = replay(code_step(code), answer_step("Fares add up to 8.0; the top one is 4.5."))
     script = tmp_path / "recompute.py"
     args = ("report", str(data), "--question", "fares?", "-m", model, "--emit-script")
@@ -373,8 +376,9 @@ def test_the_script_forgives_what_the_sandbox_forgave(replay, tmp_path):
     run.mkdir()
     r = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, cwd=run)
     assert r.returncode == 0, r.stderr
-    assert "8.0\n" in r.stdout and "4.5\n" in r.stdout
+    assert "8.0\n" in r.stdout and "4.5\n" in r.stdout and "3.5\n" in r.stdout
     assert '(no file "taxi_trips.csv": read "Taxi Trips.csv", the data file here)' in r.stderr
+    assert '(no table "Taxi Trips.csv": loaded "taxi_trips")' in r.stderr
 
 
 @pytest.mark.slow

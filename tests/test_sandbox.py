@@ -164,6 +164,27 @@ def test_one_table_is_ready_as_df_and_a_wrong_path_says_what_is_here(tmp_path):
         assert sb.run("df = 5\ndf + 1").observation() == "6"  # the model's own df wins
 
 
+def test_a_table_or_column_a_small_model_guessed_is_answered_with_the_real_ones(tmp_path):
+    csv = tmp_path / "happiness.2019.csv"
+    csv.write_text("Country,Economy (GDP per Capita),Score\nOslo,1.5,7.5\nRome,1.2,6.2\n")
+    with Sandbox(build_catalog([str(csv)]), tmp_path / "ws", Limits(timeout_s=5)) as sb:
+        [table] = sb.run("print(TABLES[0])").output.split()
+        assert table != "happiness.2019"  # the file's own name is not a table name
+        for name in ("happiness.2019", "happiness.2019.csv", "Happiness 2019"):
+            r = sb.run(f"t = load({name!r})\nprint(len(t))")
+            assert r.ok and r.output.splitlines()[-1] == "2", r.error
+            assert f'(no table "{name}": loaded "{table}")' in r.output
+        assert "no table 'sales'" in sb.run("load('sales')").error  # nothing like it
+        r = sb.run("t = load(TABLES[0])\nt[['GDP per Capita', 'Score']]")
+        assert r.error.endswith(
+            "Columns close to 'GDP per Capita': 'Economy (GDP per Capita)' (in t)."
+        ), r.error
+        r = sb.run("t['TotalIncome'].mean()")  # a column the model never made
+        assert r.error.endswith("The columns of t are: Country, Economy (GDP per Capita), Score.")
+        r = sb.run("{'a': 1}['b']")  # a dict's KeyError is not about columns
+        assert r.error.endswith("KeyError: 'b'")
+
+
 @pytest.mark.parametrize(
     "path", ["path/to/trips 2024.csv", "trips_2024.csv", "data.csv", "/data/Trips-2024.CSV"]
 )

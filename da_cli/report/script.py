@@ -80,7 +80,8 @@ def _context(report: Report, cells: list[Cell]) -> dict:
         "drivers": inspect.getsource(drivers).strip() if "explain_change" in read else "",
         "facts": inspect.getsource(facts).strip() if "survey_fact" in read else "",
         "question": repr(report.question or ""),
-        "forgiving": inspect.getsource(forgiving).strip() if reads_files else "",
+        # Also for load(): a table name a cell guessed is resolved as the sandbox did.
+        "forgiving": inspect.getsource(forgiving).strip() if reads_files or "load" in read else "",
         "table_variables": [
             (name, table) for name, table in names.items() if name in read and name not in stored
         ],

@@ -49,6 +49,24 @@ def data_file(path, sources: list[str]):
     return path
 
 
+_DATA_SUFFIX = re.compile(r"\.(?:csv|tsv|txt|xlsx?|parquet|jsonl?|ndjson|sqlite3?|db)$", re.I)
+
+
+def table_meant(name, tables: list[str]):
+    """The table a small model meant by a name that is none, else `name`. Models load the
+    data file by its own name (`load("imp.score.ldlr.metabolome")` for the table
+    `imp_score_ldlr_metabolome`, `load("sales.csv")`): a name that matches exactly one
+    table once spelling and a data file's extension are ignored means that table."""
+    if not isinstance(name, str) or name in tables:
+        return name
+    stem = _norm(_DATA_SUFFIX.sub("", name))
+    meant = [t for t in tables if _norm(t) == stem]
+    if len(meant) == 1:
+        print(f'(no table "{name}": loaded "{meant[0]}")', file=sys.stderr)
+        return meant[0]
+    return name
+
+
 def forgive_paths(pd, sources: list[str]) -> None:
     """Make pandas' readers take the path a small model meant (see `data_file`)."""
     for reader, argument in READERS.items():

@@ -16,7 +16,7 @@ import time
 import traceback
 
 from da_cli.sandbox import wire
-from da_cli.sandbox.forgiving import SINGLE_TABLE_NAMES, forgive_paths
+from da_cli.sandbox.forgiving import SINGLE_TABLE_NAMES, forgive_paths, table_meant
 from da_cli.sandbox.quota import DiskQuota, WorkspaceFull, cell_clock
 
 
@@ -71,6 +71,7 @@ def _setup_namespace(catalog: dict) -> dict:
 
     def load(table: str, limit: int | None = None) -> pd.DataFrame:
         """Load a table (a DuckDB view) into pandas, optionally only the first `limit` rows."""
+        table = table_meant(table, tables)
         if table not in tables:
             raise KeyError(f"no table {table!r}; the tables are {tables}")
         q = f'SELECT * FROM "{table}"' + (f" LIMIT {int(limit)}" if limit else "")
@@ -268,6 +269,53 @@ def _changed_api_hint(exc: BaseException) -> str:
     return ""
 
 
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+
+
+def _key_hint(exc: KeyError, ns: dict) -> str:
+    """A column pandas did not find, with the columns close to it in the cell's DataFrames
+    (`'GDP per Capita'` for `'Economy (GDP per Capita)'`), or, with one DataFrame and
+    nothing close, its columns: a model that guessed a name, or used one it never made,
+    then has the real ones to choose from."""
+    import difflib
+
+    pd = sys.modules.get("pandas")
+    frames = traceback.extract_tb(exc.__traceback__)
+    if pd is None or not any(f"{os.sep}pandas{os.sep}" in f.filename for f in frames):
+        return ""
+    arg = exc.args[0] if exc.args else None
+    if not isinstance(arg, str):
+        return ""
+    # `KeyError: 'x'`, or "None of [Index(['x', 'y'], ...)] are in the [columns]", or
+    # "['x'] not in index".
+    several = arg.startswith("None of [") or arg.endswith("not in index")
+    missing = _QUOTED.findall(arg)[:3] if several else [arg]
+    tables = {
+        name: list(map(str, v.columns))
+        for name, v in ns.items()
+        if isinstance(v, pd.DataFrame) and not name.startswith("_") and len(v.columns) <= 500
+    }
+    if not missing or not tables:
+        return ""
+    lines = []
+    for key in missing:
+        low = key.lower()
+        close = []
+        for name, cols in tables.items():
+            lower = {c.lower(): c for c in cols}
+            near = difflib.get_close_matches(low, list(lower), n=3, cutoff=0.6)
+            near += [c for c in lower if len(low) >= 3 and low in c and c not in near]
+            close += [f"{lower[c]!r} (in {name})" for c in near]
+        if close:
+            lines.append(f"Columns close to {key!r}: {', '.join(dict.fromkeys(close[:6]))}.")
+    if not lines and len(tables) == 1:
+        [(name, cols)] = tables.items()
+        more = ", ..." if len(cols) > MAX_LISTED_COLUMNS else ""
+        listed = ", ".join(cols[:MAX_LISTED_COLUMNS]) + more
+        lines.append(f"The columns of {name} are: {listed}.")
+    return "".join("\n" + line for line in lines)
+
+
 def _file_hint(tables: list[str]) -> str:
     """Small models read `path/to/data.csv` or a name they guessed: say what is here."""
     try:
@@ -396,6 +444,8 @@ def _run_cell(
             if isinstance(e, FileNotFoundError):
                 error += _file_hint(ns.get("TABLES", []))
             error += _changed_api_hint(e)
+            if isinstance(e, KeyError):
+                error += _key_hint(e, ns)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     if finished and error is None and names:
