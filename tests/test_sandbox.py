@@ -147,6 +147,11 @@ def test_an_api_the_library_removed_is_named_with_what_replaced_it(sandbox):
     assert r.error.endswith("the RMSE is sklearn.metrics.root_mean_squared_error(y_true, y_pred).")
     r = sandbox.run("from sklearn.metrics import root_mean_squared_error as f\nf([1, 2], [1, 4])")
     assert r.observation() == str(2**0.5)
+    r = sandbox.run(rmse.replace("mean_", "mean_squared_log_error as f, mean_", 1) + ")\n"
+                    "f([1, 2], [1, 4], squared=False)")  # fmt: skip
+    assert r.error.endswith(
+        "the RMSLE is sklearn.metrics.root_mean_squared_log_error(y_true, y_pred)."
+    )
     r = sandbox.run("def f(a): pass\nf(1, squared=False)")  # only scikit-learn's
     assert "TypeError" in r.error and "RMSE" not in r.error
 
@@ -162,6 +167,17 @@ def test_one_table_is_ready_as_df_and_a_wrong_path_says_what_is_here(tmp_path):
         assert "Files in the working directory: trips.csv." in r.error
         assert 'load("trips")' in r.error
         assert sb.run("df = 5\ndf + 1").observation() == "6"  # the model's own df wins
+
+
+def test_a_table_name_means_a_table_only_when_one_is_spelled_so():
+    from da_cli.sandbox.forgiving import table_meant
+
+    tables = ["orders", "продажи", "t_2019"]
+    assert table_meant("Продажи.csv", tables) == "продажи"
+    assert table_meant("2019.csv", tables) == "t_2019"  # da's name for a digit-first file
+    for name in ("клиенты", "", "...", "order"):  # nothing, or another word
+        assert table_meant(name, tables) == name
+    assert table_meant("a-b", ["a_b", "A_B"]) == "a-b"  # two alike: none is meant
 
 
 def test_a_table_or_column_a_small_model_guessed_is_answered_with_the_real_ones(tmp_path):
@@ -181,8 +197,19 @@ def test_a_table_or_column_a_small_model_guessed_is_answered_with_the_real_ones(
         ), r.error
         r = sb.run("t['TotalIncome'].mean()")  # a column the model never made
         assert r.error.endswith("The columns of t are: Country, Economy (GDP per Capita), Score.")
-        r = sb.run("{'a': 1}['b']")  # a dict's KeyError is not about columns
+        # Not about columns: a dict's KeyError (also inside pandas), a row label.
+        r = sb.run("{'a': 1}['b']")
         assert r.error.endswith("KeyError: 'b'")
+        r = sb.run("m = {'Oslo': 1}\nt.Country.map(lambda c: m[c])")
+        assert r.error.endswith("KeyError: 'Rome'")
+        assert sb.run("t.set_index('Country').loc['Paris']").error.endswith("KeyError: 'Paris'")
+        r = sb.run("t[['Sorce']]")  # pandas 3 names the dtype, 'str', in the message
+        assert r.error.endswith("Columns close to 'Sorce': 'Score' (in t)."), r.error
+        r = sb.run("p = pd.DataFrame({2019: [1], 2020: [2]})\np['2019']")
+        assert r.error.endswith("Columns close to '2019': 2019 (in p)."), r.error
+        # A hint that cannot be made leaves the cell's own error, and the worker, as they are.
+        r = sb.run("class E(KeyError):\n    def __str__(self): return 1\nraise E('x')")
+        assert "E" in r.error and sb.run("print(len(t))").output.strip() == "2"
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ verbatim into the script, which then reads the same files as the cells did in th
 import os
 import re
 import sys
+import unicodedata
 
 # With one table, the names small models reach for first (`df.groupby(...)`) mean it.
 SINGLE_TABLE_NAMES = ("df", "data")
@@ -59,8 +60,14 @@ def table_meant(name, tables: list[str]):
     table once spelling and a data file's extension are ignored means that table."""
     if not isinstance(name, str) or name in tables:
         return name
-    stem = _norm(_DATA_SUFFIX.sub("", name))
-    meant = [t for t in tables if _norm(t) == stem]
+    # Spelled as da names a table (data/catalog.py: word characters, any script; a digit
+    # first gets "t_").
+    stem = re.sub(r"\W+", "_", unicodedata.normalize("NFKC", _DATA_SUFFIX.sub("", name)))
+    stem = stem.strip("_").lower()
+    if not stem:
+        return name
+    spellings = {stem, f"t_{stem}"} if stem[0].isdigit() else {stem}
+    meant = [t for t in tables if t.lower() in spellings]
     if len(meant) == 1:
         print(f'(no table "{name}": loaded "{meant[0]}")', file=sys.stderr)
         return meant[0]

@@ -242,6 +242,27 @@ _REDUCTIONS = {"corr", "corrwith", "cov", "mean", "median", "std", "var", "sem",
                "kurt", "sum", "prod", "quantile"}  # fmt: skip
 
 
+def _hint(make, *args) -> str:
+    """A hint, or none when making it fails: the cell's own error must always come back
+    (an exception whose str() raises, a frame pandas did not expect)."""
+    try:
+        return make(*args)
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _sklearn_function(exc: BaseException) -> str:
+    """The scikit-learn function whose arguments failed its check: its parameter wrapper
+    raises, holding the function as `func` (the cell may have called it by another name)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        func = tb.tb_frame.f_locals.get("func")
+        if f"{os.sep}sklearn{os.sep}" in tb.tb_frame.f_code.co_filename and callable(func):
+            return getattr(func, "__name__", "")
+        tb = tb.tb_next
+    return ""
+
+
 def _changed_api_hint(exc: BaseException) -> str:
     """What replaced an API the library removed. Small models learned from code written
     for older pandas and scikit-learn: `df.corr()` over a table with text columns (pandas
@@ -253,6 +274,11 @@ def _changed_api_hint(exc: BaseException) -> str:
     if "unexpected keyword argument 'squared'" in message and any(
         f"{os.sep}sklearn{os.sep}" in f.filename for f in frames
     ):
+        if _sklearn_function(exc) == "mean_squared_log_error":
+            return (
+                "\nscikit-learn 1.6 removed squared=: the RMSLE is "
+                "sklearn.metrics.root_mean_squared_log_error(y_true, y_pred)."
+            )
         return (
             "\nscikit-learn 1.6 removed squared=: the RMSE is "
             "sklearn.metrics.root_mean_squared_error(y_true, y_pred)."
@@ -270,9 +296,19 @@ def _changed_api_hint(exc: BaseException) -> str:
 
 
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+_LISTED = re.compile(r"Index\(\[(.*?)\]|^\[(.*?)\] not in index")
+_MAX_FRAMES = 20
+# Where pandas looks a column up for a DataFrame method the cell called: a KeyError from
+# elsewhere (a row label in .loc, a Series, the cell's own dict in a lambda) is not
+# about columns.
+_FRAME_FILES = tuple(os.path.join("pandas", "core", f) for f in ("frame.py", "generic.py"))
 
 
-def _key_hint(exc: KeyError, ns: dict) -> str:
+def _label(column) -> str:
+    return column if isinstance(column, str) else repr(column)
+
+
+def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
     """A column pandas did not find, with the columns close to it in the cell's DataFrames
     (`'GDP per Capita'` for `'Economy (GDP per Capita)'`), or, with one DataFrame and
     nothing close, its columns: a model that guessed a name, or used one it never made,
@@ -281,28 +317,32 @@ def _key_hint(exc: KeyError, ns: dict) -> str:
 
     pd = sys.modules.get("pandas")
     frames = traceback.extract_tb(exc.__traceback__)
-    if pd is None or not any(f"{os.sep}pandas{os.sep}" in f.filename for f in frames):
+    cell = [i for i, f in enumerate(frames) if f.filename == filename]
+    if pd is None or not cell or cell[-1] + 1 >= len(frames):
+        return ""
+    if not frames[cell[-1] + 1].filename.endswith(_FRAME_FILES):
         return ""
     arg = exc.args[0] if exc.args else None
     if not isinstance(arg, str):
         return ""
-    # `KeyError: 'x'`, or "None of [Index(['x', 'y'], ...)] are in the [columns]", or
-    # "['x'] not in index".
-    several = arg.startswith("None of [") or arg.endswith("not in index")
-    missing = _QUOTED.findall(arg)[:3] if several else [arg]
-    tables = {
-        name: list(map(str, v.columns))
-        for name, v in ns.items()
-        if isinstance(v, pd.DataFrame) and not name.startswith("_") and len(v.columns) <= 500
-    }
+    # `KeyError: 'x'`, or "None of [Index(['x', 'y'], dtype='str')] are in the [columns]",
+    # or "['x'] not in index".
+    listed = _LISTED.search(arg)
+    missing = _QUOTED.findall(listed.group(1) or listed.group(2) or "") if listed else [arg]
+    tables = {}
+    for name, v in list(ns.items()):
+        if isinstance(v, pd.DataFrame) and not str(name).startswith("_") and len(v.columns) <= 500:
+            tables[name] = list(v.columns)
+        if len(tables) == _MAX_FRAMES:
+            break
     if not missing or not tables:
         return ""
     lines = []
-    for key in missing:
+    for key in missing[:3]:
         low = key.lower()
         close = []
         for name, cols in tables.items():
-            lower = {c.lower(): c for c in cols}
+            lower = {str(c).lower(): c for c in cols}
             near = difflib.get_close_matches(low, list(lower), n=3, cutoff=0.6)
             near += [c for c in lower if len(low) >= 3 and low in c and c not in near]
             close += [f"{lower[c]!r} (in {name})" for c in near]
@@ -311,8 +351,8 @@ def _key_hint(exc: KeyError, ns: dict) -> str:
     if not lines and len(tables) == 1:
         [(name, cols)] = tables.items()
         more = ", ..." if len(cols) > MAX_LISTED_COLUMNS else ""
-        listed = ", ".join(cols[:MAX_LISTED_COLUMNS]) + more
-        lines.append(f"The columns of {name} are: {listed}.")
+        listed_columns = ", ".join(_label(c) for c in cols[:MAX_LISTED_COLUMNS]) + more
+        lines.append(f"The columns of {name} are: {listed_columns}.")
     return "".join("\n" + line for line in lines)
 
 
@@ -441,11 +481,13 @@ def _run_cell(
             error = f"SystemExit: {e.code}"
         else:
             error = _cell_traceback(e, filename)
+            # The clock stops first: a timeout inside a hint would escape this handler.
+            signal.setitimer(signal.ITIMER_REAL, 0)
             if isinstance(e, FileNotFoundError):
                 error += _file_hint(ns.get("TABLES", []))
-            error += _changed_api_hint(e)
+            error += _hint(_changed_api_hint, e)
             if isinstance(e, KeyError):
-                error += _key_hint(e, ns)
+                error += _hint(_key_hint, e, ns, filename)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     if finished and error is None and names:
