@@ -161,11 +161,9 @@ def _column_hint(con, message: str, tables: list[str], query: str = "") -> str:
     table = _aliased(query, alias.group(1), tables) if alias else None
     if alias and table:
         own = [c for t, c in columns if t == table]
-        more = ", ..." if len(own) > MAX_LISTED_COLUMNS else ""
-        listed = ", ".join(own[:MAX_LISTED_COLUMNS]) + more
         name = alias.group(1)
         said = table if name == table else f"{table} ({name})"
-        hint += f" The columns of {said} are: {listed}."
+        hint += f" The columns of {said} are: {_listed(own)}."
     return hint
 
 
@@ -304,8 +302,11 @@ _MAX_FRAMES = 20
 _FRAME_FILES = tuple(os.path.join("pandas", "core", f) for f in ("frame.py", "generic.py"))
 
 
-def _label(column) -> str:
-    return column if isinstance(column, str) else repr(column)
+def _listed(columns: list) -> str:
+    """Column labels as a hint lists them: the first MAX_LISTED_COLUMNS, a string as it is,
+    any other label (a year as an int) as Python writes it."""
+    shown = [c if isinstance(c, str) else repr(c) for c in columns[:MAX_LISTED_COLUMNS]]
+    return ", ".join(shown) + (", ..." if len(columns) > MAX_LISTED_COLUMNS else "")
 
 
 def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
@@ -350,9 +351,7 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
             lines.append(f"Columns close to {key!r}: {', '.join(dict.fromkeys(close[:6]))}.")
     if not lines and len(tables) == 1:
         [(name, cols)] = tables.items()
-        more = ", ..." if len(cols) > MAX_LISTED_COLUMNS else ""
-        listed_columns = ", ".join(_label(c) for c in cols[:MAX_LISTED_COLUMNS]) + more
-        lines.append(f"The columns of {name} are: {listed_columns}.")
+        lines.append(f"The columns of {name} are: {_listed(cols)}.")
     return "".join("\n" + line for line in lines)
 
 
