@@ -6,6 +6,7 @@ report's script reads `assigned_names`, to show what the sandbox showed)."""
 
 import ast
 import contextlib
+import functools
 import linecache
 import os
 import re
@@ -14,10 +15,27 @@ import sys
 import textwrap
 import time
 import traceback
+import warnings
 
 from da_cli.sandbox import wire
 from da_cli.sandbox.forgiving import SINGLE_TABLE_NAMES, forgive_paths, table_meant
 from da_cli.sandbox.quota import DiskQuota, WorkspaceFull, cell_clock
+
+
+def _quietly(helper):
+    """One of da's helpers, run without the deprecation warnings raised inside it. DuckDB
+    converts a zoned timestamp to pandas with `drop(inplace=True)`, which pandas 3
+    deprecates: the warning, attributed to da's `load()`, read to a small model as a fault
+    in its own code. The cell's own deprecated calls still warn."""
+
+    @functools.wraps(helper)
+    def quiet(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            return helper(*args, **kwargs)
+
+    return quiet
 
 
 class _Namespace(dict):
@@ -54,6 +72,7 @@ def _setup_namespace(catalog: dict) -> dict:
     con = Catalog.from_dict(catalog).connect()
     tables = [v["name"] for v in catalog["views"]]
 
+    @_quietly
     def sql(query: str) -> pd.DataFrame:
         """Run DuckDB SQL over the data's tables and return a DataFrame."""
         try:
@@ -69,6 +88,7 @@ def _setup_namespace(catalog: dict) -> dict:
                 raise
             raise duckdb.CatalogException(message) from None
 
+    @_quietly
     def load(table: str, limit: int | None = None) -> pd.DataFrame:
         """Load a table (a DuckDB view) into pandas, optionally only the first `limit` rows."""
         table = table_meant(table, tables)
@@ -77,6 +97,7 @@ def _setup_namespace(catalog: dict) -> dict:
         q = f'SELECT * FROM "{table}"' + (f" LIMIT {int(limit)}" if limit else "")
         return con.sql(q).df()
 
+    @_quietly
     def explain_change(table: str, period: str | None = None, **options) -> drivers.ChangeReport:
         """The cause of the change the question asks about: the period ('2025-Q3', 'Q3',
         '2025-07', 'July', '2025') and the measure are read from the question when not
@@ -86,6 +107,7 @@ def _setup_namespace(catalog: dict) -> dict:
         report.chart()  # saved with the cell: a report of the analysis shows the waterfall
         return report
 
+    @_quietly
     def survey_fact(kind: str, **params) -> facts.Fact:
         """One of a report's survey facts (da_cli/data/facts.py), drawn as it prints."""
         fact = facts.compute(con, kind, **params)
