@@ -429,6 +429,12 @@ def test_the_script_shows_what_a_silent_cell_assigned_as_the_sandbox_did():
     assert shown == code + "\n_show_names(r=r, p=p)"
     assert show_last_expression(code, "(no output)") == code  # the sandbox showed nothing
     assert show_last_expression("x = 1\nx + 1", "2") == "x = 1\n_show(x + 1)"
+    # Short values earlier lines assigned, in the order the sandbox showed them; a cell
+    # that ends in a call returning None showed them too.
+    code = "m = 10.5\nt = load('orders')\nsd = 2.34"
+    assert show_last_expression(code, "m = 10.5\nsd = 2.34") == code + "\n_show_names(m=m, sd=sd)"
+    ends_in_call = show_last_expression("q = 3\n[].clear()", "q = 3")
+    assert ends_in_call == "q = 3\n_show([].clear())\n_show_names(q=q)"
     # The script's helper prints what the sandbox printed.
     helper = (ROOT / "templates" / "script.py.j2").read_text()
     start = helper.index("def _show_names")

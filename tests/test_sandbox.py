@@ -38,9 +38,10 @@ def test_reading_a_table_shows_no_warning_from_da_s_own_conversion(tmp_path):
 
 def test_a_silent_cell_ending_in_an_assignment_shows_what_it_assigned(sandbox):
     # A small model computes a value, prints nothing, then answers with a number it never
-    # saw: the cell shows its last assignment's plain names (numpy scalars as numbers).
+    # saw: the cell shows its last assignment's plain names (numpy scalars as numbers),
+    # after the short values its earlier lines assigned.
     cell = "import numpy as np\nr, _p = np.float64(0.25), 1\nn: int = 3\nn += 1"
-    assert sandbox.run(cell).observation() == "n = 4"
+    assert sandbox.run(cell).observation() == "r = 0.25\nn = 4"
     out = sandbox.run("import numpy as np\nr, p = np.float64(0.25), 'x'")
     assert out.observation() == "r = 0.25\np = 'x'"
     # Past 800 characters in all, a value is shown by its type (and shape, for a table).
@@ -59,9 +60,29 @@ def test_a_silent_cell_ending_in_an_assignment_shows_what_it_assigned(sandbox):
     assert out.observation() == "m = <ndarray of shape (500, 2)>"
     # What it printed, an item assignment, or an error: shown as before, nothing added.
     assert sandbox.run("y = 2\nprint('done')\nz = 5").observation() == "done"
-    assert sandbox.run("d = {}\nd['k'] = 1").observation() == "(no output)"
+    assert sandbox.run("d = {}").observation() == "d = {}"
+    assert sandbox.run("d['k'] = 1").observation() == "(no output)"
     assert "ZeroDivisionError" in sandbox.run("w = 1 / 0").observation()
     assert sandbox.run("w").error is not None
+
+
+def test_a_silent_cell_shows_the_values_its_earlier_lines_computed(sandbox):
+    # The 1.5B computed a mean, a median and a deviation on three lines, saw only the
+    # deviation, and answered with a mean it never saw.
+    cell = "m = 10.5\nmed = 9.8\nsd = 2.34"
+    assert sandbox.run(cell).observation() == "m = 10.5\nmed = 9.8\nsd = 2.34"
+    # Only short one-line values: not a table, a function or a long list; a name set
+    # twice shows its final value once.
+    cell = "t = load('regions')\nf = lambda x: x\nxs = list(range(99))\nk = 1\nk = len(t)\nz = 0"
+    assert sandbox.run(cell).observation() == "k = 4\nz = 0"
+    # The latest six of them.
+    cell = "\n".join(f"v{i} = {i}" for i in range(9)) + "\nlast = -1"
+    shown = [f"v{i} = {i}" for i in range(3, 9)] + ["last = -1"]
+    assert sandbox.run(cell).observation() == "\n".join(shown)
+    # A cell ending in a call that returns None is silent too.
+    assert sandbox.run("q = 3\n[].clear()").observation() == "q = 3"
+    # Names in a loop or a function body are not the cell's own lines.
+    assert sandbox.run("for i in range(3):\n    j = i").observation() == "(no output)"
 
 
 def test_sql_and_load_see_the_sources(sandbox):

@@ -100,19 +100,24 @@ def runnable(report: Report) -> list[Cell]:
 
 
 def show_last_expression(code: str, output: str = "") -> str:
-    """The sandbox printed a cell's last expression, and what the last line assigned when
-    the cell printed nothing else (its recorded `output` then starts with `name =`); the
-    script must say so explicitly."""
+    """The sandbox printed a cell's last expression, and what the cell assigned when it
+    printed nothing else (its recorded `output` then starts with `name =`); the script
+    must say so explicitly."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
         return code
-    names = worker.assigned_names(tree.body[-1]) if tree.body else []
-    if names and re.match(rf"{re.escape(names[0])} =[ \n]", output):
-        shown = ", ".join(f"{n}={n}" for n in names[: worker.MAX_SHOWN_NAMES])
-        return f"{code.rstrip()}\n_show_names({shown})"
-    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
-        return code
+    ends_in_expression = bool(tree.body) and isinstance(tree.body[-1], ast.Expr)
+    earlier, names = worker.silent_cell_names(tree.body[:-1] if ends_in_expression else tree.body)
+    if ends_in_expression:
+        earlier, names = earlier + names, []
+    places = {n: re.search(rf"^{re.escape(n)} =[ \n]", output, re.M) for n in earlier + names}
+    shown = sorted((m.start(), n) for n, m in places.items() if m)
+    names_call = ""
+    if shown and shown[0][0] == 0:
+        names_call = "\n_show_names(" + ", ".join(f"{n}={n}" for _, n in shown) + ")"
+    if not ends_in_expression:
+        return code.rstrip() + names_call if names_call else code
     last = tree.body[-1]
     lines = code.splitlines()
     start, end = last.lineno - 1, (last.end_lineno or last.lineno) - 1
@@ -124,7 +129,8 @@ def show_last_expression(code: str, output: str = "") -> str:
     ):
         return code
     indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
-    return "\n".join(lines[:start] + [f"{indent}_show({segment})"] + lines[end + 1 :])
+    shown_code = "\n".join(lines[:start] + [f"{indent}_show({segment})"] + lines[end + 1 :])
+    return shown_code + names_call
 
 
 def render(report: Report, filename: str) -> str:

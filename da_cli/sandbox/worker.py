@@ -402,6 +402,8 @@ def _alarm(signum, frame):
 
 
 MAX_SHOWN_NAMES = 4
+MAX_EARLIER_NAMES = 6  # the latest of those earlier lines assigned, with a short value
+EARLIER_CHARS = 120  # an earlier line's value is shown if its repr is one line this short
 SHOWN_CHARS = 800  # of the assigned values' reprs together; a bigger one is summarized
 SHOW_SECONDS = 2.0
 
@@ -426,15 +428,36 @@ def assigned_names(stmt: ast.stmt) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _shown(ns: dict, names: list[str]) -> str | None:
+def silent_cell_names(body: list[ast.stmt]) -> tuple[list[str], list[str]]:
+    """What a cell that printed nothing may show: the names its earlier top-level lines
+    assigned, and those its last line assigned. A small model computes the mean, the
+    median and the deviation on three lines, sees only the last, and then answers with a
+    mean it never saw."""
+    last = assigned_names(body[-1]) if body else []
+    earlier = [n for stmt in body[:-1] for n in assigned_names(stmt) if n not in last]
+    return list(dict.fromkeys(reversed(earlier)))[::-1], last
+
+
+def _shown(ns: dict, names: list[str], earlier: tuple[str, ...] | list[str] = ()) -> str | None:
     """`name = value` for each name, a table's lines under its name; a value whose repr
     does not fit what is left of SHOWN_CHARS (four train/test splits, say) by its type and
-    shape only. Runs after the cell, under its own short alarm: a slow repr (a lazy query
-    object runs its query) shows nothing rather than turning a finished cell into a
-    timeout."""
+    shape only. Before them, the latest `earlier` names whose value is one short line (a
+    number, a test's result); tables and functions there would be noise. Runs after the
+    cell, under its own short alarm: a slow repr (a lazy query object runs its query)
+    shows nothing rather than turning a finished cell into a timeout."""
     lines, room = [], SHOWN_CHARS
     signal.setitimer(signal.ITIMER_REAL, SHOW_SECONDS)
     try:
+        short = []
+        for name in [k for k in earlier if k in ns]:
+            value = ns[name]
+            if callable(value) or isinstance(value, type(sys)) or _many(value):
+                continue
+            text = _brief(value, EARLIER_CHARS)
+            if "\n" not in text and len(text) < EARLIER_CHARS and not text.startswith("<"):
+                short.append(f"{name} = {text}")
+        lines = short[-MAX_EARLIER_NAMES:]
+        room -= sum(len(line) for line in lines)
         for name in [k for k in names if k in ns][:MAX_SHOWN_NAMES]:
             text = _brief(ns[name], room)
             room -= len(text)
@@ -444,6 +467,14 @@ def _shown(ns: dict, names: list[str]) -> str | None:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     return "\n".join(lines) or None
+
+
+def _many(value: object) -> bool:
+    """A table or long array, whose repr would be costly and never one short line."""
+    try:
+        return getattr(value, "ndim", 0) >= 1 and len(value) > 20  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001  (an object with odd ndim/len is not shown either)
+        return True
 
 
 def _brief(value: object, room: int) -> str:
@@ -472,6 +503,7 @@ def _run_cell(
     assigned = None
     finished = False
     names: list[str] = []
+    earlier: list[str] = []
     error = None
     # Registered so tracebacks can quote the cell's lines back to the model.
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
@@ -482,7 +514,9 @@ def _run_cell(
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)
-        names = assigned_names(tree.body[-1]) if tree.body and last is None else []
+        earlier, names = silent_cell_names(tree.body)
+        if last is not None:  # `df.sort_values(..., inplace=True)` ends it, and shows None
+            earlier, names = earlier + names, []
         with quota.watching():
             exec(compile(tree, filename, "exec"), ns)
             if last is not None:
@@ -511,11 +545,11 @@ def _run_cell(
                 error += _hint(_key_hint, e, ns, filename)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-    if finished and error is None and names:
-        # What a cell ending in an assignment computed, shown only if it printed nothing
+    if finished and error is None and value is None and (names or earlier):
+        # What a silent cell computed, shown only if it printed nothing
         # (`ExecutionResult.observation`): small models compute a value, print nothing,
         # and then answer with a number they never saw.
-        assigned = _shown(ns, names)
+        assigned = _shown(ns, names, earlier)
     figures = _save_figures(workspace, n)
     return {"value": value, "assigned": assigned, "error": error, "figures": figures}
 
