@@ -435,6 +435,15 @@ def test_the_script_shows_what_a_silent_cell_assigned_as_the_sandbox_did():
     assert show_last_expression(code, "m = 10.5\nsd = 2.34") == code + "\n_show_names(m=m, sd=sd)"
     ends_in_call = show_last_expression("q = 3\n[].clear()", "q = 3")
     assert ends_in_call == "q = 3\n_show([].clear())\n_show_names(q=q)"
+    # After warnings too; but what the cell printed itself is not what the sandbox showed.
+    warned = "<cell 2>:1: FutureWarning: old\n  x()\nm = 10.5\nsd = 2.34"
+    assert show_last_expression(code, warned) == code + "\n_show_names(m=m, sd=sd)"
+    printed = "m = 10.5\nprint(f'm = {m}')\nsd = 2.34"
+    assert show_last_expression(printed, "m = 10.5") == printed
+    printed = "m = 10.5\nprint('m =', m)\nt.head()"
+    assert show_last_expression(printed, "m = 10.5\n   city\n0  Oslo") == printed.replace(
+        "t.head()", "_show(t.head())"
+    )
     # The script's helper prints what the sandbox printed.
     helper = (ROOT / "templates" / "script.py.j2").read_text()
     start = helper.index("def _show_names")

@@ -34,6 +34,10 @@ def test_reading_a_table_shows_no_warning_from_da_s_own_conversion(tmp_path):
         # The analysis's own deprecated calls still warn: they are its to fix.
         out = sb.run("df = load('readings')\ndf.drop(columns=['value'], inplace=True)")
         assert out.ok and ">:2: Pandas4Warning: The inplace keyword" in out.observation()
+        # ... and once, as Python shows a warning, however often the cell calls da's helpers.
+        loop = "import warnings\nfor i in range(4):\n    d = sql('SELECT value FROM readings')\n"
+        out = sb.run(loop + "    warnings.warn('old API', FutureWarning)\nprint('done')")
+        assert out.observation().count("FutureWarning: old API") == 1
 
 
 def test_a_silent_cell_ending_in_an_assignment_shows_what_it_assigned(sandbox):
@@ -83,6 +87,13 @@ def test_a_silent_cell_shows_the_values_its_earlier_lines_computed(sandbox):
     assert sandbox.run("q = 3\n[].clear()").observation() == "q = 3"
     # Names in a loop or a function body are not the cell's own lines.
     assert sandbox.run("for i in range(3):\n    j = i").observation() == "(no output)"
+    # The last line's value comes first: earlier values take only the room and the time
+    # it leaves, and one slow repr hides only itself.
+    wide = "".join(f"coefficients_{i} = [{', '.join(['0.123457'] * 11)}]\n" for i in range(6))
+    assert sandbox.run(wide + "answer = 0.25").observation().endswith("\nanswer = 0.25")
+    slow = "import time\nclass Lazy:\n    def __repr__(self):\n        time.sleep(3)\n"
+    out = sandbox.run(slow + "q = Lazy()\nn = 2\nanswer = 0.25")
+    assert out.observation() == "n = 2\nanswer = 0.25"
 
 
 def test_sql_and_load_see_the_sources(sandbox):

@@ -16,6 +16,7 @@ from da_cli.data import drivers, facts
 from da_cli.report import templates
 from da_cli.report.document import Cell, Report
 from da_cli.sandbox import forgiving, worker
+from da_cli.sandbox.session import WARNING_LINES
 
 _LOAD = re.compile(r"^LOAD '(?P<path>.+)'$")
 _READS_A_FILE = re.compile(r"\b(" + "|".join(forgiving.READERS) + r")\b")
@@ -101,8 +102,8 @@ def runnable(report: Report) -> list[Cell]:
 
 def show_last_expression(code: str, output: str = "") -> str:
     """The sandbox printed a cell's last expression, and what the cell assigned when it
-    printed nothing else (its recorded `output` then starts with `name =`); the script
-    must say so explicitly."""
+    printed nothing else (its recorded `output`, warnings aside, is then that block and
+    nothing more); the script must say so explicitly."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -111,11 +112,8 @@ def show_last_expression(code: str, output: str = "") -> str:
     earlier, names = worker.silent_cell_names(tree.body[:-1] if ends_in_expression else tree.body)
     if ends_in_expression:
         earlier, names = earlier + names, []
-    places = {n: re.search(rf"^{re.escape(n)} =[ \n]", output, re.M) for n in earlier + names}
-    shown = sorted((m.start(), n) for n, m in places.items() if m)
-    names_call = ""
-    if shown and shown[0][0] == 0:
-        names_call = "\n_show_names(" + ", ".join(f"{n}={n}" for _, n in shown) + ")"
+    shown = _names_shown(WARNING_LINES.sub("", output).strip("\n"), earlier, names)
+    names_call = f"\n_show_names({', '.join(f'{n}={n}' for n in shown)})" if shown else ""
     if not ends_in_expression:
         return code.rstrip() + names_call if names_call else code
     last = tree.body[-1]
@@ -131,6 +129,23 @@ def show_last_expression(code: str, output: str = "") -> str:
     indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
     shown_code = "\n".join(lines[:start] + [f"{indent}_show({segment})"] + lines[end + 1 :])
     return shown_code + names_call
+
+
+def _names_shown(text: str, earlier: list[str], names: list[str]) -> list[str]:
+    """The names whose values make up `text`, if it is all a block the sandbox shows: a
+    line for each of some earlier names, in order, then the last line's names (the first
+    of which is always shown). Text the cell printed itself is not such a block."""
+    lines, shown = text.split("\n"), []
+    for name in earlier:
+        if lines and lines[0].startswith(f"{name} = "):
+            shown.append(name)
+            lines.pop(0)
+    rest = "\n".join(lines)
+    if not names:
+        return shown if shown and not rest else []
+    if not re.match(rf"{re.escape(names[0])} =[ \n]", rest):
+        return []
+    return shown + [n for n in names if re.search(rf"^{re.escape(n)} =[ \n]", rest, re.M)]
 
 
 def render(report: Report, filename: str) -> str:

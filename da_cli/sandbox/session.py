@@ -65,7 +65,7 @@ _INHERITED = frozenset(
 
 
 # What `warnings.showwarning` writes: "file:line: SomeWarning: message", then the line.
-_WARNINGS = re.compile(r"^[^\n]*:\d+: \w*Warning: [^\n]*\n?(?:[ \t]+[^\n]*\n?)?", re.M)
+WARNING_LINES = re.compile(r"^[^\n]*:\d+: \w*Warning: [^\n]*\n?(?:[ \t]+[^\n]*\n?)?", re.M)
 
 
 @dataclass
@@ -95,7 +95,7 @@ class ExecutionResult:
             parts.append(self.error)
         # A warning (pandas and scipy print many) is not the cell showing a result.
         silent = self.value is None and not self.figures and not self.error
-        if self.assigned and silent and not _WARNINGS.sub("", self.output).strip():
+        if self.assigned and silent and not WARNING_LINES.sub("", self.output).strip():
             parts.append(self.assigned)
         return "\n".join(parts) if parts else "(no output)"
 

@@ -13,6 +13,7 @@ import re
 import signal
 import sys
 import textwrap
+import threading
 import time
 import traceback
 import warnings
@@ -21,21 +22,34 @@ from da_cli.sandbox import wire
 from da_cli.sandbox.forgiving import SINGLE_TABLE_NAMES, forgive_paths, table_meant
 from da_cli.sandbox.quota import DiskQuota, WorkspaceFull, cell_clock
 
+_inside_helper = threading.local()  # how deep the current thread is in da's helpers
+_DEPRECATIONS = (DeprecationWarning, FutureWarning)
+
 
 def _quietly(helper):
     """One of da's helpers, run without the deprecation warnings raised inside it. DuckDB
     converts a zoned timestamp to pandas with `drop(inplace=True)`, which pandas 3
     deprecates: the warning, attributed to da's `load()`, read to a small model as a fault
-    in its own code. The cell's own deprecated calls still warn."""
+    in its own code. The cell's own deprecated calls still warn. A per-thread depth, read
+    by `_show_warning`, rather than `catch_warnings`: that swaps the process's filters
+    (threads of a cell would undo each other's) and resets which warnings were already
+    shown, so a cell's own warning would repeat on every call in a loop."""
 
     @functools.wraps(helper)
     def quiet(*args, **kwargs):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", FutureWarning)
+        _inside_helper.depth = getattr(_inside_helper, "depth", 0) + 1
+        try:
             return helper(*args, **kwargs)
+        finally:
+            _inside_helper.depth -= 1
 
     return quiet
+
+
+def _show_warning(message, category, *args, _show=warnings.showwarning, **kwargs) -> None:
+    if getattr(_inside_helper, "depth", 0) and issubclass(category, _DEPRECATIONS):
+        return
+    _show(message, category, *args, **kwargs)
 
 
 class _Namespace(dict):
@@ -66,6 +80,7 @@ def _setup_namespace(catalog: dict) -> dict:
     from da_cli.data import drivers, facts
     from da_cli.data.catalog import Catalog
 
+    warnings.showwarning = _show_warning
     pd.set_option("display.max_rows", 30)
     pd.set_option("display.max_columns", 20)
     pd.set_option("display.width", 120)
@@ -404,6 +419,7 @@ def _alarm(signum, frame):
 MAX_SHOWN_NAMES = 4
 MAX_EARLIER_NAMES = 6  # the latest of those earlier lines assigned, with a short value
 EARLIER_CHARS = 120  # an earlier line's value is shown if its repr is one line this short
+EARLIER_SECONDS = 0.5  # for their reprs together, within SHOW_SECONDS
 SHOWN_CHARS = 800  # of the assigned values' reprs together; a bigger one is summarized
 SHOW_SECONDS = 2.0
 
@@ -442,31 +458,43 @@ def _shown(ns: dict, names: list[str], earlier: tuple[str, ...] | list[str] = ()
     """`name = value` for each name, a table's lines under its name; a value whose repr
     does not fit what is left of SHOWN_CHARS (four train/test splits, say) by its type and
     shape only. Before them, the latest `earlier` names whose value is one short line (a
-    number, a test's result); tables and functions there would be noise. Runs after the
-    cell, under its own short alarm: a slow repr (a lazy query object runs its query)
-    shows nothing rather than turning a finished cell into a timeout."""
+    number, a test's result) in the room and time the last line's names left; tables and
+    functions there would be noise. Runs after the cell, each repr under what is left of
+    a short clock: a slow repr (a lazy query object runs its query) shows nothing rather
+    than turning a finished cell into a timeout."""
+    until = time.monotonic() + SHOW_SECONDS
     lines, room = [], SHOWN_CHARS
-    signal.setitimer(signal.ITIMER_REAL, SHOW_SECONDS)
-    try:
-        short = []
-        for name in [k for k in earlier if k in ns]:
-            value = ns[name]
-            if callable(value) or isinstance(value, type(sys)) or _many(value):
-                continue
-            text = _brief(value, EARLIER_CHARS)
-            if "\n" not in text and len(text) < EARLIER_CHARS and not text.startswith("<"):
-                short.append(f"{name} = {text}")
-        lines = short[-MAX_EARLIER_NAMES:]
-        room -= sum(len(line) for line in lines)
-        for name in [k for k in names if k in ns][:MAX_SHOWN_NAMES]:
-            text = _brief(ns[name], room)
+    for name in [k for k in names if k in ns][:MAX_SHOWN_NAMES]:
+        text = _brief_until(ns[name], room, until)
+        if text is not None:
             room -= len(text)
             lines.append(f"{name} =\n{text}" if "\n" in text else f"{name} = {text}")
+    short: list[str] = []
+    until = min(until, time.monotonic() + EARLIER_SECONDS)
+    for name in [k for k in reversed(earlier) if k in ns]:
+        value = ns[name]
+        if len(short) == MAX_EARLIER_NAMES or callable(value) or isinstance(value, type(sys)):
+            continue
+        text = None if _many(value) else _brief_until(value, EARLIER_CHARS, until)
+        line = f"{name} = {text}"
+        if text and "\n" not in text and not text.startswith("<") and len(line) <= room:
+            short.insert(0, line)
+            room -= len(line)
+    return "\n".join(short + lines) or None
+
+
+def _brief_until(value: object, room: int, until: float) -> str | None:
+    """`_brief` under the clock's remaining time; None when it has run out."""
+    left = until - time.monotonic()
+    if left <= 0:
+        return None
+    signal.setitimer(signal.ITIMER_REAL, left)
+    try:
+        return _brief(value, room)
     except CellTimeout:
         return None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-    return "\n".join(lines) or None
 
 
 def _many(value: object) -> bool:
