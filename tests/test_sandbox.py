@@ -199,6 +199,17 @@ def test_an_api_the_library_removed_is_named_with_what_replaced_it(sandbox):
     )
     r = sandbox.run("def f(a): pass\nf(1, squared=False)")  # only scikit-learn's
     assert "TypeError" in r.error and "RMSE" not in r.error
+    # A pattern .str.replace() reads as plain text since pandas 2.0, found when the
+    # conversion after it fails (the 1.5B strips "[...]" this way three times in a row).
+    cases = "c = pd.Series(['630308[495000]', '12[3]'])\n"
+    r = sandbox.run(cases + "c.str.replace('[\\[\\]]', '').astype(int)")
+    assert r.error.endswith(
+        "str.replace() matched '[\\[\\]]' as plain text (regex=False is the default since "
+        "pandas 2.0): pass regex=True to use it as a regular expression."
+    ), r.error
+    assert sandbox.run(cases + "c.str.replace('[\\[\\]]', '', regex=True).astype(int)").ok
+    for cell in ("c.str.replace('[', '').astype(int)", "c.str.replace('0', '').astype(int)"):
+        assert "regex=True" not in sandbox.run(cases + cell).error  # plain text either way
 
 
 def test_one_table_is_ready_as_df_and_a_wrong_path_says_what_is_here(tmp_path):

@@ -299,10 +299,11 @@ def _sklearn_function(exc: BaseException) -> str:
 
 
 def _changed_api_hint(exc: BaseException) -> str:
-    """What replaced an API the library removed. Small models learned from code written
-    for older pandas and scikit-learn: `df.corr()` over a table with text columns (pandas
-    before 2.0 skipped them) and `mean_squared_error(..., squared=False)` (gone in
-    scikit-learn 1.6). The bare error sends them to drop the argument (an MSE reported as
+    """What replaced an API the library removed or changed. Small models learned from code
+    written for older pandas and scikit-learn: `df.corr()` over a table with text columns
+    (pandas before 2.0 skipped them), `mean_squared_error(..., squared=False)` (gone in
+    scikit-learn 1.6) and `.str.replace("[\\[\\]]", "")` (a regular expression until pandas
+    2.0). The bare error sends them to drop the argument (an MSE reported as
     the RMSE) or to guess; the hint names the call that does what they meant."""
     message = str(exc)
     frames = traceback.extract_tb(exc.__traceback__)
@@ -327,7 +328,54 @@ def _changed_api_hint(exc: BaseException) -> str:
                         f"later): pass numeric_only=True, or choose the numeric columns."
                     )
                 break
+    if any(m in message for m in _NOT_A_NUMBER):
+        cells = [f.filename for f in frames if f.filename.startswith("<cell ")]
+        patterns = _plain_replace_patterns("".join(linecache.getlines(cells[-1]))) if cells else []
+        if patterns:
+            return (
+                f"\nstr.replace() matched {patterns[0]} as plain text (regex=False is the "
+                f"default since pandas 2.0): pass regex=True to use it as a regular expression."
+            )
     return ""
+
+
+# What a conversion to a number says about text it could not read.
+_NOT_A_NUMBER = (
+    "invalid literal for int()",
+    "could not convert string to float",
+    "Unable to parse",
+)
+# A pattern that reads as a regular expression: a class, an escape, a group, an
+# alternative, a repeat (one character is plain text either way).
+_REGEX_SYNTAX = re.compile(r"\[|\\[dDsSwW.()\[\]|]|\(|\||[+*?]|\{\d")
+
+
+def _plain_replace_patterns(code: str) -> list[str]:
+    """Patterns, as written, that a cell gave `.str.replace` with no `regex=` and that read
+    as regular expressions: pandas before 2.0 applied them as such, and small models
+    learned from that code; now the replace changes nothing and the conversion after it
+    fails."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "replace"
+            and isinstance(node.func.value, ast.Attribute)
+            and node.func.value.attr == "str"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and len(node.args[0].value) > 1
+            and _REGEX_SYNTAX.search(node.args[0].value)
+            and not any(k.arg == "regex" for k in node.keywords)
+        ):
+            found.append(ast.get_source_segment(code, node.args[0]) or repr(node.args[0].value))
+    return found
 
 
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
