@@ -109,9 +109,7 @@ def show_last_expression(code: str, output: str = "") -> str:
     except SyntaxError:
         return code
     ends_in_expression = bool(tree.body) and isinstance(tree.body[-1], ast.Expr)
-    earlier, names = worker.silent_cell_names(tree.body[:-1] if ends_in_expression else tree.body)
-    if ends_in_expression:
-        earlier, names = earlier + names, []
+    earlier, names = worker.silent_cell_names(tree.body)
     shown = _names_shown(WARNING_LINES.sub("", output).strip("\n"), earlier, names)
     names_call = f"\n_show_names({', '.join(f'{n}={n}' for n in shown)})" if shown else ""
     if not ends_in_expression:

@@ -496,13 +496,15 @@ def silent_cell_names(body: list[ast.stmt]) -> tuple[list[str], list[str]]:
     """What a cell that printed nothing may show: the names its earlier top-level lines
     assigned, and those its last line assigned. A small model computes the mean, the
     median and the deviation on three lines, sees only the last, and then answers with a
-    mean it never saw."""
-    last = assigned_names(body[-1]) if body else []
+    mean it never saw. A cell that ends in an expression (`df.sort_values(...,
+    inplace=True)`, showing None) has only earlier lines."""
+    ends_in_expression = bool(body) and isinstance(body[-1], ast.Expr)
+    last = assigned_names(body[-1]) if body and not ends_in_expression else []
     earlier = [n for stmt in body[:-1] for n in assigned_names(stmt) if n not in last]
     return list(dict.fromkeys(reversed(earlier)))[::-1], last
 
 
-def _shown(ns: dict, names: list[str], earlier: tuple[str, ...] | list[str] = ()) -> str | None:
+def _shown(ns: dict, names: list[str], earlier: list[str]) -> str | None:
     """`name = value` for each name, a table's lines under its name; a value whose repr
     does not fit what is left of SHOWN_CHARS (four train/test splits, say) by its type and
     shape only. Before them, the latest `earlier` names whose value is one short line (a
@@ -521,7 +523,9 @@ def _shown(ns: dict, names: list[str], earlier: tuple[str, ...] | list[str] = ()
     until = min(until, time.monotonic() + EARLIER_SECONDS)
     for name in [k for k in reversed(earlier) if k in ns]:
         value = ns[name]
-        if len(short) == MAX_EARLIER_NAMES or callable(value) or isinstance(value, type(sys)):
+        if len(short) == MAX_EARLIER_NAMES:
+            break
+        if callable(value) or isinstance(value, type(sys)):
             continue
         text = None if _many(value) else _brief_until(value, EARLIER_CHARS, until)
         line = f"{name} = {text}"
@@ -587,12 +591,10 @@ def _run_cell(
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         tree = ast.parse(code, filename=filename)
+        earlier, names = silent_cell_names(tree.body)
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)
-        earlier, names = silent_cell_names(tree.body)
-        if last is not None:  # `df.sort_values(..., inplace=True)` ends it, and shows None
-            earlier, names = earlier + names, []
         with quota.watching():
             exec(compile(tree, filename, "exec"), ns)
             if last is not None:
