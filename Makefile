@@ -19,11 +19,22 @@ TEST_STAMP := $(VENV)/.installed-$(subst $(comma),+,$(TEST_EXTRAS))
 # has cached for llama-cpp-python==0.3.36 whatever CMAKE_ARGS say.
 LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
   -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TESTS=OFF
+# On a CPU with AMX (Intel Sapphire Rapids and later) a native build compiles llama.cpp's AMX
+# matrix kernels, and they crash on Q4_K weights, the default model's (a segfault in
+# ggml_backend_amx_mul_mat at the first token, seen here; ggml-org/llama.cpp#20824, closed
+# without a fix). There they are compiled out: an explicit -mno-amx-* beats -march=native
+# in GCC and Clang, whatever the order. A wheel pip cached, or a build already in the venv,
+# may have them, so such a host builds afresh (see llama-without-amx).
+AMX := $(shell grep -qw amx_int8 /proc/cpuinfo 2>/dev/null && echo yes)
+NO_AMX_FLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
+LLAMA_BUILD_ENV := CMAKE_ARGS="$(if $(GPU),-DGGML_CUDA=on )$(LLAMA_CMAKE_ARGS)"$(if $(AMX), CFLAGS="$(NO_AMX_FLAGS)" CXXFLAGS="$(NO_AMX_FLAGS)")
+LLAMA_CPU_LIB = $(wildcard $(VENV)/lib/python*/site-packages/llama_cpp/lib/libggml-cpu.so)
 # Debian packages for the sandbox (bubblewrap), reports (Pango for WeasyPrint, poppler).
 SYSTEM_PACKAGES := bubblewrap poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 PYTEST_ARGS ?=
 
-.PHONY: install install-test demo test test-all bench eval lint system-deps clean
+.PHONY: install install-test demo test test-all bench eval lint system-deps clean llama-without-amx
 
 install: $(STAMP)
 install-test: $(TEST_STAMP)
@@ -33,12 +44,10 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel setuptools
 	# llama-cpp-python builds from source (about 6.5 min on 2 cores; pip caches the wheel).
-	# With an NVIDIA GPU it is built with CUDA, bypassing a cached CPU-only wheel.
-	if nvidia-smi -L >/dev/null 2>&1; then \
-	  CMAKE_ARGS="-DGGML_CUDA=on $(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --no-cache-dir -e ".[$(EXTRAS)]"; \
-	else \
-	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -e ".[$(EXTRAS)]"; \
-	fi
+	# With an NVIDIA GPU it is built with CUDA, bypassing a cached CPU-only wheel; on an AMX
+	# CPU without the AMX kernels, bypassing a cached wheel that may have them.
+	$(LLAMA_BUILD_ENV) $(BIN)/pip install $(if $(GPU)$(AMX),--no-cache-dir) -e ".[$(EXTRAS)]"
+	@$(MAKE) --no-print-directory llama-without-amx
 	$(BIN)/da models install
 	touch $@
 
@@ -50,6 +59,15 @@ $(TEST_STAMP): $(STAMP)
 	if [[ ",$(TEST_EXTRAS)," == *,train,* ]]; then $(BIN)/python -m train.converter \
 	  || echo "warning: could not fetch the GGUF converter; da train export will retry"; fi
 	touch $@
+
+# On an AMX host, a llama.cpp already in the venv (or from pip's wheel cache) that has the AMX
+# kernels is built again without them, from source and without the cache.
+llama-without-amx:
+	@if [ -n "$(AMX)" ] && [ -n "$(LLAMA_CPU_LIB)" ] && grep -q ggml_backend_amx_mul_mat $(LLAMA_CPU_LIB); then \
+	  echo "llama.cpp has AMX kernels, which crash on this CPU: building it again without them"; \
+	  version=$$($(BIN)/python -c "import llama_cpp; print(llama_cpp.__version__)"); \
+	  $(LLAMA_BUILD_ENV) $(BIN)/pip install --no-cache-dir --force-reinstall --no-deps "llama-cpp-python==$$version"; \
+	fi
 
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
