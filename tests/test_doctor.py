@@ -61,3 +61,14 @@ def test_what_only_makes_da_work_with_less_is_a_warning(monkeypatch, optional):
     assert r.exit_code == 0, r.output
     assert shown in r.stdout
     assert "FAILED" not in r.output and r.stderr == ""
+
+
+def test_a_llama_cpp_with_amx_kernels_is_a_warning_that_says_how_to_rebuild(monkeypatch):
+    monkeypatch.setattr(doctor, "selfcheck", lambda: worker(True))
+    monkeypatch.setattr(doctor.llamacpp, "has_amx_kernels", lambda: True)
+    r = run_doctor()
+    assert r.exit_code == 0, r.output
+    shown = " ".join(r.stdout.split())  # the table wraps the row
+    assert "warning: llama-cpp-python" in shown
+    assert "built with AMX kernels, which crash on some CPUs" in shown
+    assert "`make install` rebuilds it without them" in shown and "FAILED" not in r.output

@@ -5,7 +5,14 @@ import pytest
 
 from da_cli.errors import ModelError
 from da_cli.models import load_model
-from da_cli.models.catalog import EmbeddedModel, assemble, is_assembled, verify
+from da_cli.models.catalog import (
+    EMBEDDED,
+    SMALL_MODEL,
+    EmbeddedModel,
+    assemble,
+    is_assembled,
+    verify,
+)
 
 
 @pytest.fixture
@@ -153,3 +160,25 @@ def test_a_folder_as_model_says_what_it_holds(tmp_path):
     (tmp_path / "a.gguf").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="a.gguf is not a GGUF file"):  # the folder's one file
         load_model(str(tmp_path))
+
+
+@pytest.mark.skipif(
+    not is_assembled(EMBEDDED[SMALL_MODEL]), reason="the embedded model is not installed"
+)
+@pytest.mark.parametrize("amx", [False, True])
+def test_a_llama_cpp_with_amx_kernels_loads_models_without_them(monkeypatch, amx):
+    # llama.cpp's AMX kernels segfault on Q4_K weights at the first token on some CPUs:
+    # a build that has them must load models without the extra weight buffers they use.
+    import llama_cpp.llama_cpp as low
+
+    from da_cli.models import llamacpp
+
+    defaults = low.llama_model_default_params
+    monkeypatch.setattr(llamacpp, "has_amx_kernels", lambda: amx)
+    model = llamacpp.LlamaCppModel(EMBEDDED[SMALL_MODEL].path, n_ctx=512)
+    assert model._llm.model_params.use_extra_bufts is not amx
+    assert low.llama_model_default_params is defaults  # only for that load
+    gen = model.generate(
+        [{"role": "user", "content": "Say yes."}], "", stop=[], grammar=None, max_tokens=4
+    )
+    assert gen.completion_tokens > 0 and gen.text.strip()

@@ -20,6 +20,7 @@ from da_cli import __version__, runs
 from da_cli.cli.console import examples
 from da_cli.data import extensions
 from da_cli.errors import DaError, SetupError
+from da_cli.models import llamacpp
 from da_cli.models.catalog import DEFAULT_MODEL, EMBEDDED, is_assembled
 from da_cli.sandbox import isolation, selfcheck
 from da_cli.sandbox.cgroup import PidsCgroup
@@ -73,7 +74,15 @@ def _llama_cpp() -> Row:
         return Row("llama.cpp", "FAILED: llama-cpp-python is not installed", "failed")
     # A CPU build is a fact, not a warning: the embedded model is sized for CPUs.
     gpu = "yes" if llama_cpp.llama_supports_gpu_offload() else "no (CPU build)"
-    return Row("llama.cpp", f"llama-cpp-python {llama_cpp.__version__}, GPU offload: {gpu}")
+    value = f"llama-cpp-python {llama_cpp.__version__}, GPU offload: {gpu}"
+    if llamacpp.has_amx_kernels():
+        return Row(
+            "llama.cpp",
+            f"{value}; built with AMX kernels, which crash on some CPUs, so models load "
+            "without them and run slower: `make install` rebuilds it without them",
+            "warning",
+        )
+    return Row("llama.cpp", value)
 
 
 def _duckdb(ext: str) -> Row:

@@ -6,11 +6,13 @@ only appends to that string, llama.cpp's prefix matching keeps the KV cache of e
 already evaluated: a turn costs only its new tokens.
 """
 
+import contextlib
 import ctypes
 import functools
 import logging
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from da_cli import interrupts
@@ -53,6 +55,41 @@ def threads() -> int:
     return int(value) if value.isdigit() and int(value) > 0 else physical_cores()
 
 
+def has_amx_kernels() -> bool:
+    """This llama.cpp was built with its AMX matrix kernels (a native build on an Intel CPU
+    with AMX). They segfault on Q4_K weights, the default model's, at the first token on
+    some such CPUs (ggml_backend_amx_mul_mat; llama.cpp#20824, closed without a fix).
+    `make install` builds without them; a wheel from elsewhere may have them."""
+    import llama_cpp
+
+    return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+
+
+@contextlib.contextmanager
+def _extra_buffers(enabled: bool) -> Iterator[None]:
+    """Load with llama.cpp's extra weight buffers (AMX, repacked layouts) or without them.
+    Without costs some speed where the repacked kernels would run; with AMX kernels in the
+    build it is the difference between answering and a crash. llama_cpp.Llama has no
+    argument for it, so its source of default parameters is wrapped while it loads."""
+    if enabled:
+        yield
+        return
+    import llama_cpp.llama_cpp as low
+
+    defaults = low.llama_model_default_params
+
+    def without() -> object:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    low.llama_model_default_params = without
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = defaults
+
+
 class LlamaCppModel:
     supports_grammar = True
     native = False  # speaks DeepAnalyze's own protocol (see agent.prompts.native_message)
@@ -79,15 +116,16 @@ class LlamaCppModel:
         if n_gpu_layers is None:
             n_gpu_layers = -1 if llama_cpp.llama_supports_gpu_offload() else 0
         try:
-            self._llm = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_threads=n_threads or threads(),
-                n_threads_batch=n_threads or threads(),
-                n_gpu_layers=n_gpu_layers,
-                seed=seed,
-                verbose=False,
-            )
+            with _extra_buffers(not has_amx_kernels()):
+                self._llm = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx,
+                    n_threads=n_threads or threads(),
+                    n_threads_batch=n_threads or threads(),
+                    n_gpu_layers=n_gpu_layers,
+                    seed=seed,
+                    verbose=False,
+                )
         except (ValueError, RuntimeError) as e:
             raise ModelError(f"llama.cpp could not load {path}; the file may be corrupt.") from e
         sampling.install(self._llm)
