@@ -429,6 +429,12 @@ def test_the_script_shows_what_a_silent_cell_assigned_as_the_sandbox_did():
     assert shown == code + "\n_show_names(r=r, p=p)"
     assert show_last_expression(code, "(no output)") == code  # the sandbox showed nothing
     assert show_last_expression("x = 1\nx + 1", "2") == "x = 1\n_show(x + 1)"
+    # What shares the expression's line stays, names with non-ASCII letters included.
+    assert show_last_expression("a = 1; a + 1", "2") == "a = 1; _show(a + 1)"
+    assert show_last_expression("für = 1; für + 1  # ok", "2") == "für = 1; _show(für + 1)  # ok"
+    assert show_last_expression("if True:\n    x = 2\nx * (\n  3)", "6") == (
+        "if True:\n    x = 2\n_show(x * (\n  3))"
+    )
     # Short values earlier lines assigned, in the order the sandbox showed them; a cell
     # that ends in a call returning None showed them too.
     code = "m = 10.5\nt = load('orders')\nsd = 2.34"

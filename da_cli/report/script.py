@@ -124,8 +124,11 @@ def show_last_expression(code: str, output: str = "") -> str:
         and last.value.func.id == "print"
     ):
         return code
-    indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
-    shown_code = "\n".join(lines[:start] + [f"{indent}_show({segment})"] + lines[end + 1 :])
+    # What shares its lines stays (`a = 1; a + 1`); ast's columns count UTF-8 bytes.
+    before = lines[start].encode()[: last.col_offset].decode()
+    after = lines[end].encode()[last.end_col_offset or len(lines[end].encode()) :].decode()
+    shown_line = f"{before}_show({segment}){after}"
+    shown_code = "\n".join(lines[:start] + [shown_line] + lines[end + 1 :])
     return shown_code + names_call
 
 
