@@ -439,6 +439,11 @@ def test_the_script_shows_what_a_silent_cell_assigned_as_the_sandbox_did():
     # that ends in a call returning None showed them too.
     code = "m = 10.5\nt = load('orders')\nsd = 2.34"
     assert show_last_expression(code, "m = 10.5\nsd = 2.34") == code + "\n_show_names(m=m, sd=sd)"
+    series = "c\n1    20.0\n2    14.0\nName: f, dtype: float64"
+    blocks = show_last_expression(code, f"m =\n{series}\nsd =\n{series}")
+    assert blocks == code + "\n_show_names(m=m, sd=sd)"  # values of a few lines
+    blocks = show_last_expression("m = 1\nsd = 2\n[].clear()", f"m =\n{series}\nsd = 2")
+    assert blocks.endswith("\n_show_names(m=m, sd=sd)")
     ends_in_call = show_last_expression("q = 3\n[].clear()", "q = 3")
     assert ends_in_call == "q = 3\n_show([].clear())\n_show_names(q=q)"
     # After warnings too; but what the cell printed itself is not what the sandbox showed.

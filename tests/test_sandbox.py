@@ -75,10 +75,27 @@ def test_a_silent_cell_shows_the_values_its_earlier_lines_computed(sandbox):
     # deviation, and answered with a mean it never saw.
     cell = "m = 10.5\nmed = 9.8\nsd = 2.34"
     assert sandbox.run(cell).observation() == "m = 10.5\nmed = 9.8\nsd = 2.34"
-    # Only short one-line values: not a table, a function or a long list; a name set
-    # twice shows its final value once.
-    cell = "t = load('regions')\nf = lambda x: x\nxs = list(range(99))\nk = 1\nk = len(t)\nz = 0"
-    assert sandbox.run(cell).observation() == "k = 4\nz = 0"
+    # Only short values: not a table, a function or a long list; a name set twice shows
+    # its final value once.
+    cell = "t = load('orders')\nf = lambda x: x\nxs = list(range(99))\nk = 1\nk = len(t)\nz = 0"
+    assert sandbox.run(cell).observation() == "k = 5319\nz = 0"
+    # A statistic per group, in a few lines, is short too (the mean and median per class
+    # computed before the deviation); one of more lines is not.
+    cell = (
+        "import pandas as pd\n"
+        "fare = pd.DataFrame({'c': [1, 1, 2, 3], 'f': [10.0, 30.0, 14.0, 8.0]}).groupby('c').f\n"
+        "means = fare.mean()\nmany = pd.Series(range(15))\nmedians = fare.median()\n"
+        "sds = fare.std(ddof=0)"
+    )
+    out = sandbox.run(cell).observation()
+    series = "c\n1    {}\n2    {}\n3     {}\nName: f, dtype: float64"
+    assert out == "\n".join(
+        [
+            "means =\n" + series.format("20.0", "14.0", "8.0"),
+            "medians =\n" + series.format("20.0", "14.0", "8.0"),
+            "sds =\n" + series.format("10.0", " 0.0", "0.0"),
+        ]
+    ), out
     # The latest six of them.
     cell = "\n".join(f"v{i} = {i}" for i in range(9)) + "\nlast = -1"
     shown = [f"v{i} = {i}" for i in range(3, 9)] + ["last = -1"]

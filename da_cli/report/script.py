@@ -132,15 +132,24 @@ def show_last_expression(code: str, output: str = "") -> str:
     return shown_code + names_call
 
 
+def _starts_block(line: str, names: list[str]) -> bool:
+    return any(line.startswith(f"{n} = ") or line == f"{n} =" for n in names)
+
+
 def _names_shown(text: str, earlier: list[str], names: list[str]) -> list[str]:
     """The names whose values make up `text`, if it is all a block the sandbox shows: a
-    line for each of some earlier names, in order, then the last line's names (the first
-    of which is always shown). Text the cell printed itself is not such a block."""
+    line (or a few) for each of some earlier names, in order, then the last line's names
+    (the first of which is always shown). Text the cell printed itself is not such a block."""
     lines, shown = text.split("\n"), []
-    for name in earlier:
+    for i, name in enumerate(earlier):
         if lines and lines[0].startswith(f"{name} = "):
             shown.append(name)
             lines.pop(0)
+        elif lines and lines[0] == f"{name} =":  # a value of a few lines, up to the next name
+            after = earlier[i + 1 :] + names[:1]
+            ends = (j for j, line in enumerate(lines[1:], 1) if _starts_block(line, after))
+            shown.append(name)
+            del lines[: next(ends, len(lines))]
     rest = "\n".join(lines)
     if not names:
         return shown if shown and not rest else []

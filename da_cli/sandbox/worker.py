@@ -466,7 +466,9 @@ def _alarm(signum, frame):
 
 MAX_SHOWN_NAMES = 4
 MAX_EARLIER_NAMES = 6  # the latest of those earlier lines assigned, with a short value
-EARLIER_CHARS = 120  # an earlier line's value is shown if its repr is one line this short
+EARLIER_CHARS = 120  # an earlier line's value is shown if its repr is one line this short,
+EARLIER_BLOCK_CHARS = 400  # or a few lines this short in all (a per-group mean of 20 groups
+EARLIER_LINES = 12  # at most, say: `_many`), in this many lines at most
 EARLIER_SECONDS = 0.5  # for their reprs together, within SHOW_SECONDS
 SHOWN_CHARS = 800  # of the assigned values' reprs together; a bigger one is summarized
 SHOW_SECONDS = 2.0
@@ -507,11 +509,13 @@ def silent_cell_names(body: list[ast.stmt]) -> tuple[list[str], list[str]]:
 def _shown(ns: dict, names: list[str], earlier: list[str]) -> str | None:
     """`name = value` for each name, a table's lines under its name; a value whose repr
     does not fit what is left of SHOWN_CHARS (four train/test splits, say) by its type and
-    shape only. Before them, the latest `earlier` names whose value is one short line (a
-    number, a test's result) in the room and time the last line's names left; tables and
-    functions there would be noise. Runs after the cell, each repr under what is left of
-    a short clock: a slow repr (a lazy query object runs its query) shows nothing rather
-    than turning a finished cell into a timeout."""
+    shape only. Before them, the latest `earlier` names whose value is short (a number, a
+    test's result in one line; a per-group statistic of a few groups in a few lines) in
+    the room and time the last line's names left: the mean and median per class computed
+    on the lines before the deviation's are what the question asked for too. A loaded
+    table, a long array or a function there would be noise. Runs after the cell, each repr
+    under what is left of a short clock: a slow repr (a lazy query object runs its query)
+    shows nothing rather than turning a finished cell into a timeout."""
     until = time.monotonic() + SHOW_SECONDS
     lines, room = [], SHOWN_CHARS
     for name in [k for k in names if k in ns][:MAX_SHOWN_NAMES]:
@@ -527,9 +531,15 @@ def _shown(ns: dict, names: list[str], earlier: list[str]) -> str | None:
             break
         if callable(value) or isinstance(value, type(sys)):
             continue
-        text = None if _many(value) else _brief_until(value, EARLIER_CHARS, until)
-        line = f"{name} = {text}"
-        if text and "\n" not in text and not text.startswith("<") and len(line) <= room:
+        text = None if _many(value) else _brief_until(value, EARLIER_BLOCK_CHARS, until)
+        if not text or text.startswith("<"):  # none in time, or too big: by its type only
+            continue
+        if "\n" in text:
+            line = f"{name} =\n{text}"
+            short_enough = text.count("\n") < EARLIER_LINES
+        else:
+            line, short_enough = f"{name} = {text}", len(text) <= EARLIER_CHARS
+        if short_enough and len(line) <= room:
             short.insert(0, line)
             room -= len(line)
     return "\n".join(short + lines) or None
