@@ -229,6 +229,25 @@ def test_an_api_the_library_removed_is_named_with_what_replaced_it(sandbox):
         assert "regex=True" not in sandbox.run(cases + cell).error  # plain text either way
 
 
+def test_a_name_used_before_the_cell_assigns_it_says_where_it_is_assigned(sandbox):
+    # The 1.5B wrote this split three times, unchanged, after the bare NameError.
+    split = "train, test = df.sample(frac=0.5, random_state=1), df.drop(train.index)"
+    r = sandbox.run("df = load('regions')\n" + split)
+    assert r.error.endswith(
+        "NameError: name 'train' is not defined\ntrain is assigned by this same statement, "
+        "whose right side runs first: assign train on a line of its own before the line "
+        "that uses it."
+    ), r.error
+    fixed = "train = df.sample(frac=0.5, random_state=1)\ntest = df.drop(train.index)"
+    assert sandbox.run("df = load('regions')\n" + fixed).ok
+    r = sandbox.run("x = 1\nif x:\n    print(total_sales)\ntotal_sales = 3")
+    assert r.error.endswith(
+        "total_sales is assigned later in this cell, on line 4: move that first."
+    )
+    r = sandbox.run("print(never_made)")  # assigned nowhere: nothing to add
+    assert r.error.endswith("NameError: name 'never_made' is not defined"), r.error
+
+
 def test_one_table_is_ready_as_df_and_a_wrong_path_says_what_is_here(tmp_path):
     csv = tmp_path / "trips.csv"
     csv.write_text("city,fare\nOslo,3.5\nParis,4.5\n")

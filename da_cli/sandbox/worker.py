@@ -378,6 +378,41 @@ def _plain_replace_patterns(code: str) -> list[str]:
     return found
 
 
+def _name_hint(exc: NameError, code: str, filename: str) -> str:
+    """Where the cell assigns a name it used before assigning: on the failing line itself
+    (`train, test = df.sample(frac=0.7), df.drop(train.index)`: the right side runs first)
+    or on a later line. The bare NameError sends a small model back to the same line: the
+    1.5B rewrote that split three times, unchanged, and answered with an invented MSE."""
+    name = getattr(exc, "name", None)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    if not name or not frames or frames[-1].lineno is None:
+        return ""
+    line = frames[-1].lineno
+    tree = ast.parse(code)
+    at = [
+        stmt
+        for stmt in tree.body
+        if stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno)
+        and isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+    ]
+    if at and name in assigned_names(at[0]):
+        return (
+            f"\n{name} is assigned by this same statement, whose right side runs first: "
+            f"assign {name} on a line of its own before the line that uses it."
+        )
+    later = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name)
+        and node.id == name
+        and isinstance(node.ctx, ast.Store)
+        and node.lineno > line
+    ]
+    if later:
+        return f"\n{name} is assigned later in this cell, on line {min(later)}: move that first."
+    return ""
+
+
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
 _LISTED = re.compile(r"Index\(\[(.*?)\]|^\[(.*?)\] not in index")
 _MAX_FRAMES = 20
@@ -631,6 +666,8 @@ def _run_cell(
             error += _hint(_changed_api_hint, e)
             if isinstance(e, KeyError):
                 error += _hint(_key_hint, e, ns, filename)
+            if isinstance(e, NameError):
+                error += _hint(_name_hint, e, code, filename)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     if finished and error is None and value is None and (names or earlier):
