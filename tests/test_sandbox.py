@@ -248,6 +248,36 @@ def test_a_name_used_before_the_cell_assigns_it_says_where_it_is_assigned(sandbo
     assert r.error.endswith("NameError: name 'never_made' is not defined"), r.error
 
 
+def test_a_test_result_unpacked_into_names_that_say_otherwise_is_warned_about(sandbox):
+    # The 1.5B unpacked kstest's (statistic, pvalue) as (p-value, decision), printed the
+    # statistic as the p-value and called the data normal.
+    frame = "from scipy import stats\nx, y = [1, 2, 3, 4, 6], [2, 3, 5, 4, 7]\n"
+    r = sandbox.run(frame + "ks_p_value, decision = stats.kstest(x, 'norm')\nprint(decision)")
+    assert r.ok and r.output.startswith(
+        "<cell 1>:3: UnpackingWarning: KstestResult is (statistic, pvalue), in that order: "
+        "ks_p_value gets its statistic, decision gets its pvalue.\n"
+        "  ks_p_value, decision = stats.kstest(x, 'norm')\n"
+    ), r.output
+    # The cell still unpacks as it wrote, and a silent cell still shows what it assigned.
+    r = sandbox.run(frame + "p, r = stats.pearsonr(x, y)")
+    assert "p gets its statistic, r gets its pvalue." in r.output
+    shown = r.observation().splitlines()[-2:]
+    assert shown[0].startswith("p = 0.932") and shown[1].startswith("r = 0.0208"), shown
+    # Names that agree with the fields, or say nothing of them, are left alone.
+    for names, call in [
+        ("stat, p", "shapiro(x)"),
+        ("t_stat, p_val", "ttest_ind(x, y)"),
+        ("correlation, p_value", "pearsonr(x, y)"),
+        ("slope, intercept, r_value, p_value, std_err", "linregress(x, y)"),
+        ("chi2, p, dof, expected", "chi2_contingency([[1, 2], [3, 4]])"),
+    ]:
+        r = sandbox.run(frame + f"{names} = stats.{call}")
+        assert r.ok and "Warning" not in r.output, (names, r.output)
+    # A failing call keeps its own error and line.
+    r = sandbox.run(frame + "s, p = stats.pearsonr(x, [1])")
+    assert r.error.startswith("Traceback (most recent call last):\n  line 3: s, p = stats.pearsonr")
+
+
 def test_one_table_is_ready_as_df_and_a_wrong_path_says_what_is_here(tmp_path):
     csv = tmp_path / "trips.csv"
     csv.write_text("city,fare\nOslo,3.5\nParis,4.5\n")

@@ -141,9 +141,69 @@ def _setup_namespace(catalog: dict) -> dict:
             "explain_change": explain_change,
             "survey_fact": survey_fact,
             "TABLES": tables,
+            FIELDS_CHECK: _check_fields,
         }
     )
     return ns
+
+
+FIELDS_CHECK = "__da_fields__"
+
+
+class UnpackingWarning(UserWarning):
+    """Names that say one thing got another: `p_value, stat = shapiro(x)`."""
+
+
+def _field_claims(name: str, field: str) -> bool:
+    """Whether a variable's name says it holds this field: `p_value`, `pval` and `p` say
+    pvalue, `t_stat` says statistic, `r_value` rvalue."""
+    n, f = name.lower().replace("_", ""), field.lower().replace("_", "")
+    return f in n or (len(f) >= 5 and f[:4] in n) or n == f[0]
+
+
+def _check_fields(value: object, names: tuple[str, ...]) -> object:
+    """Warn when a result with named fields (scipy's tests: statistic, pvalue) is unpacked
+    into names that say other fields: the 1.5B wrote `ks_p_value, decision = kstest(...)`,
+    printed the statistic as the p-value and called skewed data normal. Returns the value
+    as it is; the cell unpacks it as it wrote."""
+    try:
+        fields = getattr(value, "_fields", None)
+        if not (isinstance(value, tuple) and isinstance(fields, tuple)):
+            return value
+        if not len(fields) == len(value) == len(names):
+            return value
+        pairs = list(zip(names, fields, strict=True))
+        if any(
+            not _field_claims(n, f) and any(_field_claims(n, g) for g in fields if g != f)
+            for n, f in pairs
+        ):
+            got = ", ".join(f"{n} gets its {f}" for n, f in pairs)
+            warnings.warn(
+                f"{type(value).__name__} is ({', '.join(fields)}), in that order: {got}.",
+                UnpackingWarning,
+                stacklevel=2,
+            )
+    except Exception:  # noqa: BLE001  (a check must never fail the cell)
+        pass
+    return value
+
+
+class _Unpacking(ast.NodeTransformer):
+    """`a, b = f(...)` becomes `a, b = __da_fields__(f(...), ("a", "b"))` (_check_fields)."""
+
+    def visit_Assign(self, node: ast.Assign) -> ast.Assign:
+        self.generic_visit(node)
+        (target, *more) = node.targets
+        if (
+            not more
+            and isinstance(target, (ast.Tuple, ast.List))
+            and all(isinstance(e, ast.Name) for e in target.elts)
+            and isinstance(node.value, ast.Call)
+        ):
+            names = ast.Constant(tuple(e.id for e in target.elts))  # type: ignore[attr-defined]
+            check = ast.Call(ast.Name(FIELDS_CHECK, ast.Load()), [node.value, names], [])
+            node.value = ast.fix_missing_locations(ast.copy_location(check, node.value))
+        return node
 
 
 _MISSING_COLUMN = re.compile(r'(?:column "|column named ")([^"]+)"')
@@ -637,6 +697,7 @@ def _run_cell(
     try:
         tree = ast.parse(code, filename=filename)
         earlier, names = silent_cell_names(tree.body)
+        tree = _Unpacking().visit(tree)
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)
