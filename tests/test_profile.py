@@ -139,3 +139,41 @@ def test_a_short_value_list_is_shown_whole(tmp_path):
     text = render(profile(build_catalog([str(csv)])))
     (line,) = [x for x in text.splitlines() if x.startswith("- channel")]
     assert line == "- channel (VARCHAR): values web, store, phone"
+
+
+def test_numbers_written_with_text_after_them_are_shown_with_how_to_take_the_number(tmp_path):
+    # A count with its range in brackets, a percent, a weight with its unit: text to DuckDB
+    # and pandas. The 1.5B coerced them with to_numeric(errors='coerce'), which kept only
+    # the bare zeros, and answered with a mean of 2,200 for one of 2,081,990.
+    csv = tmp_path / "malaria.csv"
+    rows = [
+        ("630308[495000-801000]", "15.17%", "12 kg", "5 Jan 2017", "02013"),
+        ("0", "3%", "7.5 kg", "12 Feb 2017", "02016"),
+        ("4615605[3106000-6661000]", "0.04%", "20kg", "3rd Mar 2017", "10001"),
+        ("0", "1.5%", "1,200 kg", "1 Apr 2017", "10002"),
+    ]
+    header = "cases,share,weight,day,zip\n"
+    csv.write_text(header + "\n".join(",".join(f'"{v}"' for v in r) for r in rows) + "\n")
+    (p,) = profile(build_catalog([str(csv)]), cache=False)
+    mixed = {c.name: c.numbers_with_text for c in p.columns}
+    assert mixed == {
+        "cases": "4615605[3106000-6661000]",
+        "share": "0.04%",
+        "weight": "1,200 kg",
+        "day": "",  # a date
+        "zip": "",  # numbers alone
+    }
+    text = render([p])
+    (cases,) = [line for line in text.splitlines() if line.startswith("- cases (VARCHAR)")]
+    assert cases.endswith("; numbers, some with text after them (4615605[3106000-6661000])")
+    assert sum("some with text after them" in line for line in text.splitlines()) == 3
+    (how,) = [line for line in text.splitlines() if line.startswith("The number in such text")]
+    # What the line tells the model to write takes the numbers.
+    import pandas as pd
+
+    malaria = pd.read_csv(csv, dtype=str)
+    code = how.removeprefix("The number in such text: ")
+    assert code.startswith("malaria['cases'].str.extract(")
+    assert eval(code).tolist() == [630308.0, 0.0, 4615605.0, 0.0]
+    weight = eval(code.replace("'cases'", "'weight'"))
+    assert weight.tolist() == [12.0, 7.5, 20.0, 1200.0] and malaria is not None

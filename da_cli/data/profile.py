@@ -21,7 +21,7 @@ from da_cli.data.catalog import Catalog, _ident
 from da_cli.data.naming import source_names
 from da_cli.errors import DataError
 
-VERSION = 4  # bump when the cached structure changes
+VERSION = 5  # bump when the cached structure changes
 MAX_COLUMNS = 300  # statistics beyond this many columns are not computed at all
 SAMPLE_ROWS = 3
 TOP_VALUES = 6
@@ -45,6 +45,9 @@ class ColumnProfile:
     max: str | None
     top: list[str] = field(default_factory=list)  # most frequent first
     exact: bool = False  # `distinct` was counted, not estimated
+    # Text that is mostly numbers, some with text after them (`630308[495000-801000]`,
+    # `45%`, `$1,200`): one such value, shown with how to take the number.
+    numbers_with_text: str = ""
 
 
 @dataclass
@@ -126,8 +129,24 @@ def _profile_view(con, name: str, source: str, detail: str, note: str = "") -> V
             f"min({c})::VARCHAR" if ordered else "NULL",
             f"max({c})::VARCHAR" if ordered else "NULL",
         ]
+    texts = [col for col, ctype in shown if ctype == "VARCHAR"]
+    for col in texts:
+        c = _ident(col)
+        aggregates += [
+            f"count(*) FILTER (WHERE regexp_full_match(trim({c}), '{_PLAIN_NUMBER}'))",
+            f"count(*) FILTER (WHERE regexp_matches({c}, '{_NUMBER_THEN_TEXT}') "
+            f"AND NOT regexp_matches({c}, '{_DAY_MONTH}'))",
+            f"min({c}) FILTER (WHERE regexp_matches({c}, '{_NUMBER_THEN_TEXT}') "
+            f"AND NOT regexp_matches({c}, '{_DAY_MONTH}'))",
+        ]
     stats = con.execute(f"SELECT {', '.join(aggregates)} FROM {v}").fetchone()
     rows = int(stats[0])
+    numbers_with_text = {}
+    for j, col in enumerate(texts):
+        plain, annotated, example = stats[1 + 4 * len(shown) + 3 * j : 4 + 4 * len(shown) + 3 * j]
+        nonnull = stats[1 + 4 * [name for name, _ in shown].index(col)]
+        if nonnull and annotated >= 0.2 * nonnull and plain + annotated >= 0.8 * nonnull:
+            numbers_with_text[col] = example
     columns = []
     for i, (col, ctype) in enumerate(shown):
         nonnull, distinct, cmin, cmax = stats[1 + 4 * i : 5 + 4 * i]
@@ -139,6 +158,7 @@ def _profile_view(con, name: str, source: str, detail: str, note: str = "") -> V
                 distinct=int(distinct or 0),
                 min=cmin,
                 max=cmax,
+                numbers_with_text=numbers_with_text.get(col, ""),
             )
         )
     _top_values(con, v, columns)
@@ -147,6 +167,16 @@ def _profile_view(con, name: str, source: str, detail: str, note: str = "") -> V
         for row in con.execute(f"SELECT * FROM {v} LIMIT {SAMPLE_ROWS}").fetchall()
     ]
     return ViewProfile(name, source, detail, rows, columns, sample, len(schema), note)
+
+
+# A number alone; a number with text after it: a unit, a percent, a bracketed range or a
+# note (`12 kg`, `45%`, `630308[495000-801000]`, `$1,200 (est.)`); a day and month
+# (`5 Jan 2017`) is a date, not such a number.
+_PLAIN_NUMBER = r"[-+]?[$€£]?\d[\d,]*(\.\d+)?"
+_NUMBER_THEN_TEXT = r"^\s*[-+]?[$€£]?\s*\d[\d,]*(\.\d+)?\s*(%|[A-Za-z]|\[|\()"
+_DAY_MONTH = r"(?i)^\s*\d{1,2}(st|nd|rd|th)?\s*(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+# How to take the leading number, shown once per table on its first such column.
+LEADING_NUMBER = ".str.extract(r'([-+]?\\d[\\d,]*\\.?\\d*)')[0].str.replace(',', '').astype(float)"
 
 
 def _top_values(con, v: str, columns: list[ColumnProfile]) -> None:
@@ -326,6 +356,8 @@ def _render_view(p: ViewProfile, detail: int, max_cols: int, where: str) -> str:
             desc += f": ~{min(c.distinct, p.rows):,} distinct"
         if c.nulls:
             desc += f", {c.nulls:.0%} null"
+        if c.numbers_with_text:
+            desc += f"; numbers, some with text after them ({_short(c.numbers_with_text)})"
         lines.append(desc)
     if p.total_columns > len(shown):
         rest = [c.name for c in p.columns[len(shown) : len(shown) + 30]]
@@ -336,6 +368,9 @@ def _render_view(p: ViewProfile, detail: int, max_cols: int, where: str) -> str:
         )
     if p.converted:
         lines.append(f"Read as numbers or dates: {p.converted}")
+    mixed = [c.name for c in shown if c.numbers_with_text]
+    if mixed:  # the table's name is a variable in the sandbox, as is `df` for one table
+        lines.append(f"The number in such text: {p.name}[{mixed[0]!r}]{LEADING_NUMBER}")
     if detail == 3 and p.sample:
         lines.append("First rows:")
         lines.append(" | ".join(c.name for c in shown))
