@@ -142,3 +142,20 @@ def test_after_an_answer_is_sent_back_the_next_step_must_run_code(session):
     assert grammars[2] == grammars[3] == protocol.CODE_GRAMMAR
     assert grammars[1] == grammars[4] == protocol.STEP_GRAMMAR
     assert t.answer == "The correlation is 0.21." and t.rejected_answers == 1
+
+
+def test_a_question_naming_a_population_or_sample_deviation_gets_what_the_libraries_default_to():
+    # pandas' .std() is a sample's (n - 1): the 1.5B, asked for the population standard
+    # deviation of a fare, used it and answered 49.69 for 49.67.
+    def user(question: str) -> str:
+        return loop.new_transcript(question, [SALES], "profile", ["orders"]).messages[1]["content"]
+
+    text = user("What is the population standard deviation of the revenue?")
+    assert text.endswith(
+        "# Question\nWhat is the population standard deviation of the revenue?\nNote: A "
+        "population standard deviation or variance divides by n: pandas' .std() and .var() "
+        "divide by n - 1 unless given ddof=0 (np.std divides by n).\n"
+    )
+    assert "ddof=1" in user("Report the sample variance of units.")
+    plain = user("What is the standard deviation of the revenue?")
+    assert plain.endswith("# Question\nWhat is the standard deviation of the revenue?\n")

@@ -88,7 +88,13 @@ def new_transcript(
     entries = [prompts.file_entry(p) for p in listed[:MAX_LISTED_FILES]]
     if len(listed) > MAX_LISTED_FILES:
         entries.append(f"… and {len(listed) - MAX_LISTED_FILES} more files")
-    user = prompts.render("user.j2", question=question.strip(), files=entries, profile=profile)
+    user = prompts.render(
+        "user.j2",
+        question=question.strip(),
+        files=entries,
+        profile=profile,
+        notes=prompts.method_notes(question),
+    )
     return Transcript(
         question=question,
         messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],

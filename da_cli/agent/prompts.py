@@ -81,3 +81,25 @@ def is_change_question(question: str) -> bool:
     """Whether the question asks about a change over time (so explain_change is offered and
     its example shown), rather than a plain aggregate."""
     return bool(_CHANGE.search(question))
+
+
+# What a question's statistical terms mean in the libraries a small model writes, where the
+# library's default is the other one: pandas' .std() and .var() divide by n - 1 (a sample's),
+# numpy's by n (a population's). Keyed on the term alone, as an analyst would say it.
+_METHOD_NOTES = (
+    (
+        re.compile(r"\bpopulation (standard deviation|variance|std)\b", re.IGNORECASE),
+        "A population standard deviation or variance divides by n: pandas' .std() and "
+        ".var() divide by n - 1 unless given ddof=0 (np.std divides by n).",
+    ),
+    (
+        re.compile(r"\bsample (standard deviation|variance|std)\b", re.IGNORECASE),
+        "A sample standard deviation or variance divides by n - 1: pandas' .std() and "
+        ".var() do; np.std and np.var need ddof=1.",
+    ),
+)
+
+
+def method_notes(question: str) -> list[str]:
+    """Notes on the methods the question names, where a library's default differs."""
+    return [note for pattern, note in _METHOD_NOTES if pattern.search(question)]
