@@ -206,13 +206,21 @@ def test_an_api_the_library_removed_is_named_with_what_replaced_it(sandbox):
     assert "could not convert" in r.error and "numeric_only" not in r.error
     rmse = "from sklearn.metrics import mean_squared_error\nmean_squared_error([1, 2], [1, 4]"
     r = sandbox.run(rmse + ", squared=False)")
+    # The call to write, with the cell's own arguments (the 1.5B, told the function's
+    # name only, went back to mean_squared_error and called its MSE the RMSE).
+    assert r.error.endswith(
+        "the RMSE is sklearn.metrics.root_mean_squared_error([1, 2], [1, 4]) "
+        "(from sklearn.metrics import root_mean_squared_error)."
+    )
+    r = sandbox.run(rmse.replace("[1, 4]", "[1, 4],\n") + "squared=False)")  # over two lines
     assert r.error.endswith("the RMSE is sklearn.metrics.root_mean_squared_error(y_true, y_pred).")
     r = sandbox.run("from sklearn.metrics import root_mean_squared_error as f\nf([1, 2], [1, 4])")
     assert r.observation() == str(2**0.5)
     r = sandbox.run(rmse.replace("mean_", "mean_squared_log_error as f, mean_", 1) + ")\n"
                     "f([1, 2], [1, 4], squared=False)")  # fmt: skip
     assert r.error.endswith(
-        "the RMSLE is sklearn.metrics.root_mean_squared_log_error(y_true, y_pred)."
+        "the RMSLE is sklearn.metrics.root_mean_squared_log_error([1, 2], [1, 4]) "
+        "(from sklearn.metrics import root_mean_squared_log_error)."
     )
     r = sandbox.run("def f(a): pass\nf(1, squared=False)")  # only scikit-learn's
     assert "TypeError" in r.error and "RMSE" not in r.error

@@ -370,14 +370,13 @@ def _changed_api_hint(exc: BaseException) -> str:
     if "unexpected keyword argument 'squared'" in message and any(
         f"{os.sep}sklearn{os.sep}" in f.filename for f in frames
     ):
-        if _sklearn_function(exc) == "mean_squared_log_error":
-            return (
-                "\nscikit-learn 1.6 removed squared=: the RMSLE is "
-                "sklearn.metrics.root_mean_squared_log_error(y_true, y_pred)."
-            )
-        return (
-            "\nscikit-learn 1.6 removed squared=: the RMSE is "
-            "sklearn.metrics.root_mean_squared_error(y_true, y_pred)."
+        log = _sklearn_function(exc) == "mean_squared_log_error"
+        what, function = ("RMSLE", "log_error") if log else ("RMSE", "error")
+        cells = [f for f in frames if f.filename.startswith("<cell ")]
+        args = _arguments_but(cells[-1].line or "", "squared") if cells else None
+        call = f"root_mean_squared_{function}({args or 'y_true, y_pred'})"
+        return f"\nscikit-learn 1.6 removed squared=: the {what} is sklearn.metrics.{call}" + (
+            f" (from sklearn.metrics import root_mean_squared_{function})." if args else "."
         )
     if "could not convert string to float" in message or "with string dtype" in message:
         for f in frames:
@@ -397,6 +396,21 @@ def _changed_api_hint(exc: BaseException) -> str:
                 f"default since pandas 2.0): pass regex=True to use it as a regular expression."
             )
     return ""
+
+
+def _arguments_but(line: str, keyword: str) -> str | None:
+    """The arguments, as written, of the call on this line that passes `keyword`, without
+    it: `mean_squared_error(y_test, y_pred, squared=False)` gives `y_test, y_pred`, so a
+    hint can name the call to write with the cell's own variables."""
+    try:
+        tree = ast.parse(line.strip())
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and any(k.arg == keyword for k in node.keywords):
+            parts = [*node.args, *(k for k in node.keywords if k.arg != keyword)]
+            return ", ".join(ast.unparse(p) for p in parts)
+    return None
 
 
 # What a conversion to a number says about text it could not read.
