@@ -129,27 +129,27 @@ def _profile_view(con, name: str, source: str, detail: str, note: str = "") -> V
             f"min({c})::VARCHAR" if ordered else "NULL",
             f"max({c})::VARCHAR" if ordered else "NULL",
         ]
-    texts = [col for col, ctype in shown if ctype == "VARCHAR"]
-    for col in texts:
-        c = _ident(col)
+    texts = [i for i, (_, ctype) in enumerate(shown) if ctype == "VARCHAR"]
+    for i in texts:
+        c = _ident(shown[i][0])
+        mixed = (
+            f"regexp_matches({c}, '{_NUMBER_THEN_TEXT}') "
+            f"AND NOT regexp_matches({c}, '{_DAY_MONTH}')"
+        )
         aggregates += [
             f"count(*) FILTER (WHERE regexp_full_match(trim({c}), '{_PLAIN_NUMBER}'))",
-            f"count(*) FILTER (WHERE regexp_matches({c}, '{_NUMBER_THEN_TEXT}') "
-            f"AND NOT regexp_matches({c}, '{_DAY_MONTH}'))",
-            f"min({c}) FILTER (WHERE regexp_matches({c}, '{_NUMBER_THEN_TEXT}') "
-            f"AND NOT regexp_matches({c}, '{_DAY_MONTH}'))",
+            f"count(*) FILTER (WHERE {mixed})",
+            f"min({c}) FILTER (WHERE {mixed})",
         ]
     stats = con.execute(f"SELECT {', '.join(aggregates)} FROM {v}").fetchone()
     rows = int(stats[0])
-    numbers_with_text = {}
-    for j, col in enumerate(texts):
-        plain, annotated, example = stats[1 + 4 * len(shown) + 3 * j : 4 + 4 * len(shown) + 3 * j]
-        nonnull = stats[1 + 4 * [name for name, _ in shown].index(col)]
-        if nonnull and annotated >= 0.2 * nonnull and plain + annotated >= 0.8 * nonnull:
-            numbers_with_text[col] = example
+    at = 1 + 4 * len(shown)  # where the text columns' three figures start
+    text_stats = {i: stats[at + 3 * j : at + 3 * j + 3] for j, i in enumerate(texts)}
     columns = []
     for i, (col, ctype) in enumerate(shown):
         nonnull, distinct, cmin, cmax = stats[1 + 4 * i : 5 + 4 * i]
+        plain, annotated, example = text_stats.get(i, (0, 0, ""))
+        mostly_numbers = annotated >= 0.2 * nonnull and plain + annotated >= 0.8 * nonnull
         columns.append(
             ColumnProfile(
                 name=col,
@@ -158,7 +158,7 @@ def _profile_view(con, name: str, source: str, detail: str, note: str = "") -> V
                 distinct=int(distinct or 0),
                 min=cmin,
                 max=cmax,
-                numbers_with_text=numbers_with_text.get(col, ""),
+                numbers_with_text=example if nonnull and mostly_numbers else "",
             )
         )
     _top_values(con, v, columns)
