@@ -141,6 +141,18 @@ def test_a_short_value_list_is_shown_whole(tmp_path):
     assert line == "- channel (VARCHAR): values web, store, phone"
 
 
+def test_values_seen_equally_often_are_listed_in_the_same_order_every_time(tmp_path):
+    # DuckDB's parallel aggregation returns equal counts in any order: a prompt that changed
+    # from run to run changed what the greedy model wrote (two DABench tables did).
+    csv = tmp_path / "t.csv"
+    names = [f"team {c}" for c in "qwertyuiopasdfgh"]
+    csv.write_text("team,other\n" + "".join(f"{n},{n}\n" for n in reversed(names)))
+    (p,) = profile(build_catalog([str(csv)]))
+    team, other = p.columns
+    assert team.top == sorted(names)[: profiler.TOP_VALUES]
+    assert other.top == team.top
+
+
 def test_numbers_written_with_text_after_them_are_shown_with_how_to_take_the_number(tmp_path):
     # A count with its range in brackets, a percent, a weight with its unit: text to DuckDB
     # and pandas. The 1.5B coerced them with to_numeric(errors='coerce'), which kept only

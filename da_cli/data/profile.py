@@ -21,7 +21,7 @@ from da_cli.data.catalog import Catalog, _ident
 from da_cli.data.naming import source_names
 from da_cli.errors import DataError
 
-VERSION = 5  # bump when the cached structure changes
+VERSION = 6  # bump when the cached structure changes
 MAX_COLUMNS = 300  # statistics beyond this many columns are not computed at all
 SAMPLE_ROWS = 3
 TOP_VALUES = 6
@@ -43,7 +43,7 @@ class ColumnProfile:
     distinct: int  # approximate unless `exact`
     min: str | None
     max: str | None
-    top: list[str] = field(default_factory=list)  # most frequent first
+    top: list[str] = field(default_factory=list)  # most frequent first, equal counts by value
     exact: bool = False  # `distinct` was counted, not estimated
     # Text that is mostly numbers, some with text after them (`630308[495000-801000]`,
     # `45%`, `$1,200`): one such value, shown with how to take the number.
@@ -190,7 +190,8 @@ def _top_values(con, v: str, columns: list[ColumnProfile]) -> None:
     flags = ", ".join(f"grouping({c})" for c in cols)
     result = con.execute(
         f"SELECT {', '.join(cols)}, {flags}, count(*) AS n FROM {v} "
-        f"GROUP BY GROUPING SETS ({', '.join(f'({c})' for c in cols)}) ORDER BY n DESC"
+        f"GROUP BY GROUPING SETS ({', '.join(f'({c})' for c in cols)}) "
+        f"ORDER BY n DESC, {', '.join(cols)}"
     ).fetchall()
     k = len(few)
     for c in few:
