@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from conftest import answer_step, code_step, run_da
@@ -275,10 +276,50 @@ def test_the_format_step_forces_numbers_where_the_format_asks_for_them():
         "@mean_fare[mean_fare_value] a float rounded to two decimals. @sex[gender] Male or Female"
     )
     grammar = format_grammar(["mean_fare", "sex"], spec)
-    assert '"@mean_fare[" number "]"' in grammar and '"@sex[" value "]"' in grammar
+    assert '"@mean_fare[" number "]"' in grammar and '"@sex[" text1 "]"' in grammar
     shared = "@a[mean_fare] @b[mean_fare] where mean_fare is a float rounded to 2 decimals."
     assert format_grammar(["a", "b"], shared).count("number") == 3  # both, and the rule
     LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp accepts it
+
+
+def _language(grammar: str, rule: str) -> re.Pattern:
+    """The text one rule of a format grammar admits, as a regular expression: its free-text
+    rules are alternatives of a character class and another rule, or nothing."""
+    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines() if " ::= " in line)
+
+    def expand(name: str) -> str:
+        if name == "tail":
+            return rules["tail"]
+        alts = []
+        for alt in rules[name].split(" | "):
+            if alt == '""':
+                alts.append("")
+            else:
+                cls, ref = alt.split(" ")
+                alts.append(cls + expand(ref))
+        return "(?:" + "|".join(alts) + ")"
+
+    return re.compile(expand(rule))
+
+
+def test_the_format_step_never_writes_the_placeholder_back():
+    """`@country_name[country]` was the 1.5B's formatted answer where its Answer said Congo;
+    `@outliers[country1,country2,...]` where it had found none."""
+    from llama_cpp import LlamaGrammar
+
+    from da_cli.eval.run import format_grammar
+
+    spec = '@country_name[country] @outliers[country1,country2,...] where "country" is a string.'
+    grammar = format_grammar(["country_name", "outliers"], spec)
+    LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp accepts it
+    name, outliers = _language(grammar, "text0"), _language(grammar, "text1")
+    for refused in ("country", "Country", "COUNTRY_NAME", "country_name"):
+        assert not name.fullmatch(refused)
+    for given in ("Congo", "countryside", "Count", "", "country name", "Côte d'Ivoire"):
+        assert name.fullmatch(given)
+    assert not outliers.fullmatch("country1,country2,...") and not outliers.fullmatch("outliers")
+    assert outliers.fullmatch("") and outliers.fullmatch("Kuwait, Saudi Arabia")
+    assert not name.fullmatch("a]b") and not name.fullmatch("a\nb")
 
 
 def test_the_format_step_reads_each_values_own_clause():

@@ -160,14 +160,55 @@ def slot(name: str, spec: str) -> str:
 
 
 def format_grammar(names: list[str], spec: str = "") -> str:
-    """One `@name[value]` line per name, each value as `slot` says."""
-    lines = [f'"@{n}[" {slot(n, spec)} "]"' for n in names]
+    """One `@name[value]` line per name, each value as `slot` says. Free text may be empty
+    (`@outliers[]`: there are none) but never the format's own placeholder or the name: a
+    small model otherwise writes `@country_name[country]` back where it had answered Congo."""
+    holders = {m.group(1): m.group(2).strip() for m in ANSWER.finditer(spec)}
+    lines, rules = [], []
+    for i, n in enumerate(names):
+        kind = slot(n, spec)
+        if kind == "value":
+            kind = f"text{i}"
+            rules += _text_except([holders.get(n, ""), n], kind)
+        lines.append(f'"@{n}[" {kind} "]"')
     newline = ' "\\n" '
     return (
         f"root ::= {newline.join(lines)}\n"
-        "value ::= [^\\n\\[\\]]{1,60}\n"
-        'number ::= "-"? [0-9]{1,15} ("." [0-9]{1,12})? ([eE] [-+]? [0-9]{1,3})?\n'
+        + "".join(f"{r}\n" for r in rules)
+        + f"tail ::= {_FREE}{{0,60}}\n"
+        + 'number ::= "-"? [0-9]{1,15} ("." [0-9]{1,12})? ([eE] [-+]? [0-9]{1,3})?\n'
     )
+
+
+# A character of a free-text value: a value ends at its bracket and its line.
+_FREE = "[^\\n\\[\\]]"
+
+
+def _char(c: str) -> str:
+    """One character as a grammar character-class member, escaped unless alphanumeric."""
+    return c if c.isascii() and c.isalnum() else f"\\u{ord(c):04x}" if ord(c) < 0x10000 else ""
+
+
+def _text_except(words: list[str], rule: str) -> list[str]:
+    """Rules for `rule`: free text of up to about 60 characters that is none of `words`,
+    ignoring case. A walk down the words' shared prefixes (a trie): at each prefix the text
+    may end unless the prefix is a whole word, go on with a letter that continues some word,
+    or leave the words behind with any other letter and then anything (`tail`)."""
+    words = [w.lower() for w in words if w and all(_char(c) for c in w)]
+    prefixes = sorted({w[:k] for w in words for k in range(len(w) + 1)}, key=len)
+    ids = {p: f"{rule}" if not p else f"{rule}x{i}" for i, p in enumerate(prefixes)}
+    out = []
+    for p in prefixes:
+        nexts = sorted({w[len(p)] for w in words if len(w) > len(p) and w.startswith(p)})
+        cases = sorted({x for c in nexts for x in (c, c.upper(), c.lower())})
+        other = f"[^\\n\\[\\]{''.join(_char(c) for c in cases)}] tail"
+        alts = [other] + [
+            f"[{''.join(_char(x) for x in sorted({c, c.upper()}))}] {ids[p + c]}" for c in nexts
+        ]
+        if p not in words:
+            alts.append('""')
+        out.append(f"{ids[p]} ::= " + " | ".join(alts))
+    return out
 
 
 @dataclass(frozen=True)
