@@ -98,6 +98,27 @@ def test_the_format_self_check_rounds_only_numbers_with_too_many_decimals():
     assert conform({"r": "about 0.2051", "p": "nan"}, task) == {"r": "about 0.2051", "p": "nan"}
 
 
+def test_a_value_the_format_calls_a_whole_number_is_rounded_to_one():
+    """`@mean_cases[mean_value] where "mean_value" is a positive integer`: the 1.5B computed
+    the right mean, 2081990.36, and wrote it whole."""
+    from da_cli.eval.run import is_whole, wholes
+
+    task = task_with('@mean_cases[mean_value] where "mean_value" is a positive integer.')
+    assert wholes(task) == {"mean_cases"}
+    assert conform({"mean_cases": "2081990.3598"}, task, whole={"mean_cases"}) == {
+        "mean_cases": "2081990"
+    }
+    assert conform({"mean_cases": "2081990.3598"}, task) == {"mean_cases": "2081990.3598"}
+    assert is_whole("n", "@n[integer]") and is_whole("d", '@d[days] where "days" is a whole number')
+    assert not is_whole("r", '@r[r] where "r" is a float, the integer part rounded.')
+    assert not is_whole("c", '@c[name] where "name" is a string, e.g. an integer id.')
+    several = '@m[month, year] where "month" and "year" are integers.'
+    assert not is_whole("m", several)  # two values in one slot: free text
+    # A precision the format states for the name wins over its type word.
+    both = task_with('@n[n] where "n" is an integer mean, rounded to two decimal places.')
+    assert conform({"n": "3.14159"}, both, whole=wholes(both)) == {"n": "3.14"}
+
+
 @pytest.fixture
 def bench(tmp_path):
     data = tmp_path / "bench"

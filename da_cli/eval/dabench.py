@@ -168,12 +168,14 @@ def _described_at(text: str, name: str, holder: str) -> int:
     return text.find(f"@{name}[")
 
 
-def conform(given: dict[str, str], task: Task) -> dict[str, str]:
+def conform(given: dict[str, str], task: Task, whole: set[str] = frozenset()) -> dict[str, str]:
     """The format self-check: a number with more decimals than the format asks for is
-    rounded (half up) to that many, as the question told the analyst to. Nothing else
-    changes; a value that is not a number is left as it is."""
+    rounded (half up) to that many, as the question told the analyst to; a value the format
+    describes as a whole number (`whole`, "a positive integer") with none asked otherwise is
+    rounded to one. Nothing else changes; a value that is not a number is left as it is."""
     out = dict(given)
-    for name, places in precisions(task).items():
+    places = dict.fromkeys(whole, 0) | precisions(task)
+    for name, n in places.items():
         value = given.get(name)
         if value is None:
             continue
@@ -181,6 +183,6 @@ def conform(given: dict[str, str], task: Task) -> dict[str, str]:
             d = Decimal(value.strip())
         except InvalidOperation:
             continue
-        if d.is_finite() and -d.as_tuple().exponent > places:
-            out[name] = str(d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+        if d.is_finite() and -d.as_tuple().exponent > n:
+            out[name] = str(d.quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP))
     return out

@@ -130,6 +130,26 @@ def _is_number(texts: list[str]) -> bool:
     return False
 
 
+# A whole number: "an integer", "a whole number", `@n[int]`.
+_WHOLE = re.compile(r"\bint(?:eger)?s?\b|\bwhole numbers?\b", re.IGNORECASE)
+
+
+def is_whole(name: str, spec: str) -> bool:
+    """Whether the format describes this name's value as a whole number: the first type
+    word of its most specific description that says one is "integer" ("a positive
+    integer", "a whole number, rounded"), not "float" or "string"."""
+    texts = descriptions(name, spec)
+    if not _is_number(texts):  # text, or several values in one slot (`[month, year]`)
+        return False
+    for text in texts:
+        numeric, textual = _NUMERIC.search(text), _TEXTUAL.search(text)
+        if numeric or textual:
+            whole = _WHOLE.search(text)
+            first = min(m.start() for m in (numeric, textual) if m)
+            return whole is not None and whole.start() <= first
+    return False
+
+
 def choices(name: str, spec: str) -> list[str]:
     """The values the format allows for the name when one of its descriptions lists them
     ("a string that can either be "linear", "nonlinear", or "none""), else []."""
@@ -350,6 +370,11 @@ def transcript_fields(t: Transcript, samples_run: list[Transcript]) -> dict:
     }
 
 
+def wholes(task: Task) -> set[str]:
+    """The answer names whose value the format describes as a whole number."""
+    return {n for n in task.names if is_whole(n, task.format)}
+
+
 def rescore(record: dict, task: Task) -> dict:
     """Score a record from the text the model wrote (its Answer and format step), so a
     results file can be scored again without running anything.
@@ -358,7 +383,7 @@ def rescore(record: dict, task: Task) -> dict:
     self-check: numbers with more decimals than the question asked for are rounded to its
     precision (`conformed` lists what changed)."""
     given = extract(record.get("answer", "") + "\n" + record.get("formatted", ""))
-    fixed = conform(given, task)
+    fixed = conform(given, task, whole=wholes(task))
     raw, s = score_values(given, task.labels), score_values(fixed, task.labels)
     record.update(
         correct=s.correct,
@@ -372,7 +397,7 @@ def rescore(record: dict, task: Task) -> dict:
         # Each analysis's own Answer by the same rule (without the format step, which only
         # the chosen one gets): how often one of them was right where the choice was not.
         record["samples_correct"] = [
-            score_values(conform(extract(a or ""), task), task.labels).correct
+            score_values(conform(extract(a or ""), task, whole=wholes(task)), task.labels).correct
             for a in record["sample_answers"]
         ]
     return record
