@@ -119,6 +119,17 @@ def test_a_value_the_format_calls_a_whole_number_is_rounded_to_one():
     assert conform({"n": "3.14159"}, both, whole=wholes(both)) == {"n": "3.14"}
 
 
+def test_a_list_is_laid_out_as_the_formats_placeholder_lays_it_out():
+    from da_cli.eval.dabench import separators
+
+    tight = task_with("@ids[id1,id2,...] @n[count] @pair[low, high]")
+    assert separators(tight) == {"ids": ",", "pair": ", "}
+    given = {"ids": "(HA2)121, 326", "n": "3", "pair": "1,2"}
+    assert conform(given, tight) == {"ids": "(HA2)121,326", "n": "3", "pair": "1, 2"}
+    assert conform({"ids": "a, , b"}, tight) == {"ids": "a, , b"}  # an empty item: as written
+    assert separators(task_with("@x[a,b, c]")) == {}  # the format itself is not consistent
+
+
 @pytest.fixture
 def bench(tmp_path):
     data = tmp_path / "bench"

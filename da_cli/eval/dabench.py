@@ -168,12 +168,29 @@ def _described_at(text: str, name: str, holder: str) -> int:
     return text.find(f"@{name}[")
 
 
+def separators(task: Task) -> dict[str, str]:
+    """How the format lays out a list in a name's slot: `@ids[id1,id2,...]` -> ",",
+    `@ids[id1, id2, ...]` -> ", "."""
+    out = {}
+    for m in ANSWER.finditer(task.format):
+        commas = re.findall(r",\s*", m.group(2))
+        if commas and len(set(commas)) == 1 and commas[0] in (",", ", "):
+            out[m.group(1)] = commas[0]
+    return out
+
+
 def conform(given: dict[str, str], task: Task, whole: set[str] = frozenset()) -> dict[str, str]:
-    """The format self-check: a number with more decimals than the format asks for is
-    rounded (half up) to that many, as the question told the analyst to; a value the format
-    describes as a whole number (`whole`, "a positive integer") with none asked otherwise is
-    rounded to one. Nothing else changes; a value that is not a number is left as it is."""
+    """The format self-check: a list is laid out as the format's own placeholder lays it out
+    (`@ids[id1,id2,...]`: no space after a comma); a number with more decimals than the
+    format asks for is rounded (half up) to that many, as the question told the analyst to;
+    a value the format describes as a whole number (`whole`, "a positive integer") with none
+    asked otherwise is rounded to one. Nothing else changes; a value that is not a number
+    is left as it is."""
     out = dict(given)
+    for name, sep in separators(task).items():
+        items = [x.strip() for x in given.get(name, "").split(",")]
+        if len(items) > 1 and all(items):
+            out[name] = sep.join(items)
     places = dict.fromkeys(whole, 0) | precisions(task)
     for name, n in places.items():
         value = given.get(name)
