@@ -286,6 +286,32 @@ def test_a_test_result_unpacked_into_names_that_say_otherwise_is_warned_about(sa
     assert r.error.startswith("Traceback (most recent call last):\n  line 3: s, p = stats.pearsonr")
 
 
+def test_a_printed_nan_names_the_arguments_that_hold_missing_values(tmp_path):
+    # scipy's tests return nan for data with any missing value, pandas' methods skip them:
+    # the 1.5B printed a Shapiro-Wilk p-value of nan and called the column not normal.
+    csv = tmp_path / "cov.csv"
+    rows = [f"{i % 7 if i % 5 else ''},{i},g{i % 2}" for i in range(40)]
+    csv.write_text("cov,n,g\n" + "\n".join(rows) + "\n")
+    with Sandbox(build_catalog([str(csv)]), tmp_path / "ws", Limits(timeout_s=20)) as sb:
+        r = sb.run("from scipy import stats\nprint(stats.shapiro(df['cov']).pvalue)")
+        assert r.ok and r.output.strip() == "nan"
+        note = "nan: df['cov'] has 8 missing values (of 40 rows). scipy and numpy give nan"
+        assert r.observation().startswith("nan\n" + note), r.observation()
+        assert "pass df['cov'].dropna()" in r.observation()
+        # A column of a subset is counted over its table; a bound Series by itself.
+        r = sb.run("x = df[df['g'] == 'g1']['cov']\nprint(stats.ttest_ind(x, df['n']).pvalue)")
+        assert "x has 4 missing values (of 20 rows)" in r.observation()
+        assert "df['n']" not in r.observation()  # it has none
+        # Without a nan in the output, or with the values dropped, there is no note.
+        assert r.note is not None
+        for code in (
+            "print(stats.shapiro(df['cov'].dropna()).pvalue > 0)",
+            "print(df['cov'].mean())",
+        ):
+            assert sb.run(code).note is None, code
+        assert sb.run("print('dropna nanmean')").note is None
+
+
 def test_one_table_is_ready_as_df_and_a_wrong_path_says_what_is_here(tmp_path):
     csv = tmp_path / "trips.csv"
     csv.write_text("city,fare\nOslo,3.5\nParis,4.5\n")

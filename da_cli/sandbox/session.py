@@ -76,6 +76,8 @@ class ExecutionResult:
     value: str | None = None
     # `name = value` of what a last-line assignment set: shown when nothing else is.
     assigned: str | None = None
+    # Why a printed nan may be the data's missing values (the worker's `_missing_inputs`).
+    note: str | None = None
     error: str | None = None
     figures: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -91,6 +93,8 @@ class ExecutionResult:
         if self.value is not None:
             parts.append(self.value)
         parts += [f"[figure saved: {name}]" for name in self.figures]
+        if self.note:
+            parts.append(self.note)
         if self.error:
             parts.append(self.error)
         # A warning (pandas and scipy print many) is not the cell showing a result.
@@ -326,6 +330,7 @@ class Sandbox:
                 output=reply["output"],
                 value=_clip(reply.get("value"), self.limits.output_chars),
                 assigned=_clip(reply.get("assigned"), self.limits.output_chars),
+                note=reply.get("note"),
                 error=error,
                 figures=reply.get("figures", []),
                 seconds=time.perf_counter() - start,

@@ -346,6 +346,96 @@ def _hint(make, *args) -> str:
         return ""
 
 
+# A nan the cell printed: `nan`, `NaN`, `[nan, 0.3]`; not `dropna`, `nanmean(` or `NaNs`.
+_NAN = re.compile(r"(?<![\w.])nan(?![\w(])", re.IGNORECASE)
+MAX_MISSING_NOTED = 3
+
+
+def _missing_inputs(code: str, ns: dict) -> str:
+    """For a cell that printed nan: the arguments it passed to a function that hold missing
+    values. scipy's tests and numpy return nan for data with any (pandas' own methods skip
+    them): the 1.5B printed a Shapiro-Wilk p-value of nan and called the data not normal,
+    and a t-test's nan "no significant difference". An argument is a name bound to a
+    Series, DataFrame or float array, or a table's column (`df['x']`, `df[m]['x']`,
+    `df[['x', 'y']]`), counted over the whole table."""
+    import numpy as np
+    import pandas as pd
+
+    found: dict[str, tuple[int, int]] = {}
+    for node in ast.walk(ast.parse(code)):
+        if not isinstance(node, ast.Call):
+            continue
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            values = _argument_values(arg, ns, pd)
+            if values is None:
+                continue
+            if isinstance(values, np.ndarray):
+                if values.dtype.kind not in "fc":
+                    continue
+                missing, total = int(np.isnan(values).sum()), len(values)
+            else:
+                missing, total = int(values.isna().to_numpy().sum()), len(values)
+            text = _argument_text(arg, code)
+            if missing and text and len(text) <= 80:
+                found.setdefault(text, (missing, total))
+    if not found:
+        return ""
+    listed = "; ".join(
+        f"{text} has {missing:,} missing values (of {total:,} rows)"
+        for text, (missing, total) in list(found.items())[:MAX_MISSING_NOTED]
+    )
+    first = next(iter(found))
+    return (
+        f"nan: {listed}. scipy and numpy give nan for data with any (pandas' own methods "
+        f"skip them): pass {first}.dropna(), and for two columns that pair up, "
+        "df[['a', 'b']].dropna() first."
+    )
+
+
+def _argument_values(arg: ast.expr, ns: dict, pd):
+    """The pandas or numpy values an argument names without running anything: a bound
+    name, or a column of a bound table (the whole column, whatever rows the cell took)."""
+    if isinstance(arg, ast.Name):
+        value = ns.get(arg.id)
+        return value if _is_data(value, pd) else None
+    if not isinstance(arg, ast.Subscript):
+        return None
+    key = arg.slice
+    columns = (
+        [key.value]
+        if isinstance(key, ast.Constant)
+        else [e.value for e in key.elts]
+        if isinstance(key, ast.List) and all(isinstance(e, ast.Constant) for e in key.elts)
+        else None
+    )
+    root = arg.value
+    while isinstance(root, ast.Subscript):  # `df[df['g'] == 1]['x']`: the table's column
+        root = root.value
+    table = ns.get(root.id) if isinstance(root, ast.Name) else None
+    if columns is None or not isinstance(table, pd.DataFrame):
+        return None
+    if not all(isinstance(c, str) and c in table.columns for c in columns):
+        return None
+    return table[columns[0]] if isinstance(key, ast.Constant) else table[columns]
+
+
+def _argument_text(arg: ast.expr, code: str) -> str:
+    """How the note names an argument: a column of a subset by the table's column
+    (`df[df['g'] == 1]['x']` -> `df['x']`), whose whole column it counted."""
+    root = arg
+    while isinstance(root, ast.Subscript):
+        root = root.value
+    if isinstance(arg, ast.Subscript) and isinstance(root, ast.Name):
+        return f"{root.id}[{ast.get_source_segment(code, arg.slice)}]"
+    return ast.get_source_segment(code, arg) or ""
+
+
+def _is_data(value: object, pd) -> bool:
+    import numpy as np
+
+    return isinstance(value, (pd.Series, pd.DataFrame, np.ndarray))
+
+
 def _sklearn_function(exc: BaseException) -> str:
     """The scikit-learn function whose arguments failed its check: its parameter wrapper
     raises, holding the function as `func` (the cell may have called it by another name)."""
@@ -905,6 +995,8 @@ def main(fd_in: int, fd_out: int) -> None:
         _flush_output()
         result["seconds"] = time.perf_counter() - start
         result["output"] = _read_capture(capture, int(msg.get("limit", 4000)))
+        if result["error"] is None and _NAN.search(result["output"] + (result["value"] or "")):
+            result["note"] = _hint(_missing_inputs, msg["code"], ns) or None
         wire.send(fd_out, result)
 
 
