@@ -310,6 +310,10 @@ def test_a_printed_nan_names_the_arguments_that_hold_missing_values(tmp_path):
         ):
             assert sb.run(code).note is None, code
         assert sb.run("print('dropna nanmean')").note is None
+        # A table printed with its own NaN, or a pandas method, is no call that propagates.
+        shown = "t = pd.DataFrame({'std': [1.5, float('nan')]})\nprint(t)"
+        assert "NaN" in sb.run(shown).output and sb.run("print(t)").note is None
+        assert sb.run("import numpy as np\nprint(np.corrcoef(df['cov'], df['n'])[0, 1])").note
 
 
 def test_one_table_is_ready_as_df_and_a_wrong_path_says_what_is_here(tmp_path):

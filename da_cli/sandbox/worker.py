@@ -363,7 +363,7 @@ def _missing_inputs(code: str, ns: dict) -> str:
 
     found: dict[str, tuple[int, int]] = {}
     for node in ast.walk(ast.parse(code)):
-        if not isinstance(node, ast.Call):
+        if not isinstance(node, ast.Call) or not _propagates_nan(node.func, ns):
             continue
         for arg in [*node.args, *(k.value for k in node.keywords)]:
             values = _argument_values(arg, ns, pd)
@@ -390,6 +390,34 @@ def _missing_inputs(code: str, ns: dict) -> str:
         f"skip them): pass {first}.dropna(), and for two columns that pair up, "
         "df[['a', 'b']].dropna() first."
     )
+
+
+# Libraries whose functions return nan for data with a missing value (pandas' skip them).
+_NAN_LIBRARIES = ("numpy", "scipy", "sklearn", "statsmodels")
+
+
+def _propagates_nan(func: ast.expr, ns: dict) -> bool:
+    """Whether a call's function is one of _NAN_LIBRARIES' (`shapiro`, `stats.pearsonr`,
+    `np.corrcoef`), found through the namespace's modules only: `print(table)` of a table
+    with a missing value, or a pandas method, is no such call."""
+    if isinstance(func, ast.Name):
+        target = ns.get(func.id)
+    elif isinstance(func, ast.Attribute):
+        chain = []
+        while isinstance(func, ast.Attribute):
+            chain.append(func.attr)
+            func = func.value
+        target = ns.get(func.id) if isinstance(func, ast.Name) else None
+        for attr in reversed(chain):
+            if not isinstance(target, type(sys)):  # through modules only: nothing runs
+                return False
+            target = getattr(target, attr, None)
+    else:
+        return False
+    if target is None or isinstance(target, type(sys)):
+        return False
+    module = getattr(target, "__module__", None) or type(target).__module__ or ""
+    return module.split(".")[0] in _NAN_LIBRARIES
 
 
 def _argument_values(arg: ast.expr, ns: dict, pd):
