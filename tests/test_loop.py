@@ -115,6 +115,26 @@ def test_an_answer_after_a_silent_cell_is_sent_back_once(session):
     assert any(s.kind == "notice" and loop.NO_VALUE_HINT in s.text for s in steps)
 
 
+def test_an_answer_that_gives_nan_is_sent_back_once(session):
+    # The 1.5B saw a Shapiro-Wilk p-value of nan (the column had missing values), read the
+    # sandbox's note on why, and answered `@skewness[nan]` anyway.
+    from da_cli.agent import grounding
+
+    t, steps, model = session(
+        code_step("import numpy as np\nprint(np.mean([1.0, float('nan')]))"),
+        answer_step("@mean[nan]"),
+        code_step("print(np.nanmean([1.0, float('nan')]))"),
+        answer_step("@mean[1.0]"),
+        question="What is the mean?",
+    )
+    assert t.answer == "@mean[1.0]" and t.rejected_answers == 1
+    assert loop.NAN_HINT in model.history[2]["continuation"]
+    for stated in ("The p-value is nan because", "r = NaN", "@p[ nan ]", "it returns NaN."):
+        assert grounding.states_nan(stated), stated
+    for said in ("The column has 3 NaN values.", "No NaN in the data.", "nanmean gave 2"):
+        assert not grounding.states_nan(said), said
+
+
 def test_the_loops_own_lines_copied_into_an_answer_are_not_part_of_it(session):
     t, _, _ = session(
         code_step("print(6 * 7)"),

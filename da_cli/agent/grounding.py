@@ -72,6 +72,20 @@ def placeholders(question: str) -> set[str]:
     return {m.group(1).strip() for m in _BRACKET.finditer(question)}
 
 
+# nan stated as a value: `@skewness[nan]`, "the p-value is nan", "r = NaN"; not "NaN values"
+# or "no NaN in the column".
+_NAN_VALUE = re.compile(
+    r"(?:\[\s*|\b(?:is|was|are|were|of|equals?|gives?|returns?)\s+|[=:]\s*)nan\b(?!\s+values?)",
+    re.IGNORECASE,
+)
+
+
+def states_nan(answer: str) -> bool:
+    """Whether an answer gives nan as a value: a statistic of data with missing values that
+    a function did not skip (scipy's tests, numpy), never what a question asks for."""
+    return bool(_NAN_VALUE.search(answer))
+
+
 def printed(outputs: list[str]) -> list[str]:
     """The outputs that are evidence: a cell that printed nothing showed nothing."""
     return [o for o in outputs if o.strip() and o.strip() != NO_OUTPUT]

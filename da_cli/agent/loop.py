@@ -30,13 +30,17 @@ UNGROUNDED_HINT = (
     "The answer quotes {numbers}, which no output shows. Write code that computes the "
     "numbers you need, then answer from its output."
 )
+NAN_HINT = (
+    "The answer gives nan, which is no value: a function got data with missing values. "
+    "Compute it again without them (.dropna()), then answer from that output."
+)
 # The loop's own sentences, which a model sent back once may copy (whole or in part) into
 # its next Answer: they are never part of an answer.
 _LOOP_LINES = re.compile(
     "[ \t]*(?:"
     + "|".join(
         re.escape(sentence.strip()).replace(re.escape("{numbers}"), "[^\n]*?")
-        for line in (NO_VALUE_HINT, UNGROUNDED_HINT, REPEAT_NOTE)
+        for line in (NO_VALUE_HINT, UNGROUNDED_HINT, NAN_HINT, REPEAT_NOTE)
         for sentence in re.findall(r"[^.:]+[.:]", line)
     )
     + ")"
@@ -135,7 +139,7 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     """Why an Answer is sent back, or None: it quotes numbers no output shows, or the
     question asks for a value and it states none that a cell printed (a cell that printed
     nothing is no evidence, and a format placeholder copied from the question is no
-    value)."""
+    value), or it gives nan for one."""
     missing = grounding.ungrounded(answer, _evidence(t))
     if missing:
         return UNGROUNDED_HINT.format(numbers=", ".join(missing[:5]))
@@ -145,6 +149,8 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     asks = grounding.asks_for_value(t.question)
     if asks and not grounding.states_computed_value(answer, outputs, t.question):
         return NO_VALUE_HINT
+    if asks and grounding.states_nan(answer):
+        return NAN_HINT
     return None
 
 
