@@ -347,8 +347,10 @@ def test_the_format_step_never_writes_the_placeholder_back():
     name, outliers = _language(grammar, "text0"), _language(grammar, "text1")
     for refused in ("country", "Country", "COUNTRY_NAME", "country_name"):
         assert not name.fullmatch(refused)
-    for given in ("Congo", "countryside", "Count", "", "country name", "Côte d'Ivoire"):
+    for given in ("Congo", "countryside", "Count", "", "Côte d'Ivoire", "country_2", "countryé"):
         assert name.fullmatch(given)
+    for copied in ('country where "country" is a string', "country,", "Country_name x"):
+        assert not name.fullmatch(copied)  # the placeholder as a word, then the format's text
     assert not outliers.fullmatch("country1,country2,...") and not outliers.fullmatch("outliers")
     assert outliers.fullmatch("") and outliers.fullmatch("Kuwait, Saudi Arabia")
     assert not name.fullmatch("a]b") and not name.fullmatch("a\nb")

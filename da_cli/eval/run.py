@@ -210,10 +210,13 @@ def _char(c: str) -> str:
 
 
 def _text_except(words: list[str], rule: str) -> list[str]:
-    """Rules for `rule`: free text of up to about 60 characters that is none of `words`,
-    ignoring case. A walk down the words' shared prefixes (a trie): at each prefix the text
-    may end unless the prefix is a whole word, go on with a letter that continues some word,
-    or leave the words behind with any other letter and then anything (`tail`)."""
+    """Rules for `rule`: free text of up to about 60 characters that neither is one of
+    `words` nor starts with one as a word (`country where "country" is …`: a model held off
+    the placeholder goes on copying the format's sentence), ignoring case. A walk down the
+    words' shared prefixes (a trie): at each prefix the text may end unless the prefix is a
+    whole word, go on with a letter that continues some word, or leave the words behind
+    with any other letter and then anything (`tail`); past a whole word, only a letter of
+    the same word may follow (`countryside`)."""
     words = [w.lower() for w in words if w and all(_char(c) for c in w)]
     prefixes = sorted({w[:k] for w in words for k in range(len(w) + 1)}, key=len)
     ids = {p: f"{rule}" if not p else f"{rule}x{i}" for i, p in enumerate(prefixes)}
@@ -221,7 +224,12 @@ def _text_except(words: list[str], rule: str) -> list[str]:
     for p in prefixes:
         nexts = sorted({w[len(p)] for w in words if len(w) > len(p) and w.startswith(p)})
         cases = sorted({x for c in nexts for x in (c, c.upper(), c.lower())})
-        other = f"[^\\n\\[\\]{''.join(_char(c) for c in cases)}] tail"
+        excluded = "".join(_char(c) for c in cases)
+        other = (
+            f"[^\\x00-\\x2f\\x3a-\\x40\\x5b-\\x5e\\x60\\x7b-\\x7f{excluded}] tail"
+            if p in words  # a word goes on only as a longer word
+            else f"[^\\n\\[\\]{excluded}] tail"
+        )
         alts = [other] + [
             f"[{''.join(_char(x) for x in sorted({c, c.upper()}))}] {ids[p + c]}" for c in nexts
         ]
