@@ -102,33 +102,33 @@ def test_a_step_cut_at_its_own_limit_is_a_format_failure_but_a_budget_cut_is_not
     assert (t.usage.format_failures, t.usage.budget_cuts) == (0, 1)
 
 
-def test_an_answer_after_a_silent_cell_is_sent_back_once(session):
+@pytest.mark.parametrize(
+    "cell, answer, hint",
+    [
+        # A cell that printed nothing is no evidence ("the data has been loaded").
+        ("import pandas as pd", "The dataset has been loaded into a pandas DataFrame.", "NO_VALUE"),
+        # The 1.5B saw a Shapiro-Wilk p-value of nan (the column had missing values), read
+        # the sandbox's note on why, and answered `@skewness[nan]` anyway.
+        ("import numpy as np\nprint(np.mean([1.0, float('nan')]))", "@value[nan]", "NAN"),
+    ],
+)
+def test_an_answer_without_a_value_is_sent_back_once(session, cell, answer, hint):
     t, steps, model = session(
-        code_step("import pandas as pd"),
-        answer_step("The dataset has been loaded into a pandas DataFrame."),
+        code_step(cell),
+        answer_step(answer),
         code_step("print(6 * 7)"),
         answer_step("The value is 42."),
         question="What is the value?",
     )
     assert t.answer == "The value is 42." and t.rejected_answers == 1
-    assert loop.NO_VALUE_HINT in model.history[2]["continuation"]
-    assert any(s.kind == "notice" and loop.NO_VALUE_HINT in s.text for s in steps)
+    hint = getattr(loop, f"{hint}_HINT")
+    assert hint in model.history[2]["continuation"]
+    assert any(s.kind == "notice" and hint in s.text for s in steps)
 
 
-def test_an_answer_that_gives_nan_is_sent_back_once(session):
-    # The 1.5B saw a Shapiro-Wilk p-value of nan (the column had missing values), read the
-    # sandbox's note on why, and answered `@skewness[nan]` anyway.
+def test_nan_is_a_value_an_answer_gives_only_where_it_states_one():
     from da_cli.agent import grounding
 
-    t, steps, model = session(
-        code_step("import numpy as np\nprint(np.mean([1.0, float('nan')]))"),
-        answer_step("@mean[nan]"),
-        code_step("print(np.nanmean([1.0, float('nan')]))"),
-        answer_step("@mean[1.0]"),
-        question="What is the mean?",
-    )
-    assert t.answer == "@mean[1.0]" and t.rejected_answers == 1
-    assert loop.NAN_HINT in model.history[2]["continuation"]
     for stated in ("The p-value is nan because", "r = NaN", "@p[ nan ]", "it returns NaN."):
         assert grounding.states_nan(stated), stated
     for said in ("The column has 3 NaN values.", "No NaN in the data.", "nanmean gave 2"):
