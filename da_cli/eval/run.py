@@ -391,7 +391,8 @@ def rescore(record: dict, task: Task) -> dict:
     self-check: numbers with more decimals than the question asked for are rounded to its
     precision (`conformed` lists what changed)."""
     given = extract(record.get("answer", "") + "\n" + record.get("formatted", ""))
-    fixed = conform(given, task, whole=wholes(task))
+    whole = wholes(task)  # read from the format once, for the answer and every sample's
+    fixed = conform(given, task, whole=whole)
     raw, s = score_values(given, task.labels), score_values(fixed, task.labels)
     record.update(
         correct=s.correct,
@@ -405,7 +406,7 @@ def rescore(record: dict, task: Task) -> dict:
         # Each analysis's own Answer by the same rule (without the format step, which only
         # the chosen one gets): how often one of them was right where the choice was not.
         record["samples_correct"] = [
-            score_values(conform(extract(a or ""), task, whole=wholes(task)), task.labels).correct
+            score_values(conform(extract(a or ""), task, whole=whole), task.labels).correct
             for a in record["sample_answers"]
         ]
     return record

@@ -436,9 +436,7 @@ def _argument_values(arg: ast.expr, ns: dict, pd):
         if isinstance(key, ast.List) and all(isinstance(e, ast.Constant) for e in key.elts)
         else None
     )
-    root = arg.value
-    while isinstance(root, ast.Subscript):  # `df[df['g'] == 1]['x']`: the table's column
-        root = root.value
+    root = _subscript_root(arg)  # `df[df['g'] == 1]['x']`: the table's column
     table = ns.get(root.id) if isinstance(root, ast.Name) else None
     if columns is None or not isinstance(table, pd.DataFrame):
         return None
@@ -447,12 +445,17 @@ def _argument_values(arg: ast.expr, ns: dict, pd):
     return table[columns[0]] if isinstance(key, ast.Constant) else table[columns]
 
 
+def _subscript_root(node: ast.expr) -> ast.expr:
+    """What a chain of subscripts starts from: `df` in `df[m]['x']`."""
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return node
+
+
 def _argument_text(arg: ast.expr, code: str) -> str:
     """How the note names an argument: a column of a subset by the table's column
     (`df[df['g'] == 1]['x']` -> `df['x']`), whose whole column it counted."""
-    root = arg
-    while isinstance(root, ast.Subscript):
-        root = root.value
+    root = _subscript_root(arg)
     if isinstance(arg, ast.Subscript) and isinstance(root, ast.Name):
         return f"{root.id}[{ast.get_source_segment(code, arg.slice)}]"
     return ast.get_source_segment(code, arg) or ""
