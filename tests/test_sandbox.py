@@ -362,7 +362,11 @@ def test_a_table_or_column_a_small_model_guessed_is_answered_with_the_real_ones(
         assert r.error.endswith("KeyError: 'b'")
         r = sb.run("m = {'Oslo': 1}\nt.Country.map(lambda c: m[c])")
         assert r.error.endswith("KeyError: 'Rome'")
-        assert sb.run("t.set_index('Country').loc['Paris']").error.endswith("KeyError: 'Paris'")
+        r = sb.run("t.set_index('Country').loc['Paris']")  # a row's: its labels, no columns
+        assert r.error.endswith(
+            "KeyError: 'Paris'\nt.set_index('Country') has no label 'Paris'; its labels are: "
+            "'Oslo', 'Rome'."
+        ), r.error
         r = sb.run("t[['Sorce']]")  # pandas 3 names the dtype, 'str', in the message
         assert r.error.endswith("Columns close to 'Sorce': 'Score' (in t)."), r.error
         r = sb.run("p = pd.DataFrame({2019: [1], 2020: [2]})\np['2019']")
@@ -370,6 +374,40 @@ def test_a_table_or_column_a_small_model_guessed_is_answered_with_the_real_ones(
         # A hint that cannot be made leaves the cell's own error, and the worker, as they are.
         r = sb.run("class E(KeyError):\n    def __str__(self): return 1\nraise E('x')")
         assert "E" in r.error and sb.run("print(len(t))").output.strip() == "2"
+
+
+def test_a_row_label_pandas_did_not_find_is_answered_with_the_labels_there_are(tmp_path):
+    csv = tmp_path / "titanic.csv"
+    csv.write_text(
+        'Name,Fare,Age,Pclass\n"Braund, Mr. Owen",7.25,22,3\n"Cumings, Mrs. J",71.3,38,1\n'
+    )
+    with Sandbox(build_catalog([str(csv)]), tmp_path / "ws", Limits(timeout_s=30)) as sb:
+        sb.run("df = load(TABLES[0])")
+        # pandas 3 reads [0] as a label: statsmodels labels its coefficients by name.
+        r = sb.run(
+            "from statsmodels.api import OLS\n"
+            "results = OLS(df['Fare'], df[['Age', 'Pclass']]).fit()\n"
+            "print(results.params[0])"
+        )
+        assert r.error.endswith(
+            "KeyError: 0\nresults.params has no label 0; its labels are: 'Age', 'Pclass'. "
+            "By position: results.params.iloc[0]."
+        ), r.error
+        r = sb.run("means = df.groupby('Name')['Fare'].mean()\nprint(means.loc['Mr.'])")
+        assert r.error.endswith(
+            "means has no label 'Mr.'; its labels are: 'Braund, Mr. Owen', 'Cumings, Mrs. J'."
+        ), r.error
+        r = sb.run("means = means[means > 1000]\nprint(means.loc['Mr.'], means.loc['x'])")
+        assert r.error.endswith(
+            "KeyError: 'Mr.'\nmeans is empty: the steps that made it kept no rows."
+        )
+        r = sb.run("for k in [0]:\n    print(df['Fare'][df['Fare'] > 10][k])")  # no one text
+        assert r.error.endswith(
+            "The Series has no label 0; its labels are: 1. By position: .iloc[0]."
+        )
+        assert sb.run("df.loc[5]").error.endswith("df has no label 5; its labels are: 0, 1.")
+        r = sb.run("df.dropna(subset=['fare'])")  # pandas raises the list of names it lacks
+        assert r.error.endswith("KeyError: ['fare']\nColumns close to 'fare': 'Fare' (in df).")
 
 
 @pytest.mark.parametrize(

@@ -639,12 +639,15 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
     if not frames[cell[-1] + 1].filename.endswith(_FRAME_FILES):
         return ""
     arg = exc.args[0] if exc.args else None
-    if not isinstance(arg, str):
+    if isinstance(arg, list) and arg and all(isinstance(a, str) for a in arg):
+        missing = arg  # `dropna(subset=[...])` raises the list of the names it lacks
+    elif isinstance(arg, str):
+        # `KeyError: 'x'`, or "None of [Index(['x', 'y'], dtype='str')] are in the
+        # [columns]", or "['x'] not in index".
+        listed = _LISTED.search(arg)
+        missing = _QUOTED.findall(listed.group(1) or listed.group(2) or "") if listed else [arg]
+    else:
         return ""
-    # `KeyError: 'x'`, or "None of [Index(['x', 'y'], dtype='str')] are in the [columns]",
-    # or "['x'] not in index".
-    listed = _LISTED.search(arg)
-    missing = _QUOTED.findall(listed.group(1) or listed.group(2) or "") if listed else [arg]
     tables = {}
     for name, v in list(ns.items()):
         if isinstance(v, pd.DataFrame) and not str(name).startswith("_") and len(v.columns) <= 500:
@@ -668,6 +671,68 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
         [(name, cols)] = tables.items()
         lines.append(f"The columns of {name} are: {_listed(cols)}.")
     return "".join("\n" + line for line in lines)
+
+
+MAX_LISTED_LABELS = 10
+
+
+def _label_hint(exc: KeyError, code: str, filename: str) -> str:
+    """A row label a Series or DataFrame lacks (`s[0]`, `s.loc['Mr.']`), with the labels it
+    has. pandas 3 reads `s[0]` as a label, never a position: the 1.5B wrote
+    `results.params[0]` for statsmodels' coefficients (labelled `Age`, `Pclass`) three times,
+    told only `KeyError: 0`; and `means.loc['Mr.']` on a per-title mean that a filter had
+    emptied, told only `KeyError: 'Mr.'`. The object is the one pandas was looking in (the
+    first frame past the cell's), so nothing is evaluated again."""
+    pd = sys.modules.get("pandas")
+    if pd is None or not exc.args or isinstance(exc.args[0], (list, tuple)):
+        return ""
+    key = exc.args[0]
+    tb, inside, line = exc.__traceback__, None, 0
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line, inside = tb.tb_lineno, tb.tb_next
+        tb = tb.tb_next
+    if inside is None:
+        return ""
+    obj = inside.tb_frame.f_locals.get("self")
+    obj = getattr(obj, "obj", obj) if type(obj).__name__ in ("_LocIndexer", "_AtIndexer") else obj
+    if not isinstance(obj, (pd.Series, pd.DataFrame)):
+        return ""
+    index = obj.index
+    if isinstance(obj, pd.DataFrame) and isinstance(index, pd.RangeIndex) and isinstance(key, str):
+        return ""  # a name looked up as a row: a column meant, which _key_hint is for
+    name = _looked_up(code, line, key)
+    what = name or f"The {type(obj).__name__}"
+    if len(index) == 0:
+        return f"\n{what} is empty: the steps that made it kept no rows."
+    if isinstance(index, pd.RangeIndex) and index.step == 1 and len(index) > 2:
+        labels = f"{index[0]} to {index[-1]}"
+    else:  # as the cell would write them: 'Braund, Mr. Owen' is one label
+        labels = ", ".join(repr(v) for v in index[:MAX_LISTED_LABELS].tolist())
+        labels += ", ..." if len(index) > MAX_LISTED_LABELS else ""
+    hint = f"\n{what} has no label {key!r}; its labels are: {labels}."
+    if isinstance(key, int) and not isinstance(key, bool) and -len(index) <= key < len(index):
+        hint += f" By position: {name or ''}.iloc[{key}]."
+    return hint
+
+
+def _looked_up(code: str, line: int, key: object) -> str | None:
+    """The text of what the cell's failing line looked `key` up in (`results.params` for
+    `results.params[0]`, `means` for `means.loc['Mr.']`), when only one thing was."""
+    found = set()
+    for node in ast.walk(ast.parse(code)):
+        if not isinstance(node, ast.Subscript) or node.lineno != line:
+            continue
+        index = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
+        if not (isinstance(index, ast.Constant) and index.value == key):
+            continue
+        value = node.value
+        if isinstance(value, ast.Attribute) and value.attr in ("loc", "at"):
+            value = value.value
+        text = ast.get_source_segment(code, value)
+        if text and len(text) <= 60:
+            found.add(text)
+    return found.pop() if len(found) == 1 else None
 
 
 def _file_hint(tables: list[str]) -> str:
@@ -861,7 +926,7 @@ def _run_cell(
                 error += _file_hint(ns.get("TABLES", []))
             error += _hint(_changed_api_hint, e)
             if isinstance(e, KeyError):
-                error += _hint(_key_hint, e, ns, filename)
+                error += _hint(_key_hint, e, ns, filename) or _hint(_label_hint, e, code, filename)
             if isinstance(e, NameError):
                 error += _hint(_name_hint, e, code, filename)
     finally:
