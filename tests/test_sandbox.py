@@ -410,6 +410,38 @@ def test_a_row_label_pandas_did_not_find_is_answered_with_the_labels_there_are(t
         assert r.error.endswith("KeyError: ['fare']\nColumns close to 'fare': 'Fare' (in df).")
 
 
+def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_it(tmp_path):
+    csv = tmp_path / "prices.csv"
+    csv.write_text("Date,Open,Volume\n2020-01-03,1.5,100\n2020-01-04,2.5,300\n2020-01-05,2.0,250\n")
+    cells = {  # what the 1.5B wrote, each until its budget ran out, and what it is told
+        "df['Open'].corr(df['Volume']).pvalue": "r, p = pearsonr(x, y) (from scipy.stats "
+        "import pearsonr; drop missing values first).",
+        "df[['Open', 'Volume']].corr().iloc[0, 1].values": "That is one number already "
+        "(0.960769): use it as it is, without .values.",
+        "from scipy.stats import zscore\nzscore(df['Open']).abs()": "That is a numpy array, "
+        "not a pandas Series: np.abs(x) or pd.Series(x).abs().",
+        "pd.ttest_ind(df['Open'], df['Volume'])": "ttest_ind is in scipy.stats: from "
+        "scipy.stats import ttest_ind.",
+        "from scipy.stats import anderson\nanderson(df['Open']).pvalue": "AndersonResult has: "
+        "critical_values, fit_result, significance_level, statistic.",
+        "from scipy.stats import pearsonr\npearsonr(df['Open'], df['Volume'].astype(object))": (
+            "pd.to_numeric(column, errors='coerce') first, or pass numeric columns."
+        ),
+        "df['Volume'].str.replace(',', '')": "That column holds numbers already (it was read "
+        "as numbers): use it as it is, without .str; pd.to_numeric is not needed.",
+        "df['Date'].astype(str).dt.weekday": "That column holds text, not dates: "
+        "pd.to_datetime(column) first, then .dt.",
+    }
+    with Sandbox(build_catalog([str(csv)]), tmp_path / "ws", Limits(timeout_s=30)) as sb:
+        sb.run("df = load(TABLES[0])")
+        for cell, hint in cells.items():
+            r = sb.run(cell)
+            assert r.error.startswith("Traceback") and r.error.endswith(hint), r.error
+        # Nothing to say: an object with many attributes, a module nothing else has it in.
+        for cell in ("df.fit()", "import math\nmath.nothing_here"):
+            assert sb.run(cell).error.splitlines()[-1].startswith("AttributeError"), cell
+
+
 @pytest.mark.parametrize(
     "path", ["path/to/trips 2024.csv", "trips_2024.csv", "data.csv", "/data/Trips-2024.CSV"]
 )

@@ -7,6 +7,8 @@ report's script reads `assigned_names`, to show what the sandbox showed)."""
 import ast
 import contextlib
 import functools
+import importlib
+import inspect
 import linecache
 import os
 import re
@@ -673,6 +675,72 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
     return "".join("\n" + line for line in lines)
 
 
+# Where a statistics function a small model calls on the wrong module lives: `pd.ttest_ind`
+# is scipy.stats'. Searched in this order, each imported only for the hint.
+_FUNCTION_HOMES = (
+    "scipy.stats", "numpy", "sklearn.metrics", "sklearn.model_selection",
+    "sklearn.linear_model", "sklearn.preprocessing", "statsmodels.api",
+)  # fmt: skip
+MAX_LISTED_FIELDS = 12
+
+
+def _attribute_hint(exc: AttributeError) -> str:
+    """What the object the cell asked for a missing attribute is, and what gives what it
+    meant. The 1.5B's wrong guesses, each repeated until the budget ran out: a Pearson
+    p-value as `df.a.corr(df.b).pvalue` (corr() gives r alone), `.values` on what was
+    already one number, pandas' `.abs()` on scipy's zscore array, `pd.ttest_ind` (scipy's),
+    `.pvalue` on scipy's AndersonResult (which has none), `.str` on a column read as
+    numbers, `.dt` on dates read as text."""
+    import numpy as np
+    import pandas as pd
+
+    message = str(exc)
+    if "Can only use .str accessor with string values" in message:
+        return (
+            "\nThat column holds numbers already (it was read as numbers): use it as it is, "
+            "without .str; pd.to_numeric is not needed."
+        )
+    if "Can only use .dt accessor with datetimelike values" in message:
+        return "\nThat column holds text, not dates: pd.to_datetime(column) first, then .dt."
+    obj, name = getattr(exc, "obj", None), getattr(exc, "name", None)
+    if obj is None or not name:
+        return ""
+    if isinstance(obj, type(sys)):
+        for home in _FUNCTION_HOMES:
+            try:
+                module = importlib.import_module(home)
+            except Exception:  # noqa: BLE001  (a library that will not import has no hint)
+                continue
+            if callable(getattr(module, name, None)) and module is not obj:
+                return f"\n{name} is in {home}: from {home} import {name}."
+        return ""
+    if isinstance(obj, (int, float, np.floating, np.integer)) and not isinstance(obj, bool):
+        if "pvalue" in name.replace("_", "").lower():
+            return (
+                "\nThat is one number: .corr() gives the coefficient r alone. "
+                "scipy.stats.pearsonr(x, y) gives both: r, p = pearsonr(x, y) (from "
+                "scipy.stats import pearsonr; drop missing values first)."
+            )
+        return f"\nThat is one number already ({float(obj):.6g}): use it as it is, without .{name}."
+    if isinstance(obj, np.dtype) and obj.kind == "O":
+        return (
+            "\nA function got values of dtype object (text, or numbers stored as text): "
+            "pd.to_numeric(column, errors='coerce') first, or pass numeric columns."
+        )
+    if isinstance(obj, np.ndarray) and hasattr(pd.Series, name):
+        own = f"np.{name}(x) or " if callable(getattr(np, name, None)) else ""
+        call = "()" if callable(getattr(pd.Series, name)) else ""
+        return f"\nThat is a numpy array, not a pandas Series: {own}pd.Series(x).{name}{call}."
+    if isinstance(obj, (pd.DataFrame, pd.Series, np.ndarray, type)) or callable(obj):
+        return ""
+    # Looked up without running properties: no code of the object's runs for a hint.
+    static = inspect.getattr_static
+    fields = [f for f in dir(obj) if not f.startswith("_") and not callable(static(obj, f, None))]
+    if 0 < len(fields) <= MAX_LISTED_FIELDS:
+        return f"\n{type(obj).__name__} has: {', '.join(fields)}."
+    return ""
+
+
 MAX_LISTED_LABELS = 10
 
 
@@ -929,6 +997,8 @@ def _run_cell(
                 error += _hint(_key_hint, e, ns, filename) or _hint(_label_hint, e, code, filename)
             if isinstance(e, NameError):
                 error += _hint(_name_hint, e, code, filename)
+            elif isinstance(e, AttributeError):
+                error += _hint(_attribute_hint, e)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     if finished and error is None and value is None and (names or earlier):
