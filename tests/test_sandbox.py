@@ -442,6 +442,29 @@ def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_
             assert sb.run(cell).error.splitlines()[-1].startswith("AttributeError"), cell
 
 
+def test_missing_values_a_model_refused_are_counted_by_column(tmp_path):
+    csv = tmp_path / "titanic.csv"
+    csv.write_text("Age,Fare,Survived\n22,7.25,0\n,71.3,1\n26,,1\n35,53.1,1\n35,8.05,0\n")
+    with Sandbox(build_catalog([str(csv)]), tmp_path / "ws", Limits(timeout_s=30)) as sb:
+        sb.run("df = load(TABLES[0])\nfrom sklearn.linear_model import LinearRegression")
+        r = sb.run("LinearRegression().fit(df[['Age', 'Fare']], df['Survived'])")
+        assert r.error.endswith(
+            "ValueError: Input X contains NaN.\nThe X given to fit() has missing values in: "
+            "Age (1 of 5 rows), Fare (1 of 5 rows). Drop those rows first (on the columns "
+            "used, before splitting, so X and y keep the same rows) or fill them as the "
+            "question says."
+        ), r.error  # scikit-learn's advice to change the model is cut
+        r = sb.run("LinearRegression().fit(df[['Survived']].to_numpy(), df['Age'])")
+        assert "The y given to fit() has missing values in: Age (1 of 5 rows)." in r.error
+        r = sb.run("r, p = df[['Age', 'Fare']].corr().iloc[0, 1]")
+        assert r.error.endswith(
+            "r, p = pearsonr(x, y) (from scipy.stats import pearsonr; drop missing values first)."
+        )
+        assert sb.run("int('x')").error.endswith(
+            "ValueError: invalid literal for int() with base 10: 'x'"
+        )
+
+
 @pytest.mark.parametrize(
     "path", ["path/to/trips 2024.csv", "trips_2024.csv", "data.csv", "/data/Trips-2024.CSV"]
 )

@@ -716,11 +716,7 @@ def _attribute_hint(exc: AttributeError) -> str:
         return ""
     if isinstance(obj, (int, float, np.floating, np.integer)) and not isinstance(obj, bool):
         if "pvalue" in name.replace("_", "").lower():
-            return (
-                "\nThat is one number: .corr() gives the coefficient r alone. "
-                "scipy.stats.pearsonr(x, y) gives both: r, p = pearsonr(x, y) (from "
-                "scipy.stats import pearsonr; drop missing values first)."
-            )
+            return f"\nThat is one number: {_CORR_R_ALONE}"
         return f"\nThat is one number already ({float(obj):.6g}): use it as it is, without .{name}."
     if isinstance(obj, np.dtype) and obj.kind == "O":
         return (
@@ -739,6 +735,59 @@ def _attribute_hint(exc: AttributeError) -> str:
     if 0 < len(fields) <= MAX_LISTED_FIELDS:
         return f"\n{type(obj).__name__} has: {', '.join(fields)}."
     return ""
+
+
+_CORR_R_ALONE = (
+    ".corr() gives the coefficient r alone. scipy.stats.pearsonr(x, y) gives both: "
+    "r, p = pearsonr(x, y) (from scipy.stats import pearsonr; drop missing values first)."
+)
+MAX_NOTED_COLUMNS = 6
+
+
+def _input_hint(exc: Exception, filename: str) -> str:
+    """What in the data a library refused. scikit-learn's "Input X contains NaN" names
+    neither the column nor the count (and suggests another model): the 1.5B fitted the same
+    table again three times. `r, p = df.corr().iloc[0, 1]`: what is one number."""
+    message = str(exc)
+    tb, inside, line = exc.__traceback__, None, ""
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            inside, line = tb.tb_next, linecache.getline(filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if message.startswith("cannot unpack non-iterable") and "float" in message:
+        return "\nThe right side is one number" + (
+            f": {_CORR_R_ALONE}" if ".corr(" in line else "."
+        )
+    m = re.match(r"Input (X|y) contains NaN", message)
+    if not m or inside is None:
+        return ""
+    import numpy as np
+    import pandas as pd
+
+    given, call = None, ""
+    while inside is not None and given is None:  # the estimator's fit(X, y), past wrappers
+        frame = inside.tb_frame
+        given, call = frame.f_locals.get(m.group(1)), f"{frame.f_code.co_name}()"
+        inside = inside.tb_next
+    if isinstance(given, pd.Series):
+        given = given.to_frame()
+    if isinstance(given, pd.DataFrame):
+        counts = given.isna().sum()
+        counts = counts[counts > 0]
+        listed = ", ".join(f"{c} ({n:,} of {len(given):,} rows)" for c, n in counts.items())
+        if len(counts) > MAX_NOTED_COLUMNS:
+            listed = ", ".join(listed.split(", ")[:MAX_NOTED_COLUMNS]) + ", ..."
+        what = f"missing values in: {listed}"
+    elif isinstance(given, np.ndarray) and given.dtype.kind in "fc":
+        rows = np.isnan(given).reshape(len(given), -1).any(axis=1).sum()
+        what = f"{rows:,} rows (of {len(given):,}) with missing values"
+    else:
+        return ""
+    return (
+        f"\nThe {m.group(1)} given to {call} has {what}. Drop those rows first (on the "
+        "columns used, before splitting, so X and y keep the same rows) or fill them as "
+        "the question says."
+    )
 
 
 MAX_LISTED_LABELS = 10
@@ -999,6 +1048,12 @@ def _run_cell(
                 error += _hint(_name_hint, e, code, filename)
             elif isinstance(e, AttributeError):
                 error += _hint(_attribute_hint, e)
+            elif isinstance(e, (ValueError, TypeError)):
+                hint = _hint(_input_hint, e, filename)
+                if hint.startswith(("\nThe X given", "\nThe y given")):
+                    # scikit-learn's advice after its first line is to change the model.
+                    error = error.replace(str(e), str(e).split("\n")[0])
+                error += hint
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     if finished and error is None and value is None and (names or earlier):
