@@ -456,6 +456,15 @@ def test_missing_values_a_model_refused_are_counted_by_column(tmp_path):
         ), r.error  # scikit-learn's advice to change the model is cut
         r = sb.run("LinearRegression().fit(df[['Survived']].to_numpy(), df['Age'])")
         assert "The y given to fit() has missing values in: Age (1 of 5 rows)." in r.error
+        r = sb.run(
+            "from sklearn.metrics import accuracy_score\nd = df.dropna()\n"
+            "accuracy_score(d['Survived'], LinearRegression().fit(d[['Age']], d['Survived'])"
+            ".predict(d[['Age']]))"
+        )
+        assert r.error.endswith(
+            "make them classes first ((y_pred >= 0.5).astype(int) for 0 "
+            "and 1), or fit a classifier."
+        )
         r = sb.run("r, p = df[['Age', 'Fare']].corr().iloc[0, 1]")
         assert r.error.endswith(
             "r, p = pearsonr(x, y) (from scipy.stats import pearsonr; drop missing values first)."

@@ -758,6 +758,11 @@ def _input_hint(exc: Exception, filename: str) -> str:
         return "\nThe right side is one number" + (
             f": {_CORR_R_ALONE}" if ".corr(" in line else "."
         )
+    if message.startswith("Classification metrics can't handle a mix of binary and continuous"):
+        return (
+            "\nThe predictions are numbers, not classes (a regression's): make them classes "
+            "first ((y_pred >= 0.5).astype(int) for 0 and 1), or fit a classifier."
+        )
     m = re.match(r"Input (X|y) contains NaN", message)
     if not m or inside is None:
         return ""
