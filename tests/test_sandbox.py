@@ -314,6 +314,13 @@ def test_a_printed_nan_names_the_arguments_that_hold_missing_values(tmp_path):
         shown = "t = pd.DataFrame({'std': [1.5, float('nan')]})\nprint(t)"
         assert "NaN" in sb.run(shown).output and sb.run("print(t)").note is None
         assert sb.run("import numpy as np\nprint(np.corrcoef(df['cov'], df['n'])[0, 1])").note
+        # Nothing left to drop: the conversion before turned every value into a missing one.
+        r = sb.run("df['q'] = pd.to_numeric(df['g'], errors='coerce')\nprint(np.mean(df['q']))")
+        assert r.note == (
+            "nan: df['q'] has 40 missing values (of 40 rows): df['q'] has no values at all; the "
+            "step that made it turned every value into a missing one (look at a few of the "
+            "values it came from)."
+        ), r.note
 
 
 def test_one_table_is_ready_as_df_and_a_wrong_path_says_what_is_here(tmp_path):
@@ -424,9 +431,12 @@ def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_
         "scipy.stats import ttest_ind.",
         "from scipy.stats import anderson\nanderson(df['Open']).pvalue": "AndersonResult has: "
         "critical_values, fit_result, significance_level, statistic.",
-        "from scipy.stats import pearsonr\npearsonr(df['Open'], df['Volume'].astype(object))": (
-            "pd.to_numeric(column, errors='coerce') first, or pass numeric columns."
-        ),
+        # scipy given text: which argument, its values, how to take the number (not
+        # to_numeric(errors='coerce'), which turns '23.6%' into nothing).
+        "from scipy.stats import pearsonr\npct = df['Open'].astype(str) + '%'\n"
+        "pearsonr(df['Volume'], pct)": "pct holds text ('1.5%', '2.5%', '2.0%'), not numbers: "
+        "take the number out of it first: pct.str.extract(r'([-+]?\\d[\\d,]*\\.?\\d*)')[0]"
+        ".str.replace(',', '').astype(float)",
         "df['Volume'].str.replace(',', '')": "That column holds numbers already (it was read "
         "as numbers): use it as it is, without .str; pd.to_numeric is not needed.",
         "df['Date'].astype(str).dt.weekday": "That column holds text, not dates: "

@@ -386,6 +386,14 @@ def _missing_inputs(code: str, ns: dict) -> str:
         f"{text} has {missing:,} missing values (of {total:,} rows)"
         for text, (missing, total) in list(found.items())[:MAX_MISSING_NOTED]
     )
+    empty = [text for text, (missing, total) in found.items() if missing == total]
+    if empty:
+        # Nothing to drop: a conversion before (to_numeric(errors='coerce') of text such as
+        # '23.6%') turned every value into a missing one, and .dropna() would leave no rows.
+        return (
+            f"nan: {listed}: {empty[0]} has no values at all; the step that made it turned "
+            "every value into a missing one (look at a few of the values it came from)."
+        )
     first = next(iter(found))
     return (
         f"nan: {listed}. scipy and numpy give nan for data with any (pandas' own methods "
@@ -684,7 +692,7 @@ _FUNCTION_HOMES = (
 MAX_LISTED_FIELDS = 12
 
 
-def _attribute_hint(exc: AttributeError) -> str:
+def _attribute_hint(exc: AttributeError, ns: dict, code: str, filename: str) -> str:
     """What the object the cell asked for a missing attribute is, and what gives what it
     meant. The 1.5B's wrong guesses, each repeated until the budget ran out: a Pearson
     p-value as `df.a.corr(df.b).pvalue` (corr() gives r alone), `.values` on what was
@@ -719,10 +727,7 @@ def _attribute_hint(exc: AttributeError) -> str:
             return f"\nThat is one number: {_CORR_R_ALONE}"
         return f"\nThat is one number already ({float(obj):.6g}): use it as it is, without .{name}."
     if isinstance(obj, np.dtype) and obj.kind == "O":
-        return (
-            "\nA function got values of dtype object (text, or numbers stored as text): "
-            "pd.to_numeric(column, errors='coerce') first, or pass numeric columns."
-        )
+        return _text_argument_hint(exc, ns, code, filename)
     if isinstance(obj, np.ndarray) and hasattr(pd.Series, name):
         own = f"np.{name}(x) or " if callable(getattr(np, name, None)) else ""
         call = "()" if callable(getattr(pd.Series, name)) else ""
@@ -735,6 +740,37 @@ def _attribute_hint(exc: AttributeError) -> str:
     if 0 < len(fields) <= MAX_LISTED_FIELDS:
         return f"\n{type(obj).__name__} has: {', '.join(fields)}."
     return ""
+
+
+def _text_argument_hint(exc: BaseException, ns: dict, code: str, filename: str) -> str:
+    """A function that needs numbers got a column of text (scipy's pearsonr on object
+    dtype fails with "'ObjectDType' object has no attribute 'dtype'"): which argument, a
+    few of its values, and how to take the number out of such text. Told only to convert
+    it, the 1.5B ran to_numeric(errors='coerce') on '23.6%' values and got no numbers."""
+    import pandas as pd
+
+    from da_cli.data.profile import LEADING_NUMBER
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    if not frames:
+        return ""
+    for node in ast.walk(ast.parse(code)):
+        if not isinstance(node, ast.Call) or node.lineno != frames[-1].lineno:
+            continue
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            values = _argument_values(arg, ns, pd)
+            if not isinstance(values, pd.Series) or values.dtype.kind not in "OUT":
+                continue
+            text = _argument_text(arg, code)
+            shown = ", ".join(repr(v) for v in values.dropna().unique()[:3].tolist())
+            numbers = values.astype(str).str.match(r"\s*[-+]?[$€£]?\d").mean()
+            if numbers >= 0.5:
+                return (
+                    f"\n{text} holds text ({shown}), not numbers: take the number out of "
+                    f"it first: {text}{LEADING_NUMBER}"
+                )
+            return f"\n{text} holds text ({shown}), not numbers: choose a numeric column."
+    return "\nA function that needs numbers got text (dtype object): convert that column first."
 
 
 _CORR_R_ALONE = (
@@ -1052,7 +1088,7 @@ def _run_cell(
             if isinstance(e, NameError):
                 error += _hint(_name_hint, e, code, filename)
             elif isinstance(e, AttributeError):
-                error += _hint(_attribute_hint, e)
+                error += _hint(_attribute_hint, e, ns, code, filename)
             elif isinstance(e, (ValueError, TypeError)):
                 hint = _hint(_input_hint, e, filename)
                 if hint.startswith(("\nThe X given", "\nThe y given")):
