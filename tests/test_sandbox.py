@@ -424,7 +424,7 @@ def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_
         "df['Open'].corr(df['Volume']).pvalue": "r, p = pearsonr(x, y) (from scipy.stats "
         "import pearsonr; drop missing values first).",
         "df[['Open', 'Volume']].corr().iloc[0, 1].values": "That is one number already "
-        "(0.960769): use it as it is, without .values.",
+        "(float64): use it as it is, without .values.",
         "from scipy.stats import zscore\nzscore(df['Open']).abs()": "That is a numpy array, "
         "not a pandas Series: np.abs(x) or pd.Series(x).abs().",
         "pd.ttest_ind(df['Open'], df['Volume'])": "ttest_ind is in scipy.stats: from "

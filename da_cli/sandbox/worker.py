@@ -725,7 +725,9 @@ def _attribute_hint(exc: AttributeError, ns: dict, code: str, filename: str) -> 
     if isinstance(obj, (int, float, np.floating, np.integer)) and not isinstance(obj, bool):
         if "pvalue" in name.replace("_", "").lower():
             return f"\nThat is one number: {_CORR_R_ALONE}"
-        return f"\nThat is one number already ({float(obj):.6g}): use it as it is, without .{name}."
+        # Not the number itself: the 1.5B took a number shown in a hint for a result.
+        kind = type(obj).__name__
+        return f"\nThat is one number already ({kind}): use it as it is, without .{name}."
     if isinstance(obj, np.dtype) and obj.kind == "O":
         return _text_argument_hint(exc, ns, code, filename)
     if isinstance(obj, np.ndarray) and hasattr(pd.Series, name):
