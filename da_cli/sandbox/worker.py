@@ -18,6 +18,7 @@ import textwrap
 import threading
 import time
 import traceback
+import types
 import warnings
 
 from da_cli.sandbox import wire
@@ -683,6 +684,18 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
     return "".join("\n" + line for line in lines)
 
 
+def _past_cell(exc: BaseException, filename: str) -> tuple[int, types.TracebackType | None]:
+    """The line the cell failed on (its last frame in the traceback), and the traceback
+    from the first frame past it: the library code the cell called, whose locals say what
+    it was given (0 and None when the cell is not in the traceback)."""
+    tb, line, inside = exc.__traceback__, 0, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line, inside = tb.tb_lineno, tb.tb_next
+        tb = tb.tb_next
+    return line, inside
+
+
 # Where a statistics function a small model calls on the wrong module lives: `pd.ttest_ind`
 # is scipy.stats'. Searched in this order, each imported only for the hint.
 _FUNCTION_HOMES = (
@@ -753,11 +766,9 @@ def _text_argument_hint(exc: BaseException, ns: dict, code: str, filename: str) 
 
     from da_cli.data.profile import LEADING_NUMBER
 
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
-    if not frames:
-        return ""
+    line, _ = _past_cell(exc, filename)
     for node in ast.walk(ast.parse(code)):
-        if not isinstance(node, ast.Call) or node.lineno != frames[-1].lineno:
+        if not isinstance(node, ast.Call) or node.lineno != line:
             continue
         for arg in [*node.args, *(k.value for k in node.keywords)]:
             values = _argument_values(arg, ns, pd)
@@ -787,14 +798,10 @@ def _input_hint(exc: Exception, filename: str) -> str:
     neither the column nor the count (and suggests another model): the 1.5B fitted the same
     table again three times. `r, p = df.corr().iloc[0, 1]`: what is one number."""
     message = str(exc)
-    tb, inside, line = exc.__traceback__, None, ""
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
-            inside, line = tb.tb_next, linecache.getline(filename, tb.tb_lineno)
-        tb = tb.tb_next
+    line, inside = _past_cell(exc, filename)
     if message.startswith("cannot unpack non-iterable") and "float" in message:
         return "\nThe right side is one number" + (
-            f": {_CORR_R_ALONE}" if ".corr(" in line else "."
+            f": {_CORR_R_ALONE}" if ".corr(" in linecache.getline(filename, line) else "."
         )
     if message.startswith("Classification metrics can't handle a mix of binary and continuous"):
         return (
@@ -847,11 +854,7 @@ def _label_hint(exc: KeyError, code: str, filename: str) -> str:
     if pd is None or not exc.args or isinstance(exc.args[0], (list, tuple)):
         return ""
     key = exc.args[0]
-    tb, inside, line = exc.__traceback__, None, 0
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
-            line, inside = tb.tb_lineno, tb.tb_next
-        tb = tb.tb_next
+    line, inside = _past_cell(exc, filename)
     if inside is None:
         return ""
     obj = inside.tb_frame.f_locals.get("self")
