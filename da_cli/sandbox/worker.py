@@ -643,11 +643,10 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
     import difflib
 
     pd = sys.modules.get("pandas")
-    frames = traceback.extract_tb(exc.__traceback__)
-    cell = [i for i, f in enumerate(frames) if f.filename == filename]
-    if pd is None or not cell or cell[-1] + 1 >= len(frames):
+    _, inside = _past_cell(exc, filename)
+    if pd is None or inside is None:
         return ""
-    if not frames[cell[-1] + 1].filename.endswith(_FRAME_FILES):
+    if not inside.tb_frame.f_code.co_filename.endswith(_FRAME_FILES):
         return ""
     arg = exc.args[0] if exc.args else None
     if isinstance(arg, list) and arg and all(isinstance(a, str) for a in arg):
