@@ -793,12 +793,11 @@ MAX_NOTED_COLUMNS = 6
 
 
 def _input_hint(exc: Exception, filename: str) -> str:
-    """What in the data a library refused. scikit-learn's "Input X contains NaN" names
-    neither the column nor the count (and suggests another model): the 1.5B fitted the same
-    table again three times. `r, p = df.corr().iloc[0, 1]`: what is one number."""
+    """What in the data a library refused: `r, p = df.corr().iloc[0, 1]` unpacks one
+    number; a classification metric got a regression's predictions."""
     message = str(exc)
-    line, inside = _past_cell(exc, filename)
     if message.startswith("cannot unpack non-iterable") and "float" in message:
+        line, _ = _past_cell(exc, filename)
         return "\nThe right side is one number" + (
             f": {_CORR_R_ALONE}" if ".corr(" in linecache.getline(filename, line) else "."
         )
@@ -807,8 +806,18 @@ def _input_hint(exc: Exception, filename: str) -> str:
             "\nThe predictions are numbers, not classes (a regression's): make them classes "
             "first ((y_pred >= 0.5).astype(int) for 0 and 1), or fit a classifier."
         )
-    m = re.match(r"Input (X|y) contains NaN", message)
-    if not m or inside is None:
+    return ""
+
+
+def _refused_nan_hint(exc: Exception, filename: str) -> str:
+    """scikit-learn's "Input X contains NaN" names neither the column nor the count (and
+    suggests another model): the 1.5B fitted the same table again three times. The hint
+    counts the missing values of what the estimator was given, by column."""
+    m = re.match(r"Input (X|y) contains NaN", str(exc))
+    if not m:
+        return ""
+    _, inside = _past_cell(exc, filename)
+    if inside is None:
         return ""
     import numpy as np
     import pandas as pd
@@ -1094,11 +1103,11 @@ def _run_cell(
             elif isinstance(e, AttributeError):
                 error += _hint(_attribute_hint, e, ns, code, filename)
             elif isinstance(e, (ValueError, TypeError)):
-                hint = _hint(_input_hint, e, filename)
-                if hint.startswith(("\nThe X given", "\nThe y given")):
+                refused = _hint(_refused_nan_hint, e, filename)
+                if refused:
                     # scikit-learn's advice after its first line is to change the model.
                     error = error.replace(str(e), str(e).split("\n")[0])
-                error += hint
+                error += refused or _hint(_input_hint, e, filename)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     if finished and error is None and value is None and (names or earlier):
