@@ -377,7 +377,21 @@ def test_a_table_or_column_a_small_model_guessed_is_answered_with_the_real_ones(
         r = sb.run("t[['Sorce']]")  # pandas 3 names the dtype, 'str', in the message
         assert r.error.endswith("Columns close to 'Sorce': 'Score' (in t)."), r.error
         r = sb.run("p = pd.DataFrame({2019: [1], 2020: [2]})\np['2019']")
-        assert r.error.endswith("Columns close to '2019': 2019 (in p)."), r.error
+        assert r.error.endswith("The column is 2019, not '2019'.\nLine 2 with it: p[2019]")
+        # A name the question spelled its own way: the one column it matches but for case,
+        # spaces and punctuation, and the failing line with it, to copy.
+        sb.run("w = pd.DataFrame({'wind speed': [1.0], 'avg. wait time': [2.0]})")
+        r = sb.run("x = w['Wind_Speed'].skew() + w[\"avg.wait_time\"].mean()")
+        assert r.error.endswith(
+            "KeyError: 'Wind_Speed'\nThe column is 'wind speed', not 'Wind_Speed'.\n"
+            "Line 1 with it: x = w['wind speed'].skew() + w[\"avg.wait_time\"].mean()"
+        ), r.error
+        r = sb.run("w[['wind_speed', 'avg wait time']]")
+        assert r.error.endswith(
+            "The column is 'wind speed', not 'wind_speed'.\n"
+            "The column is 'avg. wait time', not 'avg wait time'.\n"
+            "Line 1 with them: w[['wind speed', 'avg. wait time']]"
+        ), r.error
         # A hint that cannot be made leaves the cell's own error, and the worker, as they are.
         r = sb.run("class E(KeyError):\n    def __str__(self): return 1\nraise E('x')")
         assert "E" in r.error and sb.run("print(len(t))").output.strip() == "2"
@@ -414,7 +428,10 @@ def test_a_row_label_pandas_did_not_find_is_answered_with_the_labels_there_are(t
         )
         assert sb.run("df.loc[5]").error.endswith("df has no label 5; its labels are: 0, 1.")
         r = sb.run("df.dropna(subset=['fare'])")  # pandas raises the list of names it lacks
-        assert r.error.endswith("KeyError: ['fare']\nColumns close to 'fare': 'Fare' (in df).")
+        assert r.error.endswith(
+            "KeyError: ['fare']\nThe column is 'Fare', not 'fare'.\n"
+            "Line 1 with it: df.dropna(subset=['Fare'])"
+        )
 
 
 def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_it(tmp_path):

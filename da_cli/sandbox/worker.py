@@ -666,8 +666,13 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
             break
     if not missing or not tables:
         return ""
-    lines = []
+    lines, named = [], {}
     for key in missing[:3]:
+        right = _same_name(key, tables)
+        if right is not None:
+            named[key] = right
+            lines.append(f"The column is {right!r}, not {key!r}.")
+            continue
         low = key.lower()
         close = []
         for name, cols in tables.items():
@@ -680,7 +685,36 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
     if not lines and len(tables) == 1:
         [(name, cols)] = tables.items()
         lines.append(f"The columns of {name} are: {_listed(cols)}.")
+    if named:
+        # The line itself, with the names mended: the 1.5B read "'wind speed'" in the hint,
+        # wrote "wind speed" in its Analyze, and df["wind_speed"] in its next cell again,
+        # until its budget ran out; a line to copy is what it follows.
+        line, _ = _past_cell(exc, filename)
+        text = linecache.getline(filename, line).strip()
+        mended = text
+        for key, right in named.items():
+            mended = re.sub(
+                rf"(['\"]){re.escape(key)}\1",
+                lambda m, r=right: (
+                    f"{m[1]}{r}{m[1]}" if isinstance(r, str) and m[1] not in r else repr(r)
+                ),
+                mended,
+            )
+        if mended != text:
+            lines.append(f"Line {line} with {'it' if len(named) == 1 else 'them'}: {mended}")
     return "".join("\n" + line for line in lines)
+
+
+def _same_name(key: str, tables: dict[str, list]) -> object | None:
+    """The one column whose name is `key` but for case, spaces and punctuation ('wind
+    speed' for 'wind_speed', 'avg. wait time' for 'avg.wait_time'), or None."""
+    wanted = _squeezed(key)
+    found = {c for cols in tables.values() for c in cols if wanted and _squeezed(c) == wanted}
+    return found.pop() if len(found) == 1 else None
+
+
+def _squeezed(name: object) -> str:
+    return re.sub(r"[\W_]+", "", str(name)).lower()
 
 
 def _past_cell(exc: BaseException, filename: str) -> tuple[int, types.TracebackType | None]:
