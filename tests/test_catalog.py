@@ -7,10 +7,12 @@ from pathlib import Path
 
 import duckdb
 import msoffcrypto
+import pandas as pd
 import pytest
 from conftest import SALES, WAREHOUSE, answer_step, run_da, sha256
 from msoffcrypto.format.ooxml import OOXMLFile
 
+from da_cli.data.catalog import MISSING_MARKERS as MISSING
 from da_cli.data.catalog import build_catalog, sanitize
 from da_cli.data.profile import profile, render
 from da_cli.errors import DataError
@@ -131,6 +133,22 @@ def test_ragged_rows_are_padded_not_refused(tmp_path):
     rows = _rows(tmp_path / "r.csv")
     assert len(rows) == 4
     assert rows[1][:3] == (4, 5, None)
+
+
+def test_the_strings_pandas_reads_as_missing_are_missing_and_none_stays_a_word(tmp_path):
+    # A price column with one 'null' was text to DuckDB: every mean and corr over it failed,
+    # and load() disagreed with pd.read_csv. "None" can be a category, so it stays text.
+    csv = tmp_path / "prices.csv"
+    csv.write_text(
+        "day,close,region,allergy\n1,10.5,EU,None\n2,null,NA,None\n3,N/A,,nuts\n4,12.0,US,\n"
+    )
+    catalog = build_catalog([str(csv)])
+    frame = catalog.connect().sql("SELECT * FROM prices").df()
+    assert frame["close"].dtype.kind == "f" and frame["close"].isna().sum() == 2
+    assert frame["region"].isna().tolist() == [False, True, True, False]
+    assert frame["allergy"].tolist()[:3] == ["None", "None", "nuts"]
+    assert frame.equals(pd.read_csv(csv, keep_default_na=False, na_values=list(MISSING)))
+    assert "- close (DOUBLE): 10.5 .. 12.0, 50% null" in render(profile(catalog, cache=False))
 
 
 def test_timestamps_with_a_time_zone_profile_and_load(tmp_path):

@@ -38,7 +38,18 @@ KINDS = {
 }
 # Exports have ragged rows and huge free-text fields; read them rather than refuse them.
 # DuckDB's read buffer grows with max_line_size, so it stays at 32 MB (64 MB buffer).
-CSV_OPTIONS = "null_padding=true, strict_mode=false, max_line_size=33554432, buffer_size=67108864"
+# The strings pandas' read_csv has read as missing since long before 2.0 (2.0 added 'None',
+# left out here: "None" is as often a category, a brand or an allergy, as a gap). DuckDB
+# reads only the empty string so: a price column with one 'null' came out as text, every
+# mean and corr over it failed, and `load()` disagreed with `pd.read_csv` on the same file.
+MISSING_MARKERS = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null",
+)  # fmt: skip
+CSV_OPTIONS = (
+    "null_padding=true, strict_mode=false, max_line_size=33554432, buffer_size=67108864, "
+    f"nullstr=[{', '.join(repr(m) for m in MISSING_MARKERS)}]"
+)
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy Office and encrypted OOXML
 
 
