@@ -434,6 +434,36 @@ def test_a_row_label_pandas_did_not_find_is_answered_with_the_labels_there_are(t
         )
 
 
+def test_a_position_in_something_empty_names_the_empty_table_and_the_values_there_are(tmp_path):
+    csv = tmp_path / "calls.csv"
+    csv.write_text(
+        "timestamp,answered\nApr 13 2017 8:00:00 AM,5\nApr 13 2017 8:15:00 AM,7\n"
+        "Apr 13 2017 8:30:00 AM,2\nApr 13 2017 8:45:00 AM,4\nApr 13 2017 9:00:00 AM,6\n"
+    )
+    with Sandbox(build_catalog([str(csv)]), tmp_path / "ws", Limits(timeout_s=30)) as sb:
+        sb.run("df = load(TABLES[0])")
+        # The 1.5B's cell, eight times: a value in another format than the column's.
+        r = sb.run(
+            "stamp = '20170413_080000'\nrow = df[df['timestamp'] == stamp]\n"
+            "print(row['answered'].values[0])"
+        )
+        assert r.error.endswith(
+            "IndexError: index 0 is out of bounds for axis 0 with size 0\n"
+            "row is empty: the steps that made it kept no rows. No df['timestamp'] equals "
+            "'20170413_080000'; its values are like: 'Apr 13 2017 8:00:00 AM', "
+            "'Apr 13 2017 8:15:00 AM', 'Apr 13 2017 8:30:00 AM', 'Apr 13 2017 8:45:00 AM' "
+            "(5 in all)."
+        ), r.error
+        r = sb.run("big = df.loc[df['answered'] > 100]\nbig.iloc[0]")  # no value to show
+        assert r.error.endswith(
+            "out-of-bounds\nbig is empty: the steps that made it kept no rows."
+        ), r.error
+        r = sb.run("[1, 2][5]")  # not a table's: the error as it was
+        assert r.error.endswith("IndexError: list index out of range")
+        r = sb.run("df['answered'].values[9]")  # not empty
+        assert r.error.endswith("index 9 is out of bounds for axis 0 with size 5")
+
+
 def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_it(tmp_path):
     csv = tmp_path / "prices.csv"
     csv.write_text("Date,Open,Volume\n2020-01-03,1.5,100\n2020-01-04,2.5,300\n2020-01-05,2.0,250\n")

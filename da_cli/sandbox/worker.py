@@ -921,6 +921,78 @@ def _label_hint(exc: KeyError, code: str, filename: str) -> str:
     return hint
 
 
+def _empty_hint(exc: IndexError, ns: dict, code: str, filename: str) -> str:
+    """A position past the end of something empty (`row['calls'].values[0]`, `s.iloc[0]`):
+    which table on the failing line has no rows, and, when this cell made it by keeping the
+    rows equal to a value, a few of the values the column does have. The 1.5B looked up
+    "20170413_080000" in a column of 'Apr 13  2017 8:00:00 AM' and ran `.values[0]` on the
+    empty result eight times, told only "index 0 is out of bounds for axis 0 with size 0"."""
+    if not re.search(r"out[ -]of[ -]bounds", str(exc)):
+        return ""
+    pd = sys.modules.get("pandas")
+    line, _ = _past_cell(exc, filename)
+    tree = ast.parse(code)
+    used = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and getattr(n, "lineno", 0) == line
+    }
+    empty = [
+        n for n in sorted(used)
+        if pd is not None and isinstance(ns.get(n), (pd.DataFrame, pd.Series)) and len(ns[n]) == 0
+    ]  # fmt: skip
+    if len(empty) != 1:
+        return ""
+    [name] = empty
+    hint = f"\n{name} is empty: the steps that made it kept no rows."
+    for node in ast.walk(tree):
+        kept = _kept_equal(node, name)
+        if kept is None:
+            continue
+        table, column, value = kept
+        frame = ns.get(table)
+        if not isinstance(frame, pd.DataFrame) or column not in frame.columns:
+            continue
+        if isinstance(value, ast.Name):
+            value = ns.get(value.id)
+        elif isinstance(value, ast.Constant):
+            value = value.value
+        else:
+            continue
+        values = frame[column].dropna().unique()
+        shown = ", ".join(repr(v) for v in values[:MAX_SHOWN_VALUES].tolist())
+        more = f" ({len(values):,} in all)" if len(values) > MAX_SHOWN_VALUES else ""
+        hint += f" No {table}[{column!r}] equals {value!r}; its values are like: {shown}{more}."
+        break
+    return hint
+
+
+MAX_SHOWN_VALUES = 4
+
+
+def _kept_equal(node: ast.AST, name: str) -> tuple[str, object, ast.expr] | None:
+    """`name = table[table[column] == value]` (or `.loc[...]`): table, column and value."""
+    if not (
+        isinstance(node, ast.Assign)
+        and [getattr(t, "id", None) for t in node.targets] == [name]
+        and isinstance(node.value, ast.Subscript)
+    ):
+        return None
+    sub = node.value
+    table = sub.value.value if isinstance(sub.value, ast.Attribute) else sub.value
+    test = sub.slice
+    if not (
+        isinstance(table, ast.Name)
+        and isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Eq)
+        and isinstance(test.left, ast.Subscript)
+        and isinstance(test.left.value, ast.Name)
+        and test.left.value.id == table.id
+        and isinstance(test.left.slice, ast.Constant)
+    ):
+        return None
+    return table.id, test.left.slice.value, test.comparators[0]
+
+
 def _looked_up(code: str, line: int, key: object) -> str | None:
     """The text of what the cell's failing line looked `key` up in (`results.params` for
     `results.params[0]`, `means` for `means.loc['Mr.']`), when only one thing was."""
@@ -1132,6 +1204,8 @@ def _run_cell(
             error += _hint(_changed_api_hint, e)
             if isinstance(e, KeyError):
                 error += _hint(_key_hint, e, ns, filename) or _hint(_label_hint, e, code, filename)
+            if isinstance(e, IndexError):
+                error += _hint(_empty_hint, e, ns, code, filename)
             if isinstance(e, NameError):
                 error += _hint(_name_hint, e, code, filename)
             elif isinstance(e, AttributeError):
