@@ -484,6 +484,13 @@ def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_
         "pearsonr(df['Volume'], pct)": "pct holds text ('1.5%', '2.5%', '2.0%'), not numbers: "
         "take the number out of it first: pct.str.extract(r'([-+]?\\d[\\d,]*\\.?\\d*)')[0]"
         ".str.replace(',', '').astype(float)",
+        # A Series of text asked for its own mean or correlation.
+        "df['Pct'] = df['Open'].astype(str) + '%'\ndf['Pct'].mean()": "df['Pct'] holds text "
+        "('1.5%', '2.5%', '2.0%'), not numbers: take the number out of it first: df['Pct']"
+        ".str.extract(r'([-+]?\\d[\\d,]*\\.?\\d*)')[0].str.replace(',', '').astype(float)",
+        "df['Open'].corr(df['Pct'])": "df['Pct'] holds text ('1.5%', '2.5%', '2.0%'), not "
+        "numbers: take the number out of it first: df['Pct']"
+        ".str.extract(r'([-+]?\\d[\\d,]*\\.?\\d*)')[0].str.replace(',', '').astype(float)",
         "df['Volume'].str.replace(',', '')": "That column holds numbers already (it was read "
         "as numbers): use it as it is, without .str; pd.to_numeric is not needed.",
         "df['Date'].astype(str).dt.weekday": "That column holds text, not dates: "

@@ -790,11 +790,15 @@ def _attribute_hint(exc: AttributeError, ns: dict, code: str, filename: str) -> 
     return ""
 
 
-def _text_argument_hint(exc: BaseException, ns: dict, code: str, filename: str) -> str:
+def _text_argument_hint(
+    exc: BaseException, ns: dict, code: str, filename: str, fallback: bool = True
+) -> str:
     """A function that needs numbers got a column of text (scipy's pearsonr on object
-    dtype fails with "'ObjectDType' object has no attribute 'dtype'"): which argument, a
-    few of its values, and how to take the number out of such text. Told only to convert
-    it, the 1.5B ran to_numeric(errors='coerce') on '23.6%' values and got no numbers."""
+    dtype fails with "'ObjectDType' object has no attribute 'dtype'"; a Series' own
+    `.mean()` or `.corr()` with "string dtype" or "could not convert string to float"):
+    which column, a few of its values, and how to take the number out of such text. Told
+    only to convert it, the 1.5B ran to_numeric(errors='coerce') on '23.6%' values and got
+    no numbers; told nothing, it dropped missing values and ran the same mean again."""
     import pandas as pd
 
     from da_cli.data.profile import LEADING_NUMBER
@@ -803,7 +807,8 @@ def _text_argument_hint(exc: BaseException, ns: dict, code: str, filename: str) 
     for node in ast.walk(ast.parse(code)):
         if not isinstance(node, ast.Call) or node.lineno != line:
             continue
-        for arg in [*node.args, *(k.value for k in node.keywords)]:
+        called_on = [node.func.value] if isinstance(node.func, ast.Attribute) else []
+        for arg in [*called_on, *node.args, *(k.value for k in node.keywords)]:
             values = _argument_values(arg, ns, pd)
             if not isinstance(values, pd.Series) or values.dtype.kind not in "OUT":
                 continue
@@ -816,9 +821,13 @@ def _text_argument_hint(exc: BaseException, ns: dict, code: str, filename: str) 
                     f"it first: {text}{LEADING_NUMBER}"
                 )
             return f"\n{text} holds text ({shown}), not numbers: choose a numeric column."
+    if not fallback:
+        return ""
     return "\nA function that needs numbers got text (dtype object): convert that column first."
 
 
+# What pandas says when a Series of text meets arithmetic.
+_TEXT_GIVEN = re.compile(r"with string dtype|could not convert string to float")
 _CORR_R_ALONE = (
     ".corr() gives the coefficient r alone. scipy.stats.pearsonr(x, y) gives both: "
     "r, p = pearsonr(x, y) (from scipy.stats import pearsonr; drop missing values first)."
@@ -1201,7 +1210,8 @@ def _run_cell(
             signal.setitimer(signal.ITIMER_REAL, 0)
             if isinstance(e, FileNotFoundError):
                 error += _file_hint(ns.get("TABLES", []))
-            error += _hint(_changed_api_hint, e)
+            changed_api = _hint(_changed_api_hint, e)
+            error += changed_api
             if isinstance(e, KeyError):
                 error += _hint(_key_hint, e, ns, filename) or _hint(_label_hint, e, code, filename)
             if isinstance(e, IndexError):
@@ -1216,6 +1226,8 @@ def _run_cell(
                     # scikit-learn's advice after its first line is to change the model.
                     error = error.replace(str(e), str(e).split("\n")[0])
                 error += refused or _hint(_input_hint, e, filename)
+                if not changed_api and _TEXT_GIVEN.search(str(e)):
+                    error += _hint(_text_argument_hint, e, ns, code, filename, False)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     if finished and error is None and value is None and (names or earlier):
