@@ -110,6 +110,8 @@ def test_a_step_cut_at_its_own_limit_is_a_format_failure_but_a_budget_cut_is_not
         # The 1.5B saw a Shapiro-Wilk p-value of nan (the column had missing values), read
         # the sandbox's note on why, and answered `@skewness[nan]` anyway.
         ("import numpy as np\nprint(np.mean([1.0, float('nan')]))", "@value[nan]", "NAN"),
+        # The 1.5B unpacked pearsonr's (r, p) as (p_value, _) and answered r as the p-value.
+        ("print(-0.0783)", "@p_value[-0.0783]", "P_VALUE"),
     ],
 )
 def test_an_answer_without_a_value_is_sent_back_once(session, cell, answer, hint):
@@ -121,7 +123,7 @@ def test_an_answer_without_a_value_is_sent_back_once(session, cell, answer, hint
         question="What is the value?",
     )
     assert t.answer == "The value is 42." and t.rejected_answers == 1
-    hint = getattr(loop, f"{hint}_HINT")
+    hint = getattr(loop, f"{hint}_HINT").split("{value}")[-1]
     assert hint in model.history[2]["continuation"]
     assert any(s.kind == "notice" and hint in s.text for s in steps)
 
@@ -133,6 +135,20 @@ def test_nan_is_a_value_an_answer_gives_only_where_it_states_one():
         assert grounding.states_nan(stated), stated
     for said in ("The column has 3 NaN values.", "No NaN in the data.", "nanmean gave 2"):
         assert not grounding.states_nan(said), said
+
+
+def test_a_p_value_outside_zero_and_one_is_found_where_an_answer_names_it():
+    from da_cli.agent import grounding
+
+    for stated, value in (
+        ("@p_value[-0.0783]", "-0.0783"),
+        ("@normality_test_p_value[45.2194]", "45.2194"),
+        ("The p-value is 1.3, so", "1.3"),
+        ("r = 0.2, p = 12", "12"),
+    ):
+        assert grounding.impossible_p_value(stated) == value, stated
+    for said in ("@p_value[0.0000]", "p-value of 2e-05", "p < 0.05", "pclass = 3", "top = 5"):
+        assert grounding.impossible_p_value(said) is None, said
 
 
 def test_the_loops_own_lines_copied_into_an_answer_are_not_part_of_it(session):

@@ -86,6 +86,25 @@ def states_nan(answer: str) -> bool:
     return bool(_NAN_VALUE.search(answer))
 
 
+# A p-value stated with its name: `@p_value[-0.0783]`, `@test_p_value[45.2]`, "the p-value is
+# 1.3", "p = 45.2"; not `pclass = 3` or "p < 0.05".
+_P_VALUE = re.compile(
+    r"(?:\b|_)(?:p[-_ ]?val(?:ue)?s?|p)\b\s*(?:is\s+|of\s+|[=:\[(]\s*)\[?\s*"
+    r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?![\d.])",
+    re.IGNORECASE,
+)
+
+
+def impossible_p_value(answer: str) -> str | None:
+    """A p-value an answer states outside [0, 1], as written: a statistic or a coefficient
+    printed under the p-value's name (the 1.5B unpacked pearsonr's (r, p) as (p, _) and
+    answered p = -0.0783)."""
+    for m in _P_VALUE.finditer(answer):
+        if not 0 <= float(m.group(1)) <= 1:
+            return m.group(1)
+    return None
+
+
 def printed(outputs: list[str]) -> list[str]:
     """The outputs that are evidence: a cell that printed nothing showed nothing."""
     return [o for o in outputs if o.strip() and o.strip() != NO_OUTPUT]

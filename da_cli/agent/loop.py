@@ -34,13 +34,18 @@ NAN_HINT = (
     "The answer gives nan, which is no value: a function got data with missing values. "
     "Compute it again without them (.dropna()), then answer from that output."
 )
+P_VALUE_HINT = (
+    "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
+    "another number, a statistic or a coefficient. Print the test result's p-value by its "
+    "name (result.pvalue), then answer from that output."
+)
 # The loop's own sentences, which a model sent back once may copy (whole or in part) into
 # its next Answer: they are never part of an answer.
 _LOOP_LINES = re.compile(
     "[ \t]*(?:"
     + "|".join(
-        re.escape(sentence.strip()).replace(re.escape("{numbers}"), "[^\n]*?")
-        for line in (NO_VALUE_HINT, UNGROUNDED_HINT, NAN_HINT, REPEAT_NOTE)
+        re.sub(r"\\\{\w+\\\}", "[^\n]*?", re.escape(sentence.strip()))
+        for line in (NO_VALUE_HINT, UNGROUNDED_HINT, NAN_HINT, P_VALUE_HINT, REPEAT_NOTE)
         for sentence in re.findall(r"[^.:]+[.:]", line)
     )
     + ")"
@@ -139,7 +144,7 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     """Why an Answer is sent back, or None: it quotes numbers no output shows, or the
     question asks for a value and it states none that a cell printed (a cell that printed
     nothing is no evidence, and a format placeholder copied from the question is no
-    value), or it gives nan for one."""
+    value), or it gives nan for one, or a p-value outside [0, 1]."""
     missing = grounding.ungrounded(answer, _evidence(t))
     if missing:
         return UNGROUNDED_HINT.format(numbers=", ".join(missing[:5]))
@@ -151,6 +156,9 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
         return NO_VALUE_HINT
     if asks and grounding.states_nan(answer):
         return NAN_HINT
+    impossible = grounding.impossible_p_value(answer)
+    if impossible is not None:
+        return P_VALUE_HINT.format(value=impossible)
     return None
 
 
