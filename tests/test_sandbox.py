@@ -3,6 +3,7 @@ import os
 import socket
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -397,13 +398,19 @@ def test_a_table_or_column_a_small_model_guessed_is_answered_with_the_real_ones(
         assert "E" in r.error and sb.run("print(len(t))").output.strip() == "2"
 
 
-def test_a_row_label_pandas_did_not_find_is_answered_with_the_labels_there_are(tmp_path):
-    csv = tmp_path / "titanic.csv"
-    csv.write_text(
-        'Name,Fare,Age,Pclass\n"Braund, Mr. Owen",7.25,22,3\n"Cumings, Mrs. J",71.3,38,1\n'
-    )
+@contextmanager
+def _one_table(tmp_path: Path, name: str, text: str):
+    """A sandbox over one CSV of `text`, loaded as df."""
+    csv = tmp_path / name
+    csv.write_text(text)
     with Sandbox(build_catalog([str(csv)]), tmp_path / "ws", Limits(timeout_s=30)) as sb:
         sb.run("df = load(TABLES[0])")
+        yield sb
+
+
+def test_a_row_label_pandas_did_not_find_is_answered_with_the_labels_there_are(tmp_path):
+    text = 'Name,Fare,Age,Pclass\n"Braund, Mr. Owen",7.25,22,3\n"Cumings, Mrs. J",71.3,38,1\n'
+    with _one_table(tmp_path, "titanic.csv", text) as sb:
         # pandas 3 reads [0] as a label: statsmodels labels its coefficients by name.
         r = sb.run(
             "from statsmodels.api import OLS\n"
@@ -435,13 +442,11 @@ def test_a_row_label_pandas_did_not_find_is_answered_with_the_labels_there_are(t
 
 
 def test_a_position_in_something_empty_names_the_empty_table_and_the_values_there_are(tmp_path):
-    csv = tmp_path / "calls.csv"
-    csv.write_text(
+    text = (
         "timestamp,answered\nApr 13 2017 8:00:00 AM,5\nApr 13 2017 8:15:00 AM,7\n"
         "Apr 13 2017 8:30:00 AM,2\nApr 13 2017 8:45:00 AM,4\nApr 13 2017 9:00:00 AM,6\n"
     )
-    with Sandbox(build_catalog([str(csv)]), tmp_path / "ws", Limits(timeout_s=30)) as sb:
-        sb.run("df = load(TABLES[0])")
+    with _one_table(tmp_path, "calls.csv", text) as sb:
         # The 1.5B's cell, eight times: a value in another format than the column's.
         r = sb.run(
             "stamp = '20170413_080000'\nrow = df[df['timestamp'] == stamp]\n"
@@ -465,8 +470,7 @@ def test_a_position_in_something_empty_names_the_empty_table_and_the_values_ther
 
 
 def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_it(tmp_path):
-    csv = tmp_path / "prices.csv"
-    csv.write_text("Date,Open,Volume\n2020-01-03,1.5,100\n2020-01-04,2.5,300\n2020-01-05,2.0,250\n")
+    text = "Date,Open,Volume\n2020-01-03,1.5,100\n2020-01-04,2.5,300\n2020-01-05,2.0,250\n"
     cells = {  # what the 1.5B wrote, each until its budget ran out, and what it is told
         "df['Open'].corr(df['Volume']).pvalue": "r, p = pearsonr(x, y) (from scipy.stats "
         "import pearsonr; drop missing values first).",
@@ -496,8 +500,7 @@ def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_
         "df['Date'].astype(str).dt.weekday": "That column holds text, not dates: "
         "pd.to_datetime(column) first, then .dt.",
     }
-    with Sandbox(build_catalog([str(csv)]), tmp_path / "ws", Limits(timeout_s=30)) as sb:
-        sb.run("df = load(TABLES[0])")
+    with _one_table(tmp_path, "prices.csv", text) as sb:
         for cell, hint in cells.items():
             r = sb.run(cell)
             assert r.error.startswith("Traceback") and r.error.endswith(hint), r.error
