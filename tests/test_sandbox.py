@@ -463,6 +463,15 @@ def test_a_position_in_something_empty_names_the_empty_table_and_the_values_ther
         assert r.error.endswith(
             "out-of-bounds\nbig is empty: the steps that made it kept no rows."
         ), r.error
+        # A cell that ran: its filter kept nothing, so its correlation is nan.
+        r = sb.run("late = df[df['timestamp'] == 'Apr 14']\nprint(late['answered'].mean())")
+        assert r.ok and r.note == (
+            "late is empty: the steps that made it kept no rows. No df['timestamp'] equals "
+            "'Apr 14'; its values are like: "
+            "'Apr 13 2017 8:00:00 AM', 'Apr 13 2017 8:15:00 AM', 'Apr 13 2017 8:30:00 AM', "
+            "'Apr 13 2017 8:45:00 AM' (5 in all)."
+        ), r.note
+        assert sb.run("some = df[df['answered'] == 7]\nprint(len(some))").note is None
         r = sb.run("[1, 2][5]")  # not a table's: the error as it was
         assert r.error.endswith("IndexError: list index out of range")
         r = sb.run("df['answered'].values[9]")  # not empty

@@ -953,35 +953,59 @@ def _empty_hint(exc: IndexError, ns: dict, code: str, filename: str) -> str:
     [name] = empty
     hint = f"\n{name} is empty: the steps that made it kept no rows."
     for node in ast.walk(tree):
-        kept = _kept_equal(node, name)
+        kept = _kept_equal(node)
+        if kept is not None and kept[0] == name:
+            return hint + (_no_match(ns, *kept[1:]) or "")
+    return hint
+
+
+def _emptied_by_filter(code: str, ns: dict) -> str:
+    """For a cell that ran: a table it made by keeping the rows equal to a value that kept
+    none, with a few of the values the column has. Its mean or correlation is then nan, and
+    the 1.5B read the nan as "no relationship" ('ABC News' in a column of 'abc-news')."""
+    pd = sys.modules.get("pandas")
+    if pd is None:
+        return ""
+    for node in ast.walk(ast.parse(code)):
+        kept = _kept_equal(node)
         if kept is None:
             continue
-        table, column, value = kept
-        frame = ns.get(table)
-        if not isinstance(frame, pd.DataFrame) or column not in frame.columns:
-            continue
-        if isinstance(value, ast.Name):
-            value = ns.get(value.id)
-        elif isinstance(value, ast.Constant):
-            value = value.value
-        else:
-            continue
-        values = frame[column].dropna().unique()
-        shown = ", ".join(repr(v) for v in values[:MAX_SHOWN_VALUES].tolist())
-        more = f" ({len(values):,} in all)" if len(values) > MAX_SHOWN_VALUES else ""
-        hint += f" No {table}[{column!r}] equals {value!r}; its values are like: {shown}{more}."
-        break
-    return hint
+        name = kept[0]
+        if isinstance(ns.get(name), (pd.DataFrame, pd.Series)) and len(ns[name]) == 0:
+            said = _no_match(ns, *kept[1:])
+            if said:
+                return f"{name} is empty: the steps that made it kept no rows.{said}"
+    return ""
 
 
 MAX_SHOWN_VALUES = 4
 
 
-def _kept_equal(node: ast.AST, name: str) -> tuple[str, object, ast.expr] | None:
-    """`name = table[table[column] == value]` (or `.loc[...]`): table, column and value."""
+def _no_match(ns: dict, table: str, column: object, value: ast.expr) -> str | None:
+    """ " No df['source'] equals 'ABC News'; its values are like: ...", or None when the
+    table or the value cannot be read without running code."""
+    pd = sys.modules.get("pandas")
+    frame = ns.get(table)
+    if pd is None or not isinstance(frame, pd.DataFrame) or column not in frame.columns:
+        return None
+    if isinstance(value, ast.Name):
+        value = ns.get(value.id)
+    elif isinstance(value, ast.Constant):
+        value = value.value
+    else:
+        return None
+    values = frame[column].dropna().unique()
+    shown = ", ".join(repr(v) for v in values[:MAX_SHOWN_VALUES].tolist())
+    more = f" ({len(values):,} in all)" if len(values) > MAX_SHOWN_VALUES else ""
+    return f" No {table}[{column!r}] equals {value!r}; its values are like: {shown}{more}."
+
+
+def _kept_equal(node: ast.AST) -> tuple[str, str, object, ast.expr] | None:
+    """`name = table[table[column] == value]` (or `.loc[...]`): name, table, column, value."""
     if not (
         isinstance(node, ast.Assign)
-        and [getattr(t, "id", None) for t in node.targets] == [name]
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
         and isinstance(node.value, ast.Subscript)
     ):
         return None
@@ -999,7 +1023,7 @@ def _kept_equal(node: ast.AST, name: str) -> tuple[str, object, ast.expr] | None
         and isinstance(test.left.slice, ast.Constant)
     ):
         return None
-    return table.id, test.left.slice.value, test.comparators[0]
+    return node.targets[0].id, table.id, test.left.slice.value, test.comparators[0]
 
 
 def _looked_up(code: str, line: int, key: object) -> str | None:
@@ -1390,8 +1414,11 @@ def main(fd_in: int, fd_out: int) -> None:
         _flush_output()
         result["seconds"] = time.perf_counter() - start
         result["output"] = _read_capture(capture, int(msg.get("limit", 4000)))
-        if result["error"] is None and _NAN.search(result["output"] + (result["value"] or "")):
-            result["note"] = _hint(_missing_inputs, msg["code"], ns) or None
+        if result["error"] is None:
+            notes = [_hint(_emptied_by_filter, msg["code"], ns)]
+            if _NAN.search(result["output"] + (result["value"] or "")):
+                notes.append(_hint(_missing_inputs, msg["code"], ns))
+            result["note"] = "\n".join(n for n in notes if n) or None
         wire.send(fd_out, result)
 
 
