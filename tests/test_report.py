@@ -368,7 +368,8 @@ def test_the_script_forgives_what_the_sandbox_forgave(replay, tmp_path):
     data.write_text("city,fare,at\n" + rows)
     code = (
         "print(df.fare.sum())\nprint(pd.read_csv('taxi_trips.csv').fare.max())\n"
-        "print(load('Taxi Trips.csv').fare.min())"  # the file's name for its table's
+        "print(load('Taxi Trips.csv').fare.min())\n"  # the file's name for its table's
+        "print(df['Fare'].sum() * 2)"  # the question's spelling of a column
     )
     model = replay(code_step(code), answer_step("Fares add up to 8.0; the top one is 4.5."))
     script = tmp_path / "recompute.py"
@@ -382,6 +383,7 @@ def test_the_script_forgives_what_the_sandbox_forgave(replay, tmp_path):
     assert "8.0\n" in r.stdout and "4.5\n" in r.stdout and "3.5\n" in r.stdout
     assert '(no file "taxi_trips.csv": read "Taxi Trips.csv", the data file here)' in r.stderr
     assert '(no table "Taxi Trips.csv": loaded "taxi_trips")' in r.stderr
+    assert '(no column "Fare": used "fare")' in r.stderr and "16.0\n" in r.stdout
     assert "Warning" not in r.stderr
 
 

@@ -74,6 +74,7 @@ def _context(report: Report, cells: list[Cell]) -> dict:
     if len(report.tables) == 1:
         names.update(dict.fromkeys(forgiving.SINGLE_TABLE_NAMES, report.tables[0]))
     reads_files = any(_READS_A_FILE.search(c.code) for c in cells)
+    guessed_columns = any('(no column "' in c.output for c in cells)
     return {
         "sources": report.sources,
         "steps": steps(report),
@@ -82,7 +83,9 @@ def _context(report: Report, cells: list[Cell]) -> dict:
         "facts": inspect.getsource(facts).strip() if "survey_fact" in read else "",
         "question": repr(report.question or ""),
         # Also for load(): a table name a cell guessed is resolved as the sandbox did.
-        "forgiving": inspect.getsource(forgiving).strip() if reads_files or "load" in read else "",
+        "forgiving": inspect.getsource(forgiving).strip()
+        if reads_files or guessed_columns or "load" in read
+        else "",
         "table_variables": [
             (name, table) for name, table in names.items() if name in read and name not in stored
         ],

@@ -1,4 +1,4 @@
-"""What the sandbox forgives small models' code: names and paths they guess.
+"""What the sandbox forgives small models' code: names, paths and columns they guess.
 
 Pure functions with no import of da, so `da report --emit-script` copies this module
 verbatim into the script, which then reads the same files as the cells did in the sandbox.
@@ -88,3 +88,46 @@ def forgive_paths(pd, sources: list[str]) -> None:
 
         forgiving.__doc__, forgiving.__name__ = original.__doc__, original.__name__
         setattr(pd, reader, forgiving)
+
+
+def column_meant(key, columns):
+    """The column a small model meant by a name that is none, else `key`: the one column
+    with that name but for case, spaces and punctuation (`'wind_speed'` for `'wind speed'`,
+    `'Whole Weight'` for `'Whole weight'`). Questions spell columns their own way; the 1.5B,
+    told the right name in the error, wrote the question's spelling again until its budget
+    ran out, in 7 of the 8 DABench analyses that met such an error."""
+    if not isinstance(key, str) or key in columns:
+        return key
+    squeezed = _squeezed(key)
+    meant = [c for c in columns if isinstance(c, str) and _squeezed(c) == squeezed]
+    if not squeezed or len(meant) != 1:
+        return key
+    print(f'(no column "{key}": used "{meant[0]}")', file=sys.stderr)
+    return meant[0]
+
+
+def _squeezed(name: str) -> str:
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", name)).lower()
+
+
+def forgive_columns(pd) -> None:
+    """Make `df['name']` and `df[['a', 'b']]` take the column a small model meant (see
+    `column_meant`), saying so; any other key fails as it would."""
+    original = pd.DataFrame.__getitem__
+
+    def getitem(self, key, _original=original):
+        try:
+            return _original(self, key)
+        except KeyError:
+            if isinstance(key, str):
+                meant = column_meant(key, self.columns)
+            elif isinstance(key, list) and all(isinstance(k, str) for k in key):
+                meant = [column_meant(k, self.columns) for k in key]
+            else:
+                raise
+            if meant == key:
+                raise
+            return _original(self, meant)
+
+    getitem.__doc__ = original.__doc__
+    pd.DataFrame.__getitem__ = getitem

@@ -22,7 +22,12 @@ import types
 import warnings
 
 from da_cli.sandbox import wire
-from da_cli.sandbox.forgiving import SINGLE_TABLE_NAMES, forgive_paths, table_meant
+from da_cli.sandbox.forgiving import (
+    SINGLE_TABLE_NAMES,
+    forgive_columns,
+    forgive_paths,
+    table_meant,
+)
 from da_cli.sandbox.quota import DiskQuota, WorkspaceFull, cell_clock
 
 _inside_helper = threading.local()  # how deep the current thread is in da's helpers
@@ -133,6 +138,7 @@ def _setup_namespace(catalog: dict) -> dict:
         return fact
 
     forgive_paths(pd, [os.path.basename(src) for src in catalog["sources"]])
+    forgive_columns(pd)
     ns = _Namespace(tables, load)
     ns.update(
         {
@@ -726,7 +732,13 @@ def _past_cell(exc: BaseException, filename: str) -> tuple[int, types.TracebackT
         if tb.tb_frame.f_code.co_filename == filename:
             line, inside = tb.tb_lineno, tb.tb_next
         tb = tb.tb_next
+    # The sandbox's own wrapper (forgive_columns) is not the library the cell called.
+    while inside is not None and inside.tb_frame.f_code.co_filename == _FORGIVING:
+        inside = inside.tb_next
     return line, inside
+
+
+_FORGIVING = forgive_columns.__code__.co_filename
 
 
 # Where a statistics function a small model calls on the wrong module lives: `pd.ttest_ind`
