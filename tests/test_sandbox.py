@@ -390,6 +390,8 @@ def test_a_table_or_column_a_small_model_guessed_is_answered_with_the_real_ones(
             '(no column "avg wait time": used "avg. wait time")',
             "14.0",
         ], r.output
+        r = sb.run("total = w['Wind_Speed'].sum()")  # silent: what it assigned still shows
+        assert r.observation() == '(no column "Wind_Speed": used "wind speed")\ntotal = 4.0'
         r = sb.run("w.dropna(subset=['Avg wait time'])")
         assert r.error.endswith(
             "KeyError: ['Avg wait time']\nThe column is 'avg. wait time', not 'Avg wait time'."

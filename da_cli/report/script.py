@@ -16,7 +16,7 @@ from da_cli.data import drivers, facts
 from da_cli.report import templates
 from da_cli.report.document import Cell, Report
 from da_cli.sandbox import forgiving, worker
-from da_cli.sandbox.session import WARNING_LINES
+from da_cli.sandbox.session import ASIDE_LINES
 
 _LOAD = re.compile(r"^LOAD '(?P<path>.+)'$")
 _READS_A_FILE = re.compile(r"\b(" + "|".join(forgiving.READERS) + r")\b")
@@ -113,7 +113,7 @@ def show_last_expression(code: str, output: str = "") -> str:
         return code
     ends_in_expression = bool(tree.body) and isinstance(tree.body[-1], ast.Expr)
     earlier, names = worker.silent_cell_names(tree.body)
-    shown = _names_shown(WARNING_LINES.sub("", output).strip("\n"), earlier, names)
+    shown = _names_shown(ASIDE_LINES.sub("", output).strip("\n"), earlier, names)
     names_call = f"\n_show_names({', '.join(f'{n}={n}' for n in shown)})" if shown else ""
     if not ends_in_expression:
         return code.rstrip() + names_call if names_call else code

@@ -64,8 +64,15 @@ _INHERITED = frozenset(
 )
 
 
-# What `warnings.showwarning` writes: "file:line: SomeWarning: message", then the line.
-WARNING_LINES = re.compile(r"^[^\n]*:\d+: \w*Warning: [^\n]*\n?(?:[ \t]+[^\n]*\n?)?", re.M)
+# Lines that are not the cell showing a result: what `warnings.showwarning` writes
+# ("file:line: SomeWarning: message", then the line), and the sandbox's word on a name it
+# forgave (forgiving.py: '(no column "wind_speed": used "wind speed")'), which must not
+# hide what a silent cell assigned.
+ASIDE_LINES = re.compile(
+    r"^[^\n]*:\d+: \w*Warning: [^\n]*\n?(?:[ \t]+[^\n]*\n?)?"
+    r'|^\(no (?:file|table|column) "[^\n]*\)$\n?',
+    re.M,
+)
 
 
 @dataclass
@@ -99,7 +106,7 @@ class ExecutionResult:
             parts.append(self.error)
         # A warning (pandas and scipy print many) is not the cell showing a result.
         silent = self.value is None and not self.figures and not self.error
-        if self.assigned and silent and not WARNING_LINES.sub("", self.output).strip():
+        if self.assigned and silent and not ASIDE_LINES.sub("", self.output).strip():
             parts.append(self.assigned)
         return "\n".join(parts) if parts else "(no output)"
 
