@@ -513,6 +513,16 @@ def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_
         "as numbers): use it as it is, without .str; pd.to_numeric is not needed.",
         "df['Date'].astype(str).dt.weekday": "That column holds text, not dates: "
         "pd.to_datetime(column) first, then .dt.",
+        # A TIME column comes as datetime.time: neither numbers, text nor dates.
+        "import datetime\ndf['At'] = [datetime.time(0, 1, 30)] * 3\ndf['At'].str.split(':')": (
+            "That column holds times of day (datetime.time), not text or dates: each has "
+            ".hour, .minute and .second; in seconds: column.apply(lambda t: t.hour * 3600 + "
+            "t.minute * 60 + t.second)."
+        ),
+        "df['At'].dt.total_seconds()": "in seconds: column.apply(lambda t: t.hour * 3600 + "
+        "t.minute * 60 + t.second).",
+        "pd.to_datetime(df['Date']).str.len()": "That column holds dates already: use .dt "
+        "(column.dt.year), not .str.",
     }
     with _one_table(tmp_path, "prices.csv", text) as sb:
         for cell, hint in cells.items():

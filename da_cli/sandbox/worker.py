@@ -6,6 +6,7 @@ report's script reads `assigned_names`, to show what the sandbox showed)."""
 
 import ast
 import contextlib
+import datetime
 import functools
 import importlib
 import inspect
@@ -750,6 +751,29 @@ _FUNCTION_HOMES = (
 MAX_LISTED_FIELDS = 12
 
 
+# DuckDB reads a TIME column as Python's datetime.time, which is neither text nor a date.
+_TIME_OF_DAY = (
+    "\nThat column holds times of day (datetime.time), not text or dates: each has .hour, "
+    ".minute and .second; in seconds: column.apply(lambda t: t.hour * 3600 + t.minute * 60 "
+    "+ t.second)."
+)
+
+
+def _accessed_values(code: str, line: int, ns: dict, attr: str, kind: type) -> bool:
+    """Whether the cell's line `line` takes `attr` (`.dt`) of a bound table's column whose
+    values are of `kind` (read from the namespace, nothing run)."""
+    import pandas as pd
+
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Attribute) and node.attr == attr and node.lineno == line:
+            values = _argument_values(node.value, ns, pd)
+            if isinstance(values, pd.Series):
+                first = values.dropna()[:1].tolist()
+                if first and isinstance(first[0], kind):
+                    return True
+    return False
+
+
 def _attribute_hint(exc: AttributeError, ns: dict, code: str, filename: str) -> str:
     """What the object the cell asked for a missing attribute is, and what gives what it
     meant. The 1.5B's wrong guesses, each repeated until the budget ran out: a Pearson
@@ -761,12 +785,21 @@ def _attribute_hint(exc: AttributeError, ns: dict, code: str, filename: str) -> 
     import pandas as pd
 
     message = str(exc)
-    if "Can only use .str accessor with string values" in message:
-        return (
-            "\nThat column holds numbers already (it was read as numbers): use it as it is, "
-            "without .str; pd.to_numeric is not needed."
-        )
+    kind = re.search(r"Can only use \.str accessor with string values, not (\w+)", message)
+    if kind:  # pandas names what the values are
+        if kind[1] in ("floating", "integer", "mixed-integer-float", "decimal"):
+            return (
+                "\nThat column holds numbers already (it was read as numbers): use it as it "
+                "is, without .str; pd.to_numeric is not needed."
+            )
+        if kind[1] == "time":
+            return _TIME_OF_DAY
+        if kind[1] in ("datetime64", "datetime", "date"):
+            return "\nThat column holds dates already: use .dt (column.dt.year), not .str."
+        return ""
     if "Can only use .dt accessor with datetimelike values" in message:
+        if _accessed_values(code, _past_cell(exc, filename)[0], ns, "dt", datetime.time):
+            return _TIME_OF_DAY
         return "\nThat column holds text, not dates: pd.to_datetime(column) first, then .dt."
     obj, name = getattr(exc, "obj", None), getattr(exc, "name", None)
     if obj is None or not name:
