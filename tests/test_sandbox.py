@@ -521,6 +521,9 @@ def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_
         ),
         "df['At'].dt.total_seconds()": "in seconds: column.apply(lambda t: t.hour * 3600 + "
         "t.minute * 60 + t.second).",
+        # ... also when the cell names it by a spelling `df[...]` forgives.
+        "df['at'].dt.total_seconds()": "in seconds: column.apply(lambda t: t.hour * 3600 + "
+        "t.minute * 60 + t.second).",
         "pd.to_datetime(df['Date']).str.len()": "That column holds dates already: use .dt "
         "(column.dt.year), not .str.",
     }

@@ -100,10 +100,7 @@ def column_meant(key, columns):
         return key
     squeezed = _squeezed(key)
     meant = [c for c in columns if isinstance(c, str) and _squeezed(c) == squeezed]
-    if not squeezed or len(meant) != 1:
-        return key
-    print(f'(no column "{key}": used "{meant[0]}")', file=sys.stderr)
-    return meant[0]
+    return meant[0] if squeezed and len(meant) == 1 else key
 
 
 def _squeezed(name: str) -> str:
@@ -119,15 +116,16 @@ def forgive_columns(pd) -> None:
         try:
             return _original(self, key)
         except KeyError:
-            if isinstance(key, str):
-                meant = column_meant(key, self.columns)
-            elif isinstance(key, list) and all(isinstance(k, str) for k in key):
-                meant = [column_meant(k, self.columns) for k in key]
-            else:
+            keys = [key] if isinstance(key, str) else key
+            if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
                 raise
-            if meant == key:
+            meant = [column_meant(k, self.columns) for k in keys]
+            if meant == keys:
                 raise
-            return _original(self, meant)
+            for said, used in zip(keys, meant):
+                if said != used:
+                    print(f'(no column "{said}": used "{used}")', file=sys.stderr)
+            return _original(self, meant[0] if isinstance(key, str) else meant)
 
     getitem.__doc__ = original.__doc__
     pd.DataFrame.__getitem__ = getitem

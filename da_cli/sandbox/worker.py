@@ -25,6 +25,7 @@ import warnings
 from da_cli.sandbox import wire
 from da_cli.sandbox.forgiving import (
     SINGLE_TABLE_NAMES,
+    column_meant,
     forgive_columns,
     forgive_paths,
     table_meant,
@@ -458,6 +459,7 @@ def _argument_values(arg: ast.expr, ns: dict, pd):
     table = ns.get(root.id) if isinstance(root, ast.Name) else None
     if columns is None or not isinstance(table, pd.DataFrame):
         return None
+    columns = [column_meant(c, table.columns) for c in columns]  # as `df[...]` took them
     if not all(isinstance(c, str) and c in table.columns for c in columns):
         return None
     return table[columns[0]] if isinstance(key, ast.Constant) else table[columns]
