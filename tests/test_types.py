@@ -44,7 +44,7 @@ def test_untyped_sqlite_columns_sum_and_profile_as_numbers(tmp_path, as_text):
     assert columns["zip"].type == "VARCHAR"  # a code with a leading zero stays text
     text = render(profile(catalog, cache=False))
     assert "b'" not in text
-    assert "Read as numbers or dates: date (dates" in text and "sales (numbers" in text
+    assert "Read as numbers, dates or durations: date (dates" in text and "sales (numbers" in text
     report = explain_change(con, "t", "2025-06")
     assert report.measure == "sales" and report.total.change == pytest.approx(15.0)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, "the source is untouched"
@@ -85,3 +85,23 @@ def test_text_that_is_not_a_number_stays_text(tmp_path):
         .fetchall()
     )
     assert kinds == {"label": "VARCHAR", "amount": "VARCHAR"}
+
+
+def test_times_of_day_are_intervals_that_pandas_and_sql_can_compute_with(tmp_path):
+    path = tmp_path / "calls.csv"
+    path.write_text("hour,avg wait time\n1,00:00:30\n2,00:01:04\n3,00:00:00\n4,\n")
+    catalog = build_catalog([str(path)])
+    con = catalog.connect()
+    types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE calls)").fetchall())
+    assert types["avg wait time"] == "INTERVAL"
+    over, longest = con.execute(
+        "SELECT count_if(\"avg wait time\" > '00:00:20'), max(\"avg wait time\") FROM calls"
+    ).fetchone()
+    assert over == 2 and str(longest) == "0:01:04"
+    waits = con.sql("SELECT * FROM calls").df()["avg wait time"]
+    assert waits.dt.total_seconds().tolist()[:3] == [30.0, 64.0, 0.0]
+    assert waits.mean().total_seconds() == pytest.approx(94 / 3)  # the missing one left out
+    text = render(profile(catalog, cache=False))
+    assert "- avg wait time (INTERVAL): 00:00:00 .. 00:01:04" in text
+    assert "avg wait time (times of day -> INTERVAL since 00:00)" in text
+    assert ".dt.total_seconds() gives seconds" in text

@@ -21,7 +21,7 @@ from da_cli.data.catalog import Catalog, _ident
 from da_cli.data.naming import source_names
 from da_cli.errors import DataError
 
-VERSION = 6  # bump when the cached structure changes
+VERSION = 7  # bump when the cached structure changes
 MAX_COLUMNS = 300  # statistics beyond this many columns are not computed at all
 SAMPLE_ROWS = 3
 TOP_VALUES = 6
@@ -31,7 +31,7 @@ CHARS_PER_TOKEN = 3.5  # conservative for code-tuned BPE vocabularies on this ki
 
 _ORDERED = re.compile(
     r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|U\w*INT|FLOAT|DOUBLE|"
-    r"DECIMAL.*|DATE|TIME.*|TIMESTAMP.*|VARCHAR|BOOLEAN)$"
+    r"DECIMAL.*|DATE|TIME.*|TIMESTAMP.*|INTERVAL|VARCHAR|BOOLEAN)$"
 )
 
 
@@ -368,7 +368,12 @@ def _render_view(p: ViewProfile, detail: int, max_cols: int, where: str) -> str:
             + (f", … {more} more" if more > 0 else "")
         )
     if p.converted:
-        lines.append(f"Read as numbers or dates: {p.converted}")
+        lines.append(f"Read as numbers, dates or durations: {p.converted}")
+    if "-> INTERVAL since 00:00" in p.converted:  # types.Conversion's text for a TIME
+        lines.append(
+            "In pandas an INTERVAL is a timedelta: .dt.total_seconds() gives seconds, "
+            ".dt.components.hours the hour."
+        )
     mixed = [c.name for c in shown if c.numbers_with_text]
     if mixed:  # the table's name is a variable in the sandbox, as is `df` for one table
         lines.append(f"The number in such text: {p.name}[{mixed[0]!r}]{LEADING_NUMBER}")

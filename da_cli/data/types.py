@@ -1,4 +1,4 @@
-"""Numbers and dates stored as text, read as what they are.
+"""Numbers and dates stored as text, read as what they are (and times as durations).
 
 Untyped SQLite columns (`CREATE TABLE t (date, region, sales)`) reach DuckDB as BLOB, and
 quoted or decimal-comma CSV numbers (`"1.000,50"` with `;` separators) as VARCHAR: `sum()`
@@ -30,11 +30,13 @@ _SLASH_ISO = r"\d{4}/\d{1,2}/\d{1,2}"
 @dataclass(frozen=True)
 class Conversion:
     column: str
-    source_type: str  # VARCHAR or BLOB
-    target_type: str  # BIGINT, DOUBLE, DATE, TIMESTAMP or VARCHAR (BLOB that is text)
-    how: str  # "numbers", "decimal commas", "thousands separators", "dates", "text"
+    source_type: str  # VARCHAR, BLOB or TIME
+    target_type: str  # BIGINT, DOUBLE, DATE, TIMESTAMP, INTERVAL or VARCHAR (BLOB that is text)
+    how: str  # "numbers", "decimal commas", "thousands separators", "dates", "text", "times"
 
     def __str__(self) -> str:
+        if self.source_type == "TIME":
+            return f"{self.column} (times of day -> INTERVAL since 00:00)"
         source = self.source_type.lower()
         return f"{self.column} ({self.how} stored as {source} -> {self.target_type})"
 
@@ -50,9 +52,10 @@ def _quote(s: str) -> str:
 def retype(con, select: str) -> tuple[str, list[Conversion]]:
     """`select` with its text-stored numbers and dates cast, and what was converted."""
     described = con.execute(f"DESCRIBE {select}").fetchall()
+    replace, done = _durations([r[0] for r in described if r[1] == "TIME"])
     texts = [(r[0], r[1]) for r in described if r[1] in ("VARCHAR", "BLOB")]
     if not texts:
-        return select, []
+        return _replaced(select, replace), done
     # BLOB from an untyped SQLite column is the value's text; a real binary value reads NULL.
     text = {c: (f"try(decode({_ident(c)}))" if t == "BLOB" else _ident(c)) for c, t in texts}
     checks = []
@@ -75,8 +78,6 @@ def retype(con, select: str) -> tuple[str, list[Conversion]]:
         f"SELECT {', '.join(checks)} FROM (SELECT * FROM ({select}) LIMIT {SAMPLE})"
     ).fetchone()
     per = 10
-    replace: list[str] = []
-    done: list[Conversion] = []
     for i, (c, ctype) in enumerate(texts):
         plain, us, eu, zero, iso, iso_time, dot, slash, whole, n = row[per * i : per * (i + 1)]
         v = f"nullif(trim({text[c]}), '')"
@@ -107,6 +108,21 @@ def retype(con, select: str) -> tuple[str, list[Conversion]]:
         if expr is not None:
             replace.append(f"{expr} AS {_ident(c)}")
             done.append(Conversion(c, ctype, target, how))
+    return _replaced(select, replace), done
+
+
+def _durations(columns: list[str]) -> tuple[list[str], list[Conversion]]:
+    """TIME columns (`00:01:04`, which DuckDB's CSV sniffer reads as a time of day) as
+    INTERVAL, the time since midnight. In pandas a TIME is a column of `datetime.time`
+    objects that take no arithmetic: no mean, no difference, no `.dt`, and `pd.to_datetime`
+    refuses them, and the 1.5B tried all four on an "average wait time" column. An INTERVAL
+    is pandas' timedelta: mean, std, z-scores and `.dt.total_seconds()` work, and SQL still
+    compares it with '00:00:30' and takes its max and avg."""
+    replace = [f"to_microseconds(epoch_us({_ident(c)})) AS {_ident(c)}" for c in columns]
+    return replace, [Conversion(c, "TIME", "INTERVAL", "times") for c in columns]
+
+
+def _replaced(select: str, replace: list[str]) -> str:
     if not replace:
-        return select, []
-    return f"SELECT * REPLACE ({', '.join(replace)}) FROM ({select})", done
+        return select
+    return f"SELECT * REPLACE ({', '.join(replace)}) FROM ({select})"
