@@ -95,7 +95,7 @@ def test_times_of_day_are_intervals_that_pandas_and_sql_can_compute_with(tmp_pat
     types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE calls)").fetchall())
     assert types["avg wait time"] == "INTERVAL"
     over, longest = con.execute(
-        "SELECT count_if(\"avg wait time\" > '00:00:20'), max(\"avg wait time\") FROM calls"
+        'SELECT count_if("avg wait time" > \'00:00:20\'), max("avg wait time") FROM calls'
     ).fetchone()
     assert over == 2 and str(longest) == "0:01:04"
     waits = con.sql("SELECT * FROM calls").df()["avg wait time"]

@@ -122,7 +122,7 @@ def forgive_columns(pd) -> None:
             meant = [column_meant(k, self.columns) for k in keys]
             if meant == keys:
                 raise
-            for said, used in zip(keys, meant):
+            for said, used in zip(keys, meant, strict=True):
                 if said != used:
                     print(f'(no column "{said}": used "{used}")', file=sys.stderr)
             return _original(self, meant[0] if isinstance(key, str) else meant)
