@@ -387,6 +387,32 @@ def test_the_script_forgives_what_the_sandbox_forgave(replay, tmp_path):
     assert "Warning" not in r.stderr
 
 
+def test_the_script_and_notebook_give_fields_as_the_sandbox_gave_them(replay, tmp_path):
+    # The sandbox gives `p_value, _ = pearsonr(...)` the p-value (forgiving.fields_meant);
+    # plain Python would give p_value the correlation, and the rerun would disagree with
+    # the report.
+    data = tmp_path / "trips.csv"
+    data.write_text("fare,km\n" + "".join(f"{3 + k * 1.5 + (k % 3)},{k}\n" for k in range(1, 9)))
+    code = (
+        "from scipy.stats import pearsonr\n"
+        "p_value, _ = pearsonr(df.fare, df.km)\n"
+        "print(f'p = {p_value:.6f}')"
+    )
+    model = replay(code_step(code), answer_step("Fare grows with distance (p = 0.000032)."))
+    script, nb = tmp_path / "recompute.py", tmp_path / "r.ipynb"
+    args = ("report", str(data), "--question", "fare vs km?", "-m", model, "--emit-script")
+    r = run_da(*args, str(script), "-o", str(nb))
+    assert r.returncode == 0, r.stderr
+    cells = [c.source for c in nbformat.read(str(nb), as_version=4).cells if c.cell_type == "code"]
+    assert "p_value, _ = fields_meant(pearsonr(df.fare, df.km), ('p_value', '_'))" in cells[1]
+    (tmp_path / "nb.py").write_text("\n\n".join(cells))
+    for path in (script, tmp_path / "nb.py"):
+        r = subprocess.run([sys.executable, "-I", str(path)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert "p = 0.000032\n" in r.stdout, r.stdout
+        assert "gave p_value its pvalue and _ its statistic, as the names say)" in r.stderr
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # minutes on an idle machine; far more on a shared one
 def test_embedded_model_writes_a_survey_pdf_with_figures(tmp_path):

@@ -257,21 +257,32 @@ def test_a_name_used_before_the_cell_assigns_it_says_where_it_is_assigned(sandbo
     assert r.error.endswith("NameError: name 'never_made' is not defined"), r.error
 
 
-def test_a_test_result_unpacked_into_names_that_say_otherwise_is_warned_about(sandbox):
+def test_a_test_result_unpacked_into_names_that_say_otherwise_gets_them_as_named(sandbox):
     # The 1.5B unpacked kstest's (statistic, pvalue) as (p-value, decision), printed the
-    # statistic as the p-value and called the data normal.
+    # statistic as the p-value and called the data normal; warned, it did so again.
     frame = "from scipy import stats\nx, y = [1, 2, 3, 4, 6], [2, 3, 5, 4, 7]\n"
-    r = sandbox.run(frame + "ks_p_value, decision = stats.kstest(x, 'norm')\nprint(decision)")
-    assert r.ok and r.output.startswith(
-        "<cell 1>:3: UnpackingWarning: KstestResult is (statistic, pvalue), in that order: "
-        "ks_p_value gets its statistic, decision gets its pvalue.\n"
-        "  ks_p_value, decision = stats.kstest(x, 'norm')\n"
+    r = sandbox.run(
+        frame + "ks_p_value, decision = stats.kstest(x, 'norm')\nprint(f\"{ks_p_value:.5f}\")"
+    )
+    assert r.ok and r.output == (
+        "(KstestResult is (statistic, pvalue): gave ks_p_value its pvalue and decision its "
+        "statistic, as the names say)\n0.00020\n"
     ), r.output
-    # The cell still unpacks as it wrote, and a silent cell still shows what it assigned.
+    # A silent cell still shows what it assigned: the aside is not output.
     r = sandbox.run(frame + "p, r = stats.pearsonr(x, y)")
-    assert "p gets its statistic, r gets its pvalue." in r.output
+    assert "gave p its pvalue and r its statistic, as the names say" in r.output
     shown = r.observation().splitlines()[-2:]
-    assert shown[0].startswith("p = 0.932") and shown[1].startswith("r = 0.0208"), shown
+    assert shown[0].startswith("p = 0.0208") and shown[1].startswith("r = 0.932"), shown
+    r = sandbox.run(frame + "p_value, _ = stats.pearsonr(x, y)\nprint(round(p_value, 4), _ > 0.9)")
+    assert r.output.endswith("\n0.0209 True\n"), r.output
+    # Names that do not say one order are left as written, with a warning.
+    r = sandbox.run(frame + "p_value, p = stats.shapiro(x)\nprint(p_value > 0.5)")
+    assert r.ok and r.output == (
+        "<cell 4>:3: UnpackingWarning: ShapiroResult is (statistic, pvalue), in that order: "
+        "p_value gets its statistic, p gets its pvalue.\n"
+        "  p_value, p = stats.shapiro(x)\n"
+        "True\n"
+    ), r.output
     # Names that agree with the fields, or say nothing of them, are left alone.
     for names, call in [
         ("stat, p", "shapiro(x)"),

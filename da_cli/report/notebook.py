@@ -70,7 +70,8 @@ def build(report: Report) -> nbformat.NotebookNode:
             note = f"*Cell {c.number}, {who}.*" + (f" {c.analysis}" if c.analysis else "")
             cells.append(v4.new_markdown_cell(note))
             count += 1
-            cells.append(v4.new_code_cell(c.code, execution_count=count, outputs=_outputs(c)))
+            code = script.as_ran(c.code, c.output)
+            cells.append(v4.new_code_cell(code, execution_count=count, outputs=_outputs(c)))
     tail = ["## Method and limitations", *report.method]
     tail += ["\n".join(f"- {x}" for x in report.limitations)]
     tail += ["## Sources", "| file | tables | sha256 |\n|---|---|---|"]

@@ -74,7 +74,7 @@ def _context(report: Report, cells: list[Cell]) -> dict:
     if len(report.tables) == 1:
         names.update(dict.fromkeys(forgiving.SINGLE_TABLE_NAMES, report.tables[0]))
     reads_files = any(_READS_A_FILE.search(c.code) for c in cells)
-    guessed_columns = any('(no column "' in c.output for c in cells)
+    guessed_columns = any('(no column "' in c.output or _FIELDS_GIVEN in c.output for c in cells)
     return {
         "sources": report.sources,
         "steps": steps(report),
@@ -90,6 +90,38 @@ def _context(report: Report, cells: list[Cell]) -> dict:
             (name, table) for name, table in names.items() if name in read and name not in stored
         ],
     }
+
+
+_FIELDS_GIVEN = ", as the names say)"  # forgiving.fields_meant's aside
+
+
+def as_ran(code: str, output: str) -> str:
+    """A cell's code as the sandbox ran it: where it gave a result's fields as the names
+    said (its output has fields_meant's aside), `a, b = f(...)` reads
+    `a, b = fields_meant(f(...), ("a", "b"))`, which the script defines, so the script
+    computes what the cell printed and says so where it departs from plain Python."""
+    if _FIELDS_GIVEN not in output:
+        return code
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    raw = code.encode()
+    starts = [0]
+    for line in raw.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    spans = []
+    for node in ast.walk(tree):
+        names = worker.unpacked_names(node) if isinstance(node, ast.Assign) else None
+        if names is not None and node.value.end_lineno is not None:
+            value = node.value
+            begin = starts[value.lineno - 1] + value.col_offset  # ast's columns count bytes
+            end = starts[value.end_lineno - 1] + (value.end_col_offset or 0)
+            spans.append((begin, end, names))
+    for begin, end, names in sorted(spans, reverse=True):
+        wrapped = f"fields_meant({raw[begin:end].decode()}, {names!r})"
+        raw = raw[:begin] + wrapped.encode() + raw[end:]
+    return raw.decode()
 
 
 def preamble(report: Report) -> str:
@@ -170,7 +202,7 @@ def render(report: Report, filename: str) -> str:
             c.number,
             c.by_da,
             titles[c.number],
-            show_last_expression(c.code, c.output).strip(),
+            show_last_expression(as_ran(c.code, c.output), c.output).strip(),
             repr(asked.get(c.number) or ""),
         )
         for c in cells

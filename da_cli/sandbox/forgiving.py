@@ -129,3 +129,36 @@ def forgive_columns(pd) -> None:
 
     getitem.__doc__ = original.__doc__
     pd.DataFrame.__getitem__ = getitem
+
+
+def field_claims(name: str, field: str) -> bool:
+    """Whether a variable's name says it holds this field: `p_value`, `pval` and `p` say
+    pvalue, `t_stat` says statistic, `r_value` rvalue."""
+    n, f = name.lower().replace("_", ""), field.lower().replace("_", "")
+    return f in n or (len(f) >= 5 and f[:4] in n) or n == f[0]
+
+
+def fields_meant(value, names: tuple[str, ...]):
+    """A result with named fields (scipy's tests: statistic, pvalue) unpacked into names
+    that say which field each means, in another order, gets its fields as the names say:
+    `p_value, _ = pearsonr(x, y)` gives p_value the p-value. Warned that p_value got the
+    statistic, the 1.5B answered the statistic as the p-value in 4 of the 5 DABench
+    analyses that met the warning. Names that claim no field take the rest in order; a name
+    that claims two fields, or two names that claim one, leave the value as it is."""
+    fields = getattr(value, "_fields", None)
+    if not (isinstance(value, tuple) and isinstance(fields, tuple)):
+        return value
+    if not len(fields) == len(value) == len(names):
+        return value
+    claimed = [[f for f in fields if field_claims(n, f)] for n in names]
+    taken = [c[0] for c in claimed if c]
+    if any(len(c) > 1 for c in claimed) or len(set(taken)) < len(taken):
+        return value
+    rest = iter(f for f in fields if f not in taken)
+    order = [c[0] if c else next(rest) for c in claimed]
+    if order == list(fields):
+        return value
+    gave = " and ".join(f"{n} its {f}" for n, f in zip(names, order, strict=True))
+    kind = type(value).__name__
+    print(f"({kind} is ({', '.join(fields)}): gave {gave}, as the names say)", file=sys.stderr)
+    return tuple(value[fields.index(f)] for f in order)

@@ -26,6 +26,8 @@ from da_cli.sandbox import wire
 from da_cli.sandbox.forgiving import (
     SINGLE_TABLE_NAMES,
     column_meant,
+    field_claims,
+    fields_meant,
     forgive_columns,
     forgive_paths,
     table_meant,
@@ -165,19 +167,16 @@ class UnpackingWarning(UserWarning):
     """Names that say one thing got another: `p_value, stat = shapiro(x)`."""
 
 
-def _field_claims(name: str, field: str) -> bool:
-    """Whether a variable's name says it holds this field: `p_value`, `pval` and `p` say
-    pvalue, `t_stat` says statistic, `r_value` rvalue."""
-    n, f = name.lower().replace("_", ""), field.lower().replace("_", "")
-    return f in n or (len(f) >= 5 and f[:4] in n) or n == f[0]
-
-
 def _check_fields(value: object, names: tuple[str, ...]) -> object:
-    """Warn when a result with named fields (scipy's tests: statistic, pvalue) is unpacked
-    into names that say other fields: the 1.5B wrote `ks_p_value, decision = kstest(...)`,
-    printed the statistic as the p-value and called skewed data normal. Returns the value
-    as it is; the cell unpacks it as it wrote."""
+    """A result with named fields (scipy's tests: statistic, pvalue) unpacked into names
+    that say other fields: the fields as the names say (`fields_meant`), or, where the
+    names do not say one order, the value as it is and a warning: the 1.5B wrote
+    `ks_p_value, decision = kstest(...)`, printed the statistic as the p-value and called
+    skewed data normal."""
     try:
+        meant = fields_meant(value, names)
+        if meant is not value:
+            return meant
         fields = getattr(value, "_fields", None)
         if not (isinstance(value, tuple) and isinstance(fields, tuple)):
             return value
@@ -185,7 +184,7 @@ def _check_fields(value: object, names: tuple[str, ...]) -> object:
             return value
         pairs = list(zip(names, fields, strict=True))
         if any(
-            not _field_claims(n, f) and any(_field_claims(n, g) for g in fields if g != f)
+            not field_claims(n, f) and any(field_claims(n, g) for g in fields if g != f)
             for n, f in pairs
         ):
             got = ", ".join(f"{n} gets its {f}" for n, f in pairs)
@@ -199,19 +198,27 @@ def _check_fields(value: object, names: tuple[str, ...]) -> object:
     return value
 
 
+def unpacked_names(node: ast.Assign) -> tuple[str, ...] | None:
+    """The names of `a, b = f(...)`, the one assignment whose result _check_fields sees."""
+    (target, *more) = node.targets
+    if (
+        not more
+        and isinstance(target, (ast.Tuple, ast.List))
+        and all(isinstance(e, ast.Name) for e in target.elts)
+        and isinstance(node.value, ast.Call)
+    ):
+        return tuple(e.id for e in target.elts)  # type: ignore[attr-defined]
+    return None
+
+
 class _Unpacking(ast.NodeTransformer):
     """`a, b = f(...)` becomes `a, b = __da_fields__(f(...), ("a", "b"))` (_check_fields)."""
 
     def visit_Assign(self, node: ast.Assign) -> ast.Assign:
         self.generic_visit(node)
-        (target, *more) = node.targets
-        if (
-            not more
-            and isinstance(target, (ast.Tuple, ast.List))
-            and all(isinstance(e, ast.Name) for e in target.elts)
-            and isinstance(node.value, ast.Call)
-        ):
-            names = ast.Constant(tuple(e.id for e in target.elts))  # type: ignore[attr-defined]
+        unpacked = unpacked_names(node)
+        if unpacked is not None:
+            names = ast.Constant(unpacked)
             check = ast.Call(ast.Name(FIELDS_CHECK, ast.Load()), [node.value, names], [])
             node.value = ast.fix_missing_locations(ast.copy_location(check, node.value))
         return node
