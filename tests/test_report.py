@@ -387,16 +387,18 @@ def test_the_script_forgives_what_the_sandbox_forgave(replay, tmp_path):
     assert "Warning" not in r.stderr
 
 
-def test_the_script_and_notebook_give_fields_as_the_sandbox_gave_them(replay, tmp_path):
-    # The sandbox gives `p_value, _ = pearsonr(...)` the p-value (forgiving.fields_meant);
-    # plain Python would give p_value the correlation, and the rerun would disagree with
-    # the report.
+def test_the_script_and_notebook_forgive_fields_and_arguments_as_the_sandbox_did(replay, tmp_path):
+    # The sandbox gives `p_value, _ = pearsonr(...)` the p-value (forgiving.fields_meant)
+    # and `squared=False` the root; plain Python would give p_value the correlation and
+    # fail on squared=, and the rerun would disagree with the report.
     data = tmp_path / "trips.csv"
     data.write_text("fare,km\n" + "".join(f"{3 + k * 1.5 + (k % 3)},{k}\n" for k in range(1, 9)))
     code = (
         "from scipy.stats import pearsonr\n"
         "p_value, _ = pearsonr(df.fare, df.km)\n"
-        "print(f'p = {p_value:.6f}')"
+        "print(f'p = {p_value:.6f}')\n"
+        "from sklearn.metrics import mean_squared_error\n"
+        "print(f'rmse = {mean_squared_error(df.km, df.km + 3, squared=False):.3f}')"
     )
     model = replay(code_step(code), answer_step("Fare grows with distance (p = 0.000032)."))
     script, nb = tmp_path / "recompute.py", tmp_path / "r.ipynb"
@@ -411,6 +413,8 @@ def test_the_script_and_notebook_give_fields_as_the_sandbox_gave_them(replay, tm
         assert r.returncode == 0, r.stderr
         assert "p = 0.000032\n" in r.stdout, r.stdout
         assert "gave p_value its pvalue and _ its statistic, as the names say)" in r.stderr
+        assert "rmse = 3.000\n" in r.stdout  # squared= is gone from scikit-learn 1.6
+        assert "(no squared= since scikit-learn 1.6: ran root_mean_squared_error)" in r.stderr
 
 
 @pytest.mark.slow

@@ -20,6 +20,10 @@ from da_cli.sandbox.session import ASIDE_LINES
 
 _LOAD = re.compile(r"^LOAD '(?P<path>.+)'$")
 _READS_A_FILE = re.compile(r"\b(" + "|".join(forgiving.READERS) + r")\b")
+_FIELDS_GIVEN = ", as the names say)"  # forgiving.fields_meant's aside
+# What the sandbox says when it forgives a column's spelling, fields' order or a removed
+# argument: the script must forgive the same to compute the same.
+_FORGIVEN = ('(no column "', _FIELDS_GIVEN, "(no squared= ")
 
 
 @dataclass
@@ -74,7 +78,7 @@ def _context(report: Report, cells: list[Cell]) -> dict:
     if len(report.tables) == 1:
         names.update(dict.fromkeys(forgiving.SINGLE_TABLE_NAMES, report.tables[0]))
     reads_files = any(_READS_A_FILE.search(c.code) for c in cells)
-    guessed_columns = any('(no column "' in c.output or _FIELDS_GIVEN in c.output for c in cells)
+    forgiven = any(aside in c.output for aside in _FORGIVEN for c in cells)
     return {
         "sources": report.sources,
         "steps": steps(report),
@@ -84,15 +88,12 @@ def _context(report: Report, cells: list[Cell]) -> dict:
         "question": repr(report.question or ""),
         # Also for load(): a table name a cell guessed is resolved as the sandbox did.
         "forgiving": inspect.getsource(forgiving).strip()
-        if reads_files or guessed_columns or "load" in read
+        if reads_files or forgiven or "load" in read
         else "",
         "table_variables": [
             (name, table) for name, table in names.items() if name in read and name not in stored
         ],
     }
-
-
-_FIELDS_GIVEN = ", as the names say)"  # forgiving.fields_meant's aside
 
 
 def as_ran(code: str, output: str) -> str:

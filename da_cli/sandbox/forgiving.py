@@ -1,9 +1,13 @@
-"""What the sandbox forgives small models' code: names, paths and columns they guess.
+"""What the sandbox forgives small models' code: names, paths and columns they guess,
+arguments a library has since removed.
 
 Pure functions with no import of da, so `da report --emit-script` copies this module
 verbatim into the script, which then reads the same files as the cells did in the sandbox.
 """
 
+import importlib.abc
+import importlib.util
+import inspect
 import os
 import re
 import sys
@@ -162,3 +166,63 @@ def fields_meant(value, names: tuple[str, ...]):
     kind = type(value).__name__
     print(f"({kind} is ({', '.join(fields)}): gave {gave}, as the names say)", file=sys.stderr)
     return tuple(value[fields.index(f)] for f in order)
+
+
+def forgive_squared(metrics) -> None:
+    """Make `mean_squared_error(..., squared=False)` (and `mean_squared_log_error`'s) the
+    root, as it was before scikit-learn 1.6 removed the argument: small models learned the
+    old call, and the 1.5B, told that root_mean_squared_error replaces it, dropped
+    `squared=False` and answered the mean squared error as the RMSE (2 of the 3 DABench
+    analyses that met the error)."""
+    for name in ("mean_squared_error", "mean_squared_log_error"):
+        original, root = getattr(metrics, name, None), getattr(metrics, f"root_{name}", None)
+        if original is None or root is None:
+            continue
+        if "squared" in inspect.signature(original).parameters:
+            continue
+
+        def forgiving(*args, squared=True, _original=original, _root=root, **kwargs):
+            if squared:
+                return _original(*args, **kwargs)
+            print(f"(no squared= since scikit-learn 1.6: ran {_root.__name__})", file=sys.stderr)
+            return _root(*args, **kwargs)
+
+        forgiving.__doc__, forgiving.__name__ = original.__doc__, original.__name__
+        setattr(metrics, name, forgiving)
+
+
+class _AfterImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Runs `patch(module)` once a module is imported: the sandbox does not import
+    scikit-learn until a cell does, and most never do."""
+
+    def __init__(self, name: str, patch) -> None:
+        self.name, self.patch, self.loader = name, patch, None
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name or self.loader is not None:
+            return None
+        sys.meta_path.remove(self)  # the other finders find the module itself
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None:
+            return None
+        self.loader, spec.loader = spec.loader, self
+        return spec
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self.loader.exec_module(module)
+        sys.meta_path.remove(self)
+        self.patch(module)
+
+
+def forgive_removed_arguments() -> None:
+    """Forgive arguments libraries have removed (`forgive_squared`), now or on import."""
+    if "sklearn.metrics" in sys.modules:
+        forgive_squared(sys.modules["sklearn.metrics"])
+    else:
+        sys.meta_path.insert(0, _AfterImport("sklearn.metrics", forgive_squared))

@@ -71,7 +71,7 @@ _INHERITED = frozenset(
 # must not hide what a silent cell assigned.
 ASIDE_LINES = re.compile(
     r"^[^\n]*:\d+: \w*Warning: [^\n]*\n?(?:[ \t]+[^\n]*\n?)?"
-    r'|^\(no (?:file|table|column) "[^\n]*\)$\n?'
+    r'|^\(no (?:(?:file|table|column) "|squared= )[^\n]*\)$\n?'
     r"|^\(\w+ is \([^\n]*\): gave [^\n]*, as the names say\)$\n?",
     re.M,
 )

@@ -30,6 +30,7 @@ from da_cli.sandbox.forgiving import (
     fields_meant,
     forgive_columns,
     forgive_paths,
+    forgive_removed_arguments,
     table_meant,
 )
 from da_cli.sandbox.quota import DiskQuota, WorkspaceFull, cell_clock
@@ -143,6 +144,7 @@ def _setup_namespace(catalog: dict) -> dict:
 
     forgive_paths(pd, [os.path.basename(src) for src in catalog["sources"]])
     forgive_columns(pd)
+    forgive_removed_arguments()
     ns = _Namespace(tables, load)
     ns.update(
         {
@@ -494,38 +496,15 @@ def _is_data(value: object, pd) -> bool:
     return isinstance(value, (pd.Series, pd.DataFrame, np.ndarray))
 
 
-def _sklearn_function(exc: BaseException) -> str:
-    """The scikit-learn function whose arguments failed its check: its parameter wrapper
-    raises, holding the function as `func` (the cell may have called it by another name)."""
-    tb = exc.__traceback__
-    while tb is not None:
-        func = tb.tb_frame.f_locals.get("func")
-        if f"{os.sep}sklearn{os.sep}" in tb.tb_frame.f_code.co_filename and callable(func):
-            return getattr(func, "__name__", "")
-        tb = tb.tb_next
-    return ""
-
-
 def _changed_api_hint(exc: BaseException) -> str:
     """What replaced an API the library removed or changed. Small models learned from code
     written for older pandas and scikit-learn: `df.corr()` over a table with text columns
-    (pandas before 2.0 skipped them), `mean_squared_error(..., squared=False)` (gone in
-    scikit-learn 1.6) and `.str.replace("[\\[\\]]", "")` (a regular expression until pandas
-    2.0). The bare error sends them to drop the argument (an MSE reported as
-    the RMSE) or to guess; the hint names the call that does what they meant."""
+    (pandas before 2.0 skipped them) and `.str.replace("[\\[\\]]", "")` (a regular
+    expression until pandas 2.0). The bare error sends them to guess; the hint names the
+    call that does what they meant. (`mean_squared_error(..., squared=False)`, gone in
+    scikit-learn 1.6, is forgiven: forgiving.forgive_squared.)"""
     message = str(exc)
     frames = traceback.extract_tb(exc.__traceback__)
-    if "unexpected keyword argument 'squared'" in message and any(
-        f"{os.sep}sklearn{os.sep}" in f.filename for f in frames
-    ):
-        log = _sklearn_function(exc) == "mean_squared_log_error"
-        what, function = ("RMSLE", "log_error") if log else ("RMSE", "error")
-        cells = [f for f in frames if f.filename.startswith("<cell ")]
-        args = _arguments_but(cells[-1].line or "", "squared") if cells else None
-        call = f"root_mean_squared_{function}({args or 'y_true, y_pred'})"
-        return f"\nscikit-learn 1.6 removed squared=: the {what} is sklearn.metrics.{call}" + (
-            f" (from sklearn.metrics import root_mean_squared_{function})." if args else "."
-        )
     if "could not convert string to float" in message or "with string dtype" in message:
         for f in frames:
             if f.filename.endswith(os.path.join("pandas", "core", "frame.py")):
@@ -544,21 +523,6 @@ def _changed_api_hint(exc: BaseException) -> str:
                 f"default since pandas 2.0): pass regex=True to use it as a regular expression."
             )
     return ""
-
-
-def _arguments_but(line: str, keyword: str) -> str | None:
-    """The arguments, as written, of the call on this line that passes `keyword`, without
-    it: `mean_squared_error(y_test, y_pred, squared=False)` gives `y_test, y_pred`, so a
-    hint can name the call to write with the cell's own variables."""
-    try:
-        tree = ast.parse(line.strip())
-    except SyntaxError:
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and any(k.arg == keyword for k in node.keywords):
-            parts = [*node.args, *(k for k in node.keywords if k.arg != keyword)]
-            return ", ".join(ast.unparse(p) for p in parts)
-    return None
 
 
 # What a conversion to a number says about text it could not read.
