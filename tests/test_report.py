@@ -389,8 +389,9 @@ def test_the_script_forgives_what_the_sandbox_forgave(replay, tmp_path):
 
 def test_the_script_and_notebook_forgive_fields_and_arguments_as_the_sandbox_did(replay, tmp_path):
     # The sandbox gives `p_value, _ = pearsonr(...)` the p-value (forgiving.fields_meant)
-    # and `squared=False` the root; plain Python would give p_value the correlation and
-    # fail on squared=, and the rerun would disagree with the report.
+    # and `squared=False` the root, and assigns `low, high = x, low + 10` one after another;
+    # plain Python would give p_value the correlation and fail on squared= and low, and the
+    # rerun would disagree with the report.
     data = tmp_path / "trips.csv"
     data.write_text("fare,km\n" + "".join(f"{3 + k * 1.5 + (k % 3)},{k}\n" for k in range(1, 9)))
     code = (
@@ -398,7 +399,9 @@ def test_the_script_and_notebook_forgive_fields_and_arguments_as_the_sandbox_did
         "p_value, _ = pearsonr(df.fare, df.km)\n"
         "print(f'p = {p_value:.6f}')\n"
         "from sklearn.metrics import mean_squared_error\n"
-        "print(f'rmse = {mean_squared_error(df.km, df.km + 3, squared=False):.3f}')"
+        "print(f'rmse = {mean_squared_error(df.km, df.km + 3, squared=False):.3f}')\n"
+        "low, high = df.km.min(), low + 10\n"
+        "print(f'range {low}-{high}')"
     )
     model = replay(code_step(code), answer_step("Fare grows with distance (p = 0.000032)."))
     script, nb = tmp_path / "recompute.py", tmp_path / "r.ipynb"
@@ -415,6 +418,7 @@ def test_the_script_and_notebook_forgive_fields_and_arguments_as_the_sandbox_did
         assert "gave p_value its pvalue and _ its statistic, as the names say)" in r.stderr
         assert "rmse = 3.000\n" in r.stdout  # squared= is gone from scikit-learn 1.6
         assert "(no squared= since scikit-learn 1.6: ran root_mean_squared_error)" in r.stderr
+        assert "range 1-11\n" in r.stdout  # one value after another, as the sandbox ran it
 
 
 @pytest.mark.slow

@@ -236,8 +236,9 @@ def test_an_api_the_library_removed_is_named_with_what_replaced_it(sandbox):
 
 
 def test_a_name_used_before_the_cell_assigns_it_says_where_it_is_assigned(sandbox):
-    # The 1.5B wrote this split three times, unchanged, after the bare NameError.
-    split = "train, test = df.sample(frac=0.5, random_state=1), df.drop(train.index)"
+    # The 1.5B wrote a split like this three times, unchanged, after the bare NameError
+    # (in the order it meant, the sandbox now runs it: the test below).
+    split = "test, train = df.drop(train.index), df.sample(frac=0.5, random_state=1)"
     r = sandbox.run("df = load('regions')\n" + split)
     assert r.error.endswith(
         "NameError: name 'train' is not defined\ntrain is assigned by this same statement, "
@@ -252,6 +253,28 @@ def test_a_name_used_before_the_cell_assigns_it_says_where_it_is_assigned(sandbo
     )
     r = sandbox.run("print(never_made)")  # assigned nowhere: nothing to add
     assert r.error.endswith("NameError: name 'never_made' is not defined"), r.error
+
+
+def test_a_line_whose_later_value_reads_a_name_it_assigns_runs_one_value_after_another(
+    sandbox,
+):
+    # The 1.5B's split: Python computes the whole right side first and fails on `train`;
+    # told so, it wrote the same line until its budget ran out.
+    frame = "t = pd.DataFrame({'x': range(10)})\n"
+    split = "train, test = t.sample(frac=0.7, random_state=0), t.drop(train.index)\n"
+    r = sandbox.run(frame + split + "print(len(train), len(test), set(train.x) & set(test.x))")
+    aside = "(assigned train, then test: a later value reads an earlier name)\n"
+    assert r.ok and r.output == aside + "7 3 set()\n", r.output
+    r = sandbox.run(frame + "low, high = t.x.min(), low + 10")  # a silent cell shows both
+    assert r.observation().endswith("low = 0\nhigh = 10"), r.observation()
+    # A name already defined keeps Python's meaning: the right side first.
+    r = sandbox.run("a, b = 1, 2\na, b = b, a\nprint(a, b)")
+    assert r.output == "2 1\n", r.output
+    r = sandbox.run("x = 5\nx, y = 1, x + 1\nprint(x, y)")
+    assert r.output == "1 6\n", r.output
+    # An error in a value still names the cell's own line.
+    r = sandbox.run("p, q = 1, p / 0")
+    assert r.error.endswith("line 1: p, q = 1, p / 0\nZeroDivisionError: division by zero"), r.error
 
 
 def test_a_test_result_unpacked_into_names_that_say_otherwise_gets_them_as_named(sandbox):

@@ -97,11 +97,12 @@ def _context(report: Report, cells: list[Cell]) -> dict:
 
 
 def as_ran(code: str, output: str) -> str:
-    """A cell's code as the sandbox ran it: where it gave a result's fields as the names
-    said (its output has fields_meant's aside), `a, b = f(...)` reads
-    `a, b = fields_meant(f(...), ("a", "b"))`, which the script defines, so the script
-    computes what the cell printed and says so where it departs from plain Python."""
-    if _FIELDS_GIVEN not in output:
+    """A cell's code as the sandbox ran it, where its output says the sandbox departed from
+    plain Python: `a, b = f(...)` whose fields it gave as the names said reads
+    `a, b = fields_meant(f(...), ("a", "b"))` (the script defines it), and
+    `a, b = x, g(a)` it assigned one after another reads `a = x` and `b = g(a)`."""
+    sequential = {tuple(m.split(", then ")) for m in worker.ONE_AFTER_ANOTHER.findall(output)}
+    if _FIELDS_GIVEN not in output and not sequential:
         return code
     try:
         tree = ast.parse(code)
@@ -111,17 +112,25 @@ def as_ran(code: str, output: str) -> str:
     starts = [0]
     for line in raw.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
-    spans = []
-    for node in ast.walk(tree):
+
+    def span(node: ast.AST) -> tuple[int, int]:  # ast's columns count bytes
+        end = starts[node.end_lineno - 1] + (node.end_col_offset or 0)  # type: ignore[attr-defined]
+        return starts[node.lineno - 1] + node.col_offset, end  # type: ignore[attr-defined]
+
+    edits = []
+    for node in ast.walk(tree) if _FIELDS_GIVEN in output else ():
         names = worker.unpacked_names(node) if isinstance(node, ast.Assign) else None
-        if names is not None and node.value.end_lineno is not None:
-            value = node.value
-            begin = starts[value.lineno - 1] + value.col_offset  # ast's columns count bytes
-            end = starts[value.end_lineno - 1] + (value.end_col_offset or 0)
-            spans.append((begin, end, names))
-    for begin, end, names in sorted(spans, reverse=True):
-        wrapped = f"fields_meant({raw[begin:end].decode()}, {names!r})"
-        raw = raw[:begin] + wrapped.encode() + raw[end:]
+        if names is not None:
+            begin, end = span(node.value)  # type: ignore[attr-defined]
+            edits.append((begin, end, f"fields_meant({raw[begin:end].decode()}, {names!r})"))
+    for stmt in tree.body:
+        found = worker.reads_own_targets(stmt)
+        if found and found[0] in sequential:
+            values = [raw[slice(*span(v))].decode() for v in stmt.value.elts]  # type: ignore[attr-defined]
+            lines = [f"{n} = {v}" for n, v in zip(found[0], values, strict=True)]
+            edits.append((*span(stmt), "\n".join(lines)))
+    for begin, end, text in sorted(edits, reverse=True):
+        raw = raw[:begin] + text.encode() + raw[end:]
     return raw.decode()
 
 

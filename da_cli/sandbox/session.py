@@ -67,12 +67,13 @@ _INHERITED = frozenset(
 # Lines that are not the cell showing a result: what `warnings.showwarning` writes
 # ("file:line: SomeWarning: message", then the line), and the sandbox's word on a name it
 # forgave (forgiving.py: '(no column "wind_speed": used "wind speed")') or the fields it
-# gave as named ('(ShapiroResult is ...: gave p its pvalue ..., as the names say)'), which
-# must not hide what a silent cell assigned.
+# gave as named ('(ShapiroResult is ...: gave p its pvalue ..., as the names say)') or the
+# names it assigned one after another, which must not hide what a silent cell assigned.
 ASIDE_LINES = re.compile(
     r"^[^\n]*:\d+: \w*Warning: [^\n]*\n?(?:[ \t]+[^\n]*\n?)?"
     r'|^\(no (?:(?:file|table|column) "|squared= )[^\n]*\)$\n?'
-    r"|^\(\w+ is \([^\n]*\): gave [^\n]*, as the names say\)$\n?",
+    r"|^\(\w+ is \([^\n]*\): gave [^\n]*, as the names say\)$\n?"
+    r"|^\(assigned [^\n]*: a later value reads an earlier name\)$\n?",
     re.M,
 )
 

@@ -5,6 +5,7 @@ each request with one frame. Started by `sandbox.session`; the CLI never imports
 report's script reads `assigned_names`, to show what the sandbox showed)."""
 
 import ast
+import builtins
 import contextlib
 import datetime
 import functools
@@ -157,6 +158,7 @@ def _setup_namespace(catalog: dict) -> dict:
             "survey_fact": survey_fact,
             "TABLES": tables,
             FIELDS_CHECK: _check_fields,
+            ASIDE_CALL: lambda said: print(said, file=sys.stderr),
         }
     )
     return ns
@@ -564,11 +566,75 @@ def _plain_replace_patterns(code: str) -> list[str]:
     return found
 
 
+ONE_AFTER_ANOTHER = re.compile(
+    r"^\(assigned (\w+(?:, then \w+)+): a later value reads an earlier name\)$", re.M
+)
+ASIDE_CALL = "__da_aside__"
+
+
+def reads_own_targets(stmt: ast.stmt) -> tuple[tuple[str, ...], set[str]] | None:
+    """For `a, b = x, f(a)`, a tuple of names assigned a tuple whose later values read an
+    earlier one of those names: the names, and the earlier ones read. None for any other
+    statement."""
+    if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
+        return None
+    target, value = stmt.targets[0], stmt.value
+    if not (
+        isinstance(target, (ast.Tuple, ast.List))
+        and isinstance(value, (ast.Tuple, ast.List))
+        and len(target.elts) == len(value.elts)
+        and all(isinstance(e, ast.Name) for e in target.elts)
+        and not any(isinstance(v, ast.Starred) for v in value.elts)
+    ):
+        return None
+    names = tuple(e.id for e in target.elts)  # type: ignore[attr-defined]
+    early = {
+        n.id
+        for j, v in enumerate(value.elts)
+        for n in ast.walk(v)
+        if isinstance(n, ast.Name) and n.id in names[:j]
+    }
+    return (names, early) if early and len(set(names)) == len(names) else None
+
+
+def _one_after_another(body: list[ast.stmt], ns: dict) -> list[ast.stmt]:
+    """`train, test = df.sample(frac=0.7), df.drop(train.index)`, with `train` not yet
+    defined, runs as `train = ...` then `test = ...`, saying so: the writer meant each
+    value to see the ones before it (Python evaluates the whole right side first, and the
+    line fails). Told to assign train on a line of its own, the 1.5B rewrote the same line
+    until its budget ran out in both DABench analyses that met it. A name already defined
+    keeps Python's meaning (`a, b = b, a` swaps)."""
+    out: list[ast.stmt] = []
+    assigned: set[str] = set()
+    tables = getattr(ns, "_names", {})  # loaded on first use: defined
+    for stmt in body:
+        found = reads_own_targets(stmt)
+        defined = [
+            n
+            for n in (found[1] if found else ())
+            if n in ns or n in assigned or n in tables or hasattr(builtins, n)
+        ]
+        if found and not defined:
+            names, values = found[0], stmt.value.elts  # type: ignore[attr-defined]
+            said = f"(assigned {', then '.join(names)}: a later value reads an earlier name)"
+            aside = ast.Call(ast.Name(ASIDE_CALL, ast.Load()), [ast.Constant(said)], [])
+            out.append(ast.copy_location(ast.Expr(aside), stmt))
+            for name, value in zip(names, values, strict=True):
+                out.append(
+                    ast.copy_location(ast.Assign([ast.Name(name, ast.Store())], value), value)
+                )
+        else:
+            out.append(stmt)
+        assigned.update(assigned_names(stmt))
+    return [ast.fix_missing_locations(stmt) for stmt in out]
+
+
 def _name_hint(exc: NameError, code: str, filename: str) -> str:
     """Where the cell assigns a name it used before assigning: on the failing line itself
-    (`train, test = df.sample(frac=0.7), df.drop(train.index)`: the right side runs first)
-    or on a later line. The bare NameError sends a small model back to the same line: the
-    1.5B rewrote that split three times, unchanged, and answered with an invented MSE."""
+    (`test, train = df.drop(train.index), df.sample(frac=0.7)`: the right side runs first;
+    in the other order, _one_after_another runs it as meant) or on a later line. The bare
+    NameError sends a small model back to the same line: the 1.5B rewrote a split three
+    times, unchanged, and answered with an invented MSE."""
     name = getattr(exc, "name", None)
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
     if not name or not frames or frames[-1].lineno is None:
@@ -1225,6 +1291,7 @@ def _run_cell(
     try:
         tree = ast.parse(code, filename=filename)
         earlier, names = silent_cell_names(tree.body)
+        tree.body = _one_after_another(tree.body, ns)
         tree = _Unpacking().visit(tree)
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
