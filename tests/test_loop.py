@@ -151,6 +151,49 @@ def test_a_p_value_outside_zero_and_one_is_found_where_an_answer_names_it():
         assert grounding.impossible_p_value(said) is None, said
 
 
+CHOOSE = (
+    "Is r linear? Consider it linear if r >= 0.5, else none. Answer with @kind[kind] where "
+    '"kind" is a string that can either be "linear", "nonlinear", or "none".'
+)
+
+
+def test_a_choice_no_output_shows_is_sent_back_to_be_decided_in_code(session):
+    # The 1.5B printed r = 0.31 and answered "linear" against the question's own rule.
+    t, steps, model = session(
+        code_step("print(0.31)"),
+        answer_step("r is 0.31, @kind[linear]"),
+        code_step("r = 0.31\nprint('linear' if r >= 0.5 else 'none')"),
+        answer_step("r is 0.31, @kind[none]"),
+        question=CHOOSE,
+    )
+    assert t.answer == "r is 0.31, @kind[none]" and t.rejected_answers == 1
+    said = 'No output shows which of "linear", "nonlinear", "none" the answer is.'
+    assert said in model.history[2]["continuation"]
+    # A choice an output printed stands.
+    t, _, _ = session(code_step("print('none')"), answer_step("@kind[none]"), question=CHOOSE)
+    assert t.answer == "@kind[none]" and t.rejected_answers == 0
+
+
+def test_the_choices_a_text_offers_and_the_ones_it_names():
+    from da_cli.agent import grounding
+
+    assert grounding.choice_lists(CHOOSE) == [["linear", "nonlinear", "none"]]
+    assert grounding.choice_lists("one of 'yes', 'no' and either \"a\" or \"b\"") == [
+        ["yes", "no"],
+        ["a", "b"],
+    ]
+    assert grounding.choice_lists('the "mean" column') == []
+    options = ["Normal", "Not Normal"]
+    assert grounding.named_choices("It is Not Normal.", options) == ["Not Normal"]
+    assert grounding.named_choices("normal, then not normal", options) == ["Normal", "Not Normal"]
+    assert grounding.named_choices("nonlinear", ["linear", "nonlinear"]) == ["nonlinear"]
+    assert grounding.named_choices("abnormality", options) == []
+    # An output that names another choice than the answer's does not back it.
+    assert grounding.undecided_choice("@kind[linear]", ["none"], CHOOSE) is not None
+    assert grounding.undecided_choice("@kind[linear]", ["kind = linear"], CHOOSE) is None
+    assert grounding.undecided_choice("42", ["42"], "What is the value?") is None
+
+
 def test_the_loops_own_lines_copied_into_an_answer_are_not_part_of_it(session):
     t, _, _ = session(
         code_step("print(6 * 7)"),

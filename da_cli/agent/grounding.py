@@ -113,7 +113,8 @@ def printed(outputs: list[str]) -> list[str]:
 def states_computed_value(answer: str, outputs: list[str], question: str) -> bool:
     """Whether `answer` states at least one value that a cell printed: a number the
     outputs show (at the answer's precision), or a word of an output that the question
-    does not already contain. A format placeholder copied from the question is not one."""
+    does not already contain, or one of the values it offers to choose from. A format
+    placeholder copied from the question is not one."""
     shown = printed(outputs)
     if not shown:
         return False
@@ -123,6 +124,61 @@ def states_computed_value(answer: str, outputs: list[str], question: str) -> boo
     stated = numbers(text)
     if stated and len(ungrounded(text, shown, small=-1)) < len(stated):
         return True
+    if _printed_choice(text, shown, _options(question)):  # words the question offers
+        return True
     asked = {w.lower() for w in _WORD.findall(question)}
     seen = {w.lower() for o in shown for w in _WORD.findall(o)}
     return any(w.lower() in seen and w.lower() not in asked for w in _WORD.findall(text))
+
+
+# A closed set of values: `either "linear", "nonlinear", or "none"`, `one of 'yes', 'no'`.
+_CHOOSE = re.compile(r"\b(?:either|one of|can be|could be|should be|must be)\b", re.IGNORECASE)
+_QUOTE = r"""(?:"[^"\n]{1,40}"|'[^'\n]{1,40}')"""
+_OPTIONS = re.compile(
+    rf"(?:\s+(?:either|be)\b)*\s*:?\s*({_QUOTE}(?:\s*(?:,\s*(?:or\s+|and\s+)?|or\s+){_QUOTE})+)"
+)
+
+
+def choice_lists(text: str) -> list[list[str]]:
+    """The closed sets of values a text offers to choose from ("a string that can either
+    be "linear", "nonlinear", or "none""), in order, each as listed (without quotes)."""
+    lists = []
+    for m in _CHOOSE.finditer(text):
+        listed = _OPTIONS.match(text, m.end())
+        if listed:
+            found = [q[1:-1] for q in re.findall(_QUOTE, listed.group(1))]
+            lists.append(list(dict.fromkeys(found)))
+    return lists
+
+
+def named_choices(text: str, options: list[str]) -> list[str]:
+    """The options `text` names, as whole words whatever their case; where one option holds
+    another ("Not Normal", "Normal"), the longer one is what is named."""
+    words = [o for o in dict.fromkeys(options) if o.strip()]
+    if not words:
+        return []
+    alternatives = "|".join(re.escape(o) for o in sorted(words, key=len, reverse=True))
+    found = re.finditer(rf"(?<![\w-])({alternatives})(?![\w-])", text, re.IGNORECASE)
+    by_case = {o.lower(): o for o in words}
+    return list(dict.fromkeys(by_case[m.group(1).lower()] for m in found))
+
+
+def undecided_choice(answer: str, outputs: list[str], question: str) -> list[str] | None:
+    """The options of a question that asks to choose one, when no output shows the choice
+    the answer makes (it names none, or only ones no cell printed): a small model applies a
+    question's rule ("linear if p < 0.05 and |r| >= 0.5") in its head and gets it wrong where
+    code would not. None when the question offers no choice or an output shows the answer's."""
+    options = _options(question)
+    if not options or _printed_choice(answer, outputs, options):
+        return None
+    return options
+
+
+def _options(question: str) -> list[str]:
+    return list(dict.fromkeys(o for listed in choice_lists(question) for o in listed))
+
+
+def _printed_choice(answer: str, outputs: list[str], options: list[str]) -> bool:
+    """Whether the answer names an option that an output printed."""
+    chosen = set(named_choices(answer, options))
+    return any(chosen & set(named_choices(o, options)) for o in printed(outputs))

@@ -34,6 +34,11 @@ NAN_HINT = (
     "The answer gives nan, which is no value: a function got data with missing values. "
     "Compute it again without them (.dropna()), then answer from that output."
 )
+CHOICE_HINT = (
+    "No output shows which of {options} the answer is. Print it from code that decides it "
+    "from the computed values by the question's rule (with if and else), then answer from "
+    "that output."
+)
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
     "another number, a statistic or a coefficient. Print the test result's p-value by its "
@@ -45,7 +50,14 @@ _LOOP_LINES = re.compile(
     "[ \t]*(?:"
     + "|".join(
         re.sub(r"\\\{\w+\\\}", "[^\n]*?", re.escape(sentence.strip()))
-        for line in (NO_VALUE_HINT, UNGROUNDED_HINT, NAN_HINT, P_VALUE_HINT, REPEAT_NOTE)
+        for line in (
+            NO_VALUE_HINT,
+            UNGROUNDED_HINT,
+            NAN_HINT,
+            P_VALUE_HINT,
+            CHOICE_HINT,
+            REPEAT_NOTE,
+        )
         for sentence in re.findall(r"[^.:]+[.:]", line)
     )
     + ")"
@@ -144,7 +156,8 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     """Why an Answer is sent back, or None: it quotes numbers no output shows, or the
     question asks for a value and it states none that a cell printed (a cell that printed
     nothing is no evidence, and a format placeholder copied from the question is no
-    value), or it gives nan for one, or a p-value outside [0, 1]."""
+    value), or it gives nan for one, or a p-value outside [0, 1], or the question asks to
+    choose among listed values and no output shows the answer's choice."""
     missing = grounding.ungrounded(answer, _evidence(t))
     if missing:
         return UNGROUNDED_HINT.format(numbers=", ".join(missing[:5]))
@@ -159,6 +172,9 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     impossible = grounding.impossible_p_value(answer)
     if impossible is not None:
         return P_VALUE_HINT.format(value=impossible)
+    options = grounding.undecided_choice(answer, outputs, t.question)
+    if options is not None:
+        return CHOICE_HINT.format(options=", ".join(f'"{o}"' for o in options))
     return None
 
 

@@ -7,7 +7,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from da_cli.agent import loop
+from da_cli.agent import grounding, loop
 from da_cli.agent.session import Session
 from da_cli.agent.transcript import Transcript
 from da_cli.errors import DaError
@@ -103,14 +103,6 @@ def descriptions(name: str, spec: str) -> list[str]:
     return [own.group(2), until(own.end() - 1)[1:], " ".join(clauses), general]
 
 
-# A closed set of values: `either "linear", "nonlinear", or "none"`, `one of 'yes', 'no'`.
-_CHOOSE = re.compile(r"\b(?:either|one of|can be|could be|should be|must be)\b", re.IGNORECASE)
-_QUOTE = r"""(?:"[^"\n]{1,40}"|'[^'\n]{1,40}')"""
-_OPTIONS = re.compile(
-    rf"(?:\s+(?:either|be)\b)*\s*:?\s*({_QUOTE}(?:\s*(?:,\s*(?:or\s+|and\s+)?|or\s+){_QUOTE})+)"
-)
-
-
 def is_number(name: str, spec: str) -> bool:
     """Whether the format describes this name's value as a number: in the most specific
     description that says anything of a type, the first type word decides ("a string that
@@ -158,14 +150,11 @@ def choices(name: str, spec: str) -> list[str]:
 
 def _choices(texts: list[str]) -> list[str]:
     for text in texts:
-        for m in _CHOOSE.finditer(text):
-            listed = _OPTIONS.match(text, m.end())
-            if listed:
-                found = [q[1:-1] for q in re.findall(_QUOTE, listed.group(1))]
-                # A choice the grammar cannot hold as a literal is no constraint at all.
-                if all(o.isprintable() and not set(o) & set("[]\\") for o in found):
-                    return list(dict.fromkeys(found))
-                return []
+        for found in grounding.choice_lists(text):
+            # A choice the grammar cannot hold as a literal is no constraint at all.
+            if all(o.isprintable() and not set(o) & set("[]\\") for o in found):
+                return found
+            return []
     return []
 
 
