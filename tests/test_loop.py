@@ -124,12 +124,7 @@ def test_an_answer_without_a_value_is_sent_back_once(session, cell, answer, hint
     )
     assert t.answer == "The value is 42." and t.rejected_answers == 1
     hint = getattr(loop, f"{hint}_HINT").split("{value}")[-1]
-    seen = model.history[2]["continuation"]
-    assert hint in seen
-    # The rejected Answer is gone from what the model reads next (a small model writes it
-    # again); the reason stands in the output before it.
-    assert answer not in seen and "<Answer>" not in seen
-    assert seen.endswith(hint + "\n</Execute>\n") and loop.NOT_TAKEN in seen
+    assert hint in model.history[2]["continuation"]
     assert any(s.kind == "notice" and hint in s.text for s in steps)
 
 

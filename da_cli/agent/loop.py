@@ -22,8 +22,6 @@ MAX_REJECTED_ANSWERS = 1
 RUT_TEMPERATURE = 0.8
 MAX_REPEATS = 3
 REPEAT_NOTE = "Do not run the same code again: change it as this output says."
-# Said before why an answer was sent back, which the transcript no longer shows (below).
-NOT_TAKEN = "An answer written here was not taken."
 NO_VALUE_HINT = (
     "The answer states no value that an output shows. Print the values the question asks "
     "for, then answer from that output."
@@ -59,7 +57,6 @@ _LOOP_LINES = re.compile(
             P_VALUE_HINT,
             CHOICE_HINT,
             REPEAT_NOTE,
-            NOT_TAKEN,
         )
         for sentence in re.findall(r"[^.:]+[.:]", line)
     )
@@ -317,9 +314,9 @@ def _take(
 
     if answer_only:
         assert parsed.answer is not None
+        t.continuation += text
         parsed.answer = _own_words(parsed.answer)
         if not parsed.answer:  # only the loop's lines, or a tag at once: no answer yet
-            t.continuation += text
             t.usage.format_failures += 1
             added.append(_add(t, Step("notice", "The model's Answer was empty.")))
             return added, None
@@ -327,10 +324,9 @@ def _take(
         if hint is not None and t.rejected_answers < MAX_REJECTED_ANSWERS:
             t.rejected_answers += 1
             t.sent_back = True
-            _send_back(t, hint)
+            t.continuation += protocol.execute_block(hint)
             added.append(_add(t, Step("notice", f"Answer rejected: {hint}")))
         else:
-            t.continuation += text
             t.answer = parsed.answer
             added.append(_add(t, Step("answer", parsed.answer)))
         return added, None
@@ -373,19 +369,6 @@ def _observe(t: Transcript, result: ExecutionResult) -> Step:
         figures=result.figures,
         seconds=result.seconds,
     )
-
-
-def _send_back(t: Transcript, hint: str) -> None:
-    """Say why an answer was not taken, in place of it: the step that wrote it (its
-    Analyze too) leaves the transcript, and the reason joins the output before it. Left in,
-    the rejected Answer is what a small model writes again: sent back with "poor fit"
-    printed, the 1.5B answered "good fit" once more, or wrote code to reach its answer."""
-    closing = "\n</Execute>\n"
-    body = t.continuation.removesuffix(closing)
-    if body != t.continuation:
-        t.continuation = f"{body}\n{NOT_TAKEN} {hint}{closing}"
-    else:  # no output just before it (an Analyze cut at its limit, closed)
-        t.continuation += protocol.execute_block(f"{NOT_TAKEN} {hint}")
 
 
 def _amend_last_execute(t: Transcript) -> None:
