@@ -35,9 +35,9 @@ NAN_HINT = (
     "Compute it again without them (.dropna()), then answer from that output."
 )
 CHOICE_HINT = (
-    "No output shows which of {options} the answer is. Print it from code that decides it "
-    "from the computed values by the question's rule (with if and else), then answer from "
-    "that output."
+    "No output shows which of {options} the answer is. Print it from code that applies "
+    "every condition of the question's rule to the computed values, with one branch for "
+    "each of them (if, elif, else), then answer from that output."
 )
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
