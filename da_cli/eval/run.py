@@ -149,12 +149,13 @@ def choices(name: str, spec: str) -> list[str]:
 
 
 def _choices(texts: list[str]) -> list[str]:
+    """The first list of choices in the first description that has one."""
     for text in texts:
-        for found in grounding.choice_lists(text):
+        lists = grounding.choice_lists(text)
+        if lists:
             # A choice the grammar cannot hold as a literal is no constraint at all.
-            if all(o.isprintable() and not set(o) & set("[]\\") for o in found):
-                return found
-            return []
+            literal = all(o.isprintable() and not set(o) & set("[]\\") for o in lists[0])
+            return lists[0] if literal else []
     return []
 
 
