@@ -135,6 +135,29 @@ def test_ragged_rows_are_padded_not_refused(tmp_path):
     assert rows[1][:3] == (4, 5, None)
 
 
+def test_a_title_above_a_csv_header_is_skipped_and_said(tmp_path):
+    # A spreadsheet exported as CSV keeps its title: DuckDB saw no header, read every
+    # column as text and the header as a row of data.
+    body = "".join(f"{r},{REGIONS[r % 4]},{r * 2.5},\n" for r in range(30))
+    path = tmp_path / "report.csv"
+    path.write_text("\ufeffSales report 2025,,,\nunits,region,revenue,\n" + body, encoding="utf-8")
+    cat = build_catalog([str(path)])
+    got = cat.connect().execute(f"SELECT * FROM {cat.views[0].name}")
+    assert [d[0] for d in got.description][:3] == ["units", "region", "revenue"]
+    rows = got.fetchall()
+    assert len(rows) == 30 and rows[3][:3] == (3, "West", 7.5)
+    text = render(profile(cat))
+    assert 'Note: 1 row was skipped above the header (a title: "Sales report 2025")' in text
+    assert "the header is row 2" in text
+
+
+def test_a_csv_of_numbers_without_a_header_is_read_from_its_first_row(tmp_path):
+    # A first row with a gap is no title when no row below it reads as names.
+    (tmp_path / "n.csv").write_text(",1,2\n" + "".join(f"{i},{i * 2},{i * 3}\n" for i in range(20)))
+    cat = build_catalog([str(tmp_path / "n.csv")])
+    assert len(_rows(tmp_path / "n.csv")) == 21 and not cat.views[0].note
+
+
 def test_the_strings_pandas_reads_as_missing_are_missing_and_none_stays_a_word(tmp_path):
     # A price column with one 'null' was text to DuckDB: every mean and corr over it failed,
     # and load() disagreed with pd.read_csv. "None" can be a category, so it stays text.

@@ -6,8 +6,10 @@ exactly the tables the prompt describes. Sources are only ever opened for readin
 """
 
 import codecs
+import csv
 import glob
 import hashlib
+import io
 import json
 import re
 import unicodedata
@@ -256,12 +258,13 @@ def _check_readable(path: Path, label: str) -> bytes:
 SERIAL_CSV_BYTES = 64 << 20
 
 
-def _csv_options(con, path: Path, encoding: str) -> str:
-    """read_csv options: lenient about ragged rows, in the dialect DuckDB's strict sniffer
-    finds. Sniffing with strict_mode off can go badly wrong: a file with "" escapes and
-    quoted newlines came out as 69 columns and 1 row. Sniffing strictly goes wrong the
-    other way on ragged rows (one column, split on nothing): when the strict sniff sees a
-    single column and the lenient one several, the lenient options sniff on their own."""
+def _csv_options(con, path: Path, encoding: str) -> tuple[str, str]:
+    """read_csv options, and a note on what they skip: lenient about ragged rows, in the
+    dialect DuckDB's strict sniffer finds, from the header down. Sniffing with strict_mode
+    off can go badly wrong: a file with "" escapes and quoted newlines came out as 69
+    columns and 1 row. Sniffing strictly goes wrong the other way on ragged rows (one
+    column, split on nothing): when the strict sniff sees a single column and the lenient
+    one several, the lenient options sniff on their own."""
     enc = f", encoding={_quote(encoding)}" if encoding != "utf-8" else ""
     opts = CSV_OPTIONS + enc
     if path.stat().st_size <= SERIAL_CSV_BYTES:
@@ -278,13 +281,44 @@ def _csv_options(con, path: Path, encoding: str) -> str:
 
     strict = sniff("")
     if strict is None or (strict[5] < 2 and (sniff(", " + CSV_OPTIONS) or strict)[5] > 1):
-        return opts
+        return opts, ""
     delim, quote, escape, skip, header, _ = strict
+    note = ""
+    if not header and not skip:
+        # A title above the header (a spreadsheet export's "Sales report,,,,"): DuckDB sees
+        # no header, and reads every column as text and the header as a row of data. Found
+        # as in a workbook; DuckDB must then see a header below it, as wide as the table.
+        rows = _first_rows(path, encoding, delim, quote)
+        title = workbook.header_row(rows, _is_name) or 0
+        below = sniff(f", skip={title}") if title else None
+        if below is not None and below[4] and below[5] == strict[5]:
+            skip, header = title, True
+            note = workbook.as_note(workbook.skipped_rows(rows, title))
     opts += f", delim={_quote(delim)}, header={'true' if header else 'false'}, skip={int(skip)}"
     for name, value in (("quote", quote), ("escape", escape)):
         if value != "(empty)":
             opts += f", {name}={_quote(value)}"
-    return opts
+    return opts, note
+
+
+def _first_rows(path: Path, encoding: str, delim: str, quote: str) -> list[list[object]]:
+    """A CSV's first rows as Python's csv module reads them ([] if it cannot)."""
+    q = quote if quote != "(empty)" else '"'
+    try:
+        text = "utf-8-sig" if encoding == "utf-8" else encoding  # no BOM in the first cell
+        with path.open(encoding=text, errors="replace", newline="") as f:
+            rows = csv.reader(io.StringIO(f.read(1 << 16)), delimiter=delim, quotechar=q)
+            return [list(r) for r, _ in zip(rows, range(workbook.SCAN_ROWS), strict=False)]
+    except (OSError, csv.Error, TypeError):
+        return []
+
+
+def _is_name(value: object) -> bool:
+    try:
+        float(str(value).replace(",", ""))
+    except ValueError:
+        return True
+    return False
 
 
 def _add_file(cat: Catalog, con, path: Path, raw: str, add, need) -> None:
@@ -297,8 +331,14 @@ def _add_file(cat: Catalog, con, path: Path, raw: str, add, need) -> None:
             read_path, encoding = _text_source(path, head, raw)
             if read_path != path:
                 cat.derived.append(str(read_path))
-            opts = _csv_options(con, read_path, encoding)
-            add(path.stem, path, "", f"SELECT * FROM read_csv({_quote(str(read_path))}, {opts})")
+            opts, note = _csv_options(con, read_path, encoding)
+            add(
+                path.stem,
+                path,
+                "",
+                f"SELECT * FROM read_csv({_quote(str(read_path))}, {opts})",
+                note,
+            )
         elif kind == "parquet":
             add(path.stem, path, "", f"SELECT * FROM read_parquet({q})")
         elif kind == "json":

@@ -97,7 +97,8 @@ def profile(
 
 
 def _cache_file(catalog: Catalog) -> Path | None:
-    parts = [str(VERSION), *catalog.statements]
+    # A view's note is part of what is cached: the same SQL can come with another note.
+    parts = [str(VERSION), *catalog.statements, *(v.note for v in catalog.views)]
     for source in catalog.sources:
         try:
             st = Path(source).stat()

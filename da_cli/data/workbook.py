@@ -12,6 +12,7 @@ computing them have no saved value: that is said too, since such a sheet reads a
 
 import math
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,36 @@ def _filled(value: object) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
+def header_row(rows: list[list[object]], is_name: Callable[[object], bool]) -> int | None:
+    """The index of the first row that reads as a header: every filled cell a name, across
+    most of the widest row's width (a title or a merged banner fills one or two cells)."""
+    filled = [[i for i, v in enumerate(r) if _filled(v)] for r in rows]
+    widest = max((len(f) for f in filled), default=0)
+    need = max(1, min(2, widest), math.ceil(HEADER_SHARE * widest))
+    return next(
+        (i for i, f in enumerate(filled) if len(f) >= need and all(is_name(rows[i][j]) for j in f)),
+        None,
+    )
+
+
+def skipped_rows(rows: list[list[object]], header_at: int) -> list[str]:
+    """What reading the table from row `header_at` leaves out above it, for the note."""
+    skipped = [i for i in range(header_at) if any(_filled(v) for v in rows[i])]
+    if not skipped:
+        return []
+    first = next(str(v).strip() for v in rows[skipped[0]] if _filled(v))
+    what = f"{len(skipped)} rows were" if len(skipped) > 1 else "1 row was"
+    notes = [
+        f'{what} skipped above the header (a title: "{first[:60]}"); the header is '
+        f"row {header_at + 1}"
+    ]
+    if any(sum(map(_filled, rows[i])) > 1 for i in skipped):
+        notes.append(
+            "the skipped rows fill more than one cell (a two-row header?): check the column names"
+        )
+    return notes
+
+
 def _layout(ws, wf) -> SheetLayout | None:
     rows: list[list[object]] = []
     uncomputed = 0  # formula cells without a saved value
@@ -81,17 +112,9 @@ def _layout(ws, wf) -> SheetLayout | None:
     if not any(filled) and not uncomputed:
         return None
     widest = max((len(f) for f in filled), default=0)
-    need = max(1, min(2, widest), math.ceil(HEADER_SHARE * widest))
-    header_at = next(
-        (
-            i
-            for i, f in enumerate(filled)
-            if len(f) >= need and all(isinstance(rows[i][j], str) for j in f)
-        ),
-        None,
-    )
+    found = header_row(rows, lambda v: isinstance(v, str))
     notes: list[str] = []
-    if header_at is None:
+    if found is None:
         # No row is all text and wide enough: a table without a header, or a layout this
         # cannot read. Read it from its first row, as DuckDB would, and say so.
         header_at = next(i for i, f in enumerate(filled) if f) if any(filled) else 0
@@ -103,20 +126,8 @@ def _layout(ws, wf) -> SheetLayout | None:
                 "column names"
             )
     else:
-        header = True
-    skipped = [i for i in range(header_at) if filled[i]]
-    if skipped:
-        first = next(str(v).strip() for v in rows[skipped[0]] if _filled(v))
-        what = f"{len(skipped)} rows were" if len(skipped) > 1 else "1 row was"
-        notes.append(
-            f'{what} skipped above the header (a title: "{first[:60]}"); the header is '
-            f"row {header_at + 1}"
-        )
-        if any(len(filled[i]) > 1 for i in skipped):
-            notes.append(
-                "the skipped rows fill more than one cell (a two-row header?): check the "
-                "column names"
-            )
+        header_at, header = found, True
+    notes += skipped_rows(rows, header_at)
     columns = [j for f in filled[header_at:] for j in f] or [0]
     first_col, last_col = min(filled[header_at] or columns), max(columns)
     # The size the sheet declares, unless the rows already read contradict it.
@@ -131,8 +142,13 @@ def _layout(ws, wf) -> SheetLayout | None:
         f"{get_column_letter(first_col + 1)}{header_at + 1}:"
         f"{get_column_letter(last_col + 1)}{last_row}"
     )
+    return SheetLayout(ws.title, cells, header, as_note(notes))
+
+
+def as_note(notes: list[str]) -> str:
+    """Clauses joined into the one sentence a view's note is ("" for none)."""
     note = "; ".join(notes)
-    return SheetLayout(ws.title, cells, header, note[:1].upper() + note[1:] + "." if note else "")
+    return note[:1].upper() + note[1:] + "." if note else ""
 
 
 def select(con, path: Path, layout: SheetLayout) -> str:
