@@ -75,9 +75,12 @@ def test_max_turns_forces_a_partial_answer(session):
     assert steps[-1].kind == "answer" and steps[-1].partial
 
 
-def test_code_written_inside_analyze_runs_as_the_steps_code_block(session):
-    # The grammar's `inline` path: a small model opens its fence inside Analyze.
-    inline = "<Analyze>\nI will count the rows.\n\n```python\nprint(len(orders))\n```\n</Code>"
+@pytest.mark.parametrize("opening", ["", "<Code>\n"])
+def test_code_written_inside_analyze_runs_as_the_steps_code_block(session, opening):
+    # The grammar's `inline` path: a small model opens its fence (or a Code tag, then the
+    # fence the grammar holds it to) inside Analyze.
+    fence = "```python\nprint(len(orders))\n```\n</Code>"
+    inline = f"<Analyze>\nI will count the rows.\n\n{opening}{fence}"
     t, _, model = session(inline, answer_step("5319"), grammar=True)
     assert [s.kind for s in t.steps][:3] == ["analyze", "code", "execute"]
     assert t.steps[2].text == "5319"

@@ -175,6 +175,23 @@ def test_a_fence_opened_in_analyze_is_the_steps_code(vocab, grammar):
     assert not writes(vocab, grammar, opening + CODE + "\n</Analyze>")
 
 
+@pytest.mark.parametrize(
+    "grammar", [protocol.STEP_GRAMMAR, protocol.CODE_GRAMMAR, protocol.FIRST_GRAMMAR]
+)
+def test_a_code_tag_opened_in_analyze_is_the_steps_code_block(vocab, grammar):
+    # Small models write "<Code>" inside Analyze and their code there, unfenced.
+    opening = "<Analyze>\nTo answer this, I will count the rows.\n\n"
+    assert writes(vocab, grammar, opening + "<Code>\n" + CODE)
+    assert not writes(vocab, grammar, opening + "<Code>\nprint(1)\n</Analyze>\n<Code>\n" + CODE)
+    # No other tag hides in Analyze text; an Answer opens there only where one may come.
+    assert not writes(vocab, grammar, opening + "<Execute>\n3\n</Analyze>\n<Code>\n" + CODE)
+    answer = opening + "<Answer>\nThere are 3.\n</Answer>"
+    assert writes(vocab, grammar, answer) == (grammar == protocol.STEP_GRAMMAR)
+    assert writes(
+        vocab, grammar, opening.replace("rows", "rows (x <b> y)") + "</Analyze>\n<Code>\n" + CODE
+    )
+
+
 def test_analyze_and_answer_text_cannot_hide_a_closing_tag_behind_a_backtick(vocab):
     opening = "<Analyze>\nTo answer this, I will "
     hidden = opening + "`</Analyze>\nstill analysis\n</Analyze>\n<Code>\n" + CODE
@@ -207,6 +224,11 @@ def test_canonical_puts_inline_code_in_the_protocols_layout():
     assert protocol.canonical(chatty).endswith("print(1)\n```\n</Code>")
     normal = "<Analyze>\nx\n</Analyze>\n<Code>\n```python\nprint(1)\n```\n</Code>"
     assert protocol.canonical(normal) == normal
+    # A Code or Answer tag opened inside Analyze closes the Analyze before it.
+    assert protocol.canonical(normal.replace("\n</Analyze>", "\n")) == normal
+    answered = protocol.canonical("<Analyze>\nDone.\n<Answer>\n3 rows.\n</Answer>")
+    assert answered == "<Analyze>\nDone.\n</Analyze>\n<Answer>\n3 rows.\n</Answer>"
+    assert protocol.parse_step(answered).analyze == "Done."
 
 
 @pytest.mark.parametrize(

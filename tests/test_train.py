@@ -319,6 +319,9 @@ def test_the_policys_grammar_reads_the_protocol_as_llama_cpp_does(tokenizer):
     assert _follow(c, protocol.STEP_GRAMMAR, answer_step("West, with 250."), tokenizer)
     inline = "<Analyze>\nSum it.\n```python\nprint(1)\n```\n</Code>"
     assert _follow(c, protocol.CODE_GRAMMAR, inline, tokenizer)
+    tagged = "<Analyze>\nSum it.\n<Code>\n```python\nprint(1)\n```\n</Code>"
+    assert _follow(c, protocol.CODE_GRAMMAR, tagged, tokenizer)
+    assert not _follow(c, protocol.CODE_GRAMMAR, tagged.replace("```python\n", ""), tokenizer)
     assert _follow(c, protocol.ANSWER_GRAMMAR, "<Answer>\nWest.\n```\n</Answer>", tokenizer)
     first = code_step("print(1)", analyze="To answer this, I will sum it.")
     assert _follow(c, protocol.FIRST_GRAMMAR, first, tokenizer)

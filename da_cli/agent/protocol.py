@@ -30,30 +30,36 @@ STOP = ["</Code>", "</Answer>"]
 # with a fence and go on to explain "this code" until the block's bound: a fence that ends
 # an Answer's text ends the Answer. (A backtick is never followed by "<" inside a
 # block, so "`</Analyze>" cannot pass as text; only the block's last character may be one.)
+# The same models also open "<Code>" (or "<Answer>") inside Analyze and write their code
+# there unfenced, until the grammar closes the Analyze and the real Code block gets a stray
+# line or nothing: 15 of 257 DABench analyses did, 9 of them then wrong, most ending on
+# repeated code. Analyze and Understand text therefore never holds "<" before a tag's
+# capital: a "<Code>" written there is the step's Code block, a "<Answer>" its Answer
+# where one may come, and `canonical` closes the Analyze before it.
 _COMMON = r"""
 understand ::= "<Understand>\n" text "</Understand>\n"
 code ::= "<Code>\n```python\n" body "```\n</Code>"
 inline ::= "```" [a-z]* "\n" body "```\n</Code>"
 answer ::= "<Answer>\n" (prose | [^<`\n] prose "```" "\n"?) "</Answer>"
-text ::= ([^<`] | "<" [^/`] | "`" [^`<] | "``" [^`<]){0,700} ("`" | "``")?
+text ::= ([^<`] | "<" [^/`ACEU] | "`" [^`<] | "``" [^`<]){0,700} ("`" | "``")?
 prose ::= ([^<`] | "<" [^/`] | "`" [^`<] | "``" [^`<]){0,1500} ("`" | "``")?
 body ::= ([^`] | "`" [^`] | "``" [^`]){0,2000}
 """
 STEP_GRAMMAR = (
-    'root ::= "<Analyze>\\n" text ("</Analyze>\\n" understand? (code | answer) | inline)\n'
-    + _COMMON
+    'root ::= "<Analyze>\\n" text ("</Analyze>\\n" understand? (code | answer) | inline | code '
+    "| answer)\n" + _COMMON
 )
 # Until some code has run without error there is nothing to ground an answer in, so a
 # small model may not answer from its imagination: it must write code first.
 CODE_GRAMMAR = (
-    'root ::= "<Analyze>\\n" text ("</Analyze>\\n" understand? code | inline)\n' + _COMMON
+    'root ::= "<Analyze>\\n" text ("</Analyze>\\n" understand? code | inline | code)\n' + _COMMON
 )
 ANSWER_GRAMMAR = "root ::= answer\n" + _COMMON
 # The first step opens with a plan, so a small model does not jump to a conclusion before
 # it has seen any data.
 FIRST_GRAMMAR = (
     'root ::= "<Analyze>\\nTo answer this, I will " text '
-    '("</Analyze>\\n" understand? code | inline)\n' + _COMMON
+    '("</Analyze>\\n" understand? code | inline | code)\n' + _COMMON
 )
 # After an Analyze block that the token limit cut (and the loop closed).
 AFTER_ANALYZE_GRAMMAR = "root ::= understand? (code | answer)\n" + _COMMON
@@ -66,6 +72,8 @@ _BLOCK = {tag: re.compile(rf"<{tag}>(.*?)(?:</{tag}>|\Z)", re.DOTALL) for tag in
 _ANY_TAG = re.compile(r"</?(?:" + "|".join(TAGS) + r")>")
 # The fence that may end an Answer (a backtick the text ended with can precede it).
 _CLOSING_FENCE = re.compile(r"\s*`{3,}\s*\Z")
+# A Code or Answer block the model opened inside Analyze (see the grammar).
+_OPENED_INSIDE = re.compile(r"<(?:Code|Answer)>")
 _FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
 
@@ -78,11 +86,16 @@ class ParsedStep:
 
 
 def canonical(text: str) -> str:
-    """A step whose code opened inside Analyze (the grammar's `inline`), in the protocol's
-    layout: the Analyze closed before the fence, the fence as the step's Code block, and
-    nothing after the fence closes. Any other step is returned as it is."""
+    """A step whose code or Answer opened inside Analyze (the grammar's `inline`, or a
+    "<Code>" or "<Answer>" in its text), in the protocol's layout: the Analyze closed
+    before it, a fence as the step's Code block, and nothing after the fence closes. Any
+    other step is returned as it is."""
     if not text.startswith("<Analyze>") or "</Analyze>" in text:
         return text
+    tag = _OPENED_INSIDE.search(text)
+    fenced = text.find("```")
+    if tag is not None and (fenced < 0 or tag.start() < fenced):
+        return f"{text[: tag.start()].rstrip()}\n</Analyze>\n{text[tag.start() :]}"
     analysis, fence, rest = text.partition("```")
     if not fence:
         return text
