@@ -201,6 +201,9 @@ def test_analyze_and_answer_text_cannot_hide_a_closing_tag_behind_a_backtick(voc
     assert writes(vocab, protocol.ANSWER_GRAMMAR, answer)
     assert writes(vocab, protocol.ANSWER_GRAMMAR, "<Answer>\nIt is `5319`</Answer>")
     assert not writes(vocab, protocol.ANSWER_GRAMMAR, answer.replace("`5319`", "```\n5319\n```"))
+    # A model sent back once went on after its Answer with an Execute of its own.
+    assert not writes(vocab, protocol.ANSWER_GRAMMAR, answer.replace("\n</", "\n<Execute>\nok\n</"))
+    assert writes(vocab, protocol.ANSWER_GRAMMAR, answer.replace("\n</", " (x <b> y)\n</"))
 
 
 def test_a_fence_after_the_answer_text_ends_the_answer(vocab):

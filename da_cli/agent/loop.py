@@ -30,9 +30,12 @@ UNGROUNDED_HINT = (
     "The answer quotes {numbers}, which no output shows. Write code that computes the "
     "numbers you need, then answer from its output."
 )
+# nan has two common causes: missing values a scipy or numpy function did not skip, and a
+# standard deviation (or variance) of a single row, from a filter or group too narrow.
 NAN_HINT = (
-    "The answer gives nan, which is no value: a function got data with missing values. "
-    "Compute it again without them (.dropna()), then answer from that output."
+    "The answer gives nan, which is no value: a function got data with missing values, or "
+    "a standard deviation got a single row. Compute it again without missing values "
+    "(.dropna()) and over all the rows the question means, then answer from that output."
 )
 CHOICE_HINT = (
     "No output shows which of {options} the answer is. Print it from code that applies "

@@ -35,14 +35,16 @@ STOP = ["</Code>", "</Answer>"]
 # line or nothing: 15 of 257 DABench analyses did, 9 of them then wrong, most ending on
 # repeated code. Analyze and Understand text therefore never holds "<" before a tag's
 # capital: a "<Code>" written there is the step's Code block, a "<Answer>" its Answer
-# where one may come, and `canonical` closes the Analyze before it.
+# where one may come, and `canonical` closes the Analyze before it. Answer prose neither:
+# a model sent back once went on after its next Answer with an "<Execute>" of its own
+# (57 of 257 final answers), tokens the parser then cut; it now closes the Answer there.
 _COMMON = r"""
 understand ::= "<Understand>\n" text "</Understand>\n"
 code ::= "<Code>\n```python\n" body "```\n</Code>"
 inline ::= "```" [a-z]* "\n" body "```\n</Code>"
 answer ::= "<Answer>\n" (prose | [^<`\n] prose "```" "\n"?) "</Answer>"
 text ::= ([^<`] | "<" [^/`ACEU] | "`" [^`<] | "``" [^`<]){0,700} ("`" | "``")?
-prose ::= ([^<`] | "<" [^/`] | "`" [^`<] | "``" [^`<]){0,1500} ("`" | "``")?
+prose ::= ([^<`] | "<" [^/`ACEU] | "`" [^`<] | "``" [^`<]){0,1500} ("`" | "``")?
 body ::= ([^`] | "`" [^`] | "``" [^`]){0,2000}
 """
 STEP_GRAMMAR = (
