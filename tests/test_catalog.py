@@ -158,6 +158,22 @@ def test_a_csv_of_numbers_without_a_header_is_read_from_its_first_row(tmp_path):
     assert len(_rows(tmp_path / "n.csv")) == 21 and not cat.views[0].note
 
 
+@pytest.mark.parametrize(
+    "start, end, read",
+    [
+        # DuckDB read "10/1/2016" day first (10 January) and left "9/30/2017" as text.
+        ("10/1/2016", "9/30/2017", ("2016-10-01", "2017-09-30")),
+        ("13/1/2016", "30/9/2017", ("2016-01-13", "2017-09-30")),  # day first, and only so
+        ("10/1/2016", "9/3/2017", ("2016-10-01", "2017-09-03")),  # either: month first
+    ],
+)
+def test_slashed_dates_are_read_in_the_order_that_reads_them_all(tmp_path, start, end, read):
+    path = tmp_path / "budget.csv"
+    path.write_text("dept,start,end\n" + "".join(f"d{i},{start},{end}\n" for i in range(5)))
+    rows = _rows(path)
+    assert [(str(r[1]), str(r[2])) for r in rows] == [read] * 5
+
+
 def test_the_strings_pandas_reads_as_missing_are_missing_and_none_stays_a_word(tmp_path):
     # A price column with one 'null' was text to DuckDB: every mean and corr over it failed,
     # and load() disagreed with pd.read_csv. "None" can be a category, so it stays text.

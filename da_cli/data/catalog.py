@@ -273,7 +273,8 @@ def _csv_options(con, path: Path, encoding: str) -> tuple[str, str]:
     def sniff(extra: str) -> tuple | None:
         try:
             return con.execute(
-                "SELECT Delimiter, Quote, Escape, SkipRows, HasHeader, len(Columns) "
+                "SELECT Delimiter, Quote, Escape, SkipRows, HasHeader, len(Columns), "
+                "DateFormat, len(list_filter(Columns, c -> c.type = 'DATE')) "
                 f"FROM sniff_csv({_quote(str(path))}{enc}{extra})"
             ).fetchone()
         except duckdb.Error:
@@ -282,7 +283,7 @@ def _csv_options(con, path: Path, encoding: str) -> tuple[str, str]:
     strict = sniff("")
     if strict is None or (strict[5] < 2 and (sniff(", " + CSV_OPTIONS) or strict)[5] > 1):
         return opts, ""
-    delim, quote, escape, skip, header, _ = strict
+    delim, quote, escape, skip, header = strict[:5]
     note = ""
     if not header and not skip:
         # A title above the header (a spreadsheet export's "Sales report,,,,"): DuckDB sees
@@ -294,11 +295,41 @@ def _csv_options(con, path: Path, encoding: str) -> tuple[str, str]:
         if below is not None and below[4] and below[5] == strict[5]:
             skip, header = title, True
             note = workbook.as_note(workbook.skipped_rows(rows, title))
-    opts += f", delim={_quote(delim)}, header={'true' if header else 'false'}, skip={int(skip)}"
+    layout = f", header={'true' if header else 'false'}, skip={int(skip)}"
+    opts += f", delim={_quote(delim)}{layout}"
     for name, value in (("quote", quote), ("escape", escape)):
         if value != "(empty)":
             opts += f", {name}={_quote(value)}"
+    dates = _date_format(lambda extra: sniff(layout + extra))
+    if dates:
+        opts += f", dateformat={_quote(dates)}"
     return opts, note
+
+
+# A date format that opens with the day and the month as numbers, in either order
+# ("%d/%m/%Y"); a year first ("%Y-%m-%d") is never read day first.
+_DAY_MONTH = re.compile(r"%([dm])([^%\w])%([dm])(\2%[Yy].*)", re.DOTALL)
+
+
+def _date_format(sniff) -> str | None:
+    """The date format to read a CSV with when DuckDB's choice is one of day/month and
+    month/day (None: keep DuckDB's). DuckDB picks one format for the whole file from the
+    first values it parses: "10/1/2016" made it read day first, so 10 January, and the
+    next column, "9/30/2017", stayed text. The order that reads more columns as dates wins,
+    and month first where both read as many (pandas' reading, and the US one): a file whose
+    days are all 12 or less says nothing either way."""
+    found = sniff("")
+    m = _DAY_MONTH.fullmatch(found[6] or "") if found else None
+    if found is None or m is None or m.group(1) == m.group(3):
+        return None
+    first, sep, second, rest = m.groups()
+    swapped = f"%{second}{sep}%{first}{rest}"
+    month_first = {found[6]: first == "m", swapped: second == "m"}
+    counts = {}
+    for fmt in month_first:
+        read = sniff(f", dateformat={_quote(fmt)}")
+        counts[fmt] = read[7] if read else -1
+    return max(counts, key=lambda fmt: (counts[fmt], month_first[fmt]))
 
 
 def _first_rows(path: Path, encoding: str, delim: str, quote: str) -> list[list[object]]:
