@@ -36,3 +36,15 @@ def test_an_answer_must_state_a_value_a_cell_printed():
     who = "Which region sold the most?"
     assert states_computed_value("West sold the most.", ["region\nWest  1204"], who)
     assert not states_computed_value("The region sold the most.", ["region\nWest  1204"], who)
+
+
+def test_a_number_rounded_wrongly_is_told_from_one_made_up():
+    from da_cli.agent.grounding import misrounded
+
+    shown = ["mean\n1013.5345316934721", "kurtosis = 33.20428925264474"]
+    assert misrounded(["1013.54", "33.21"], shown) == {
+        "1013.54": ("1013.5345316934721", "1013.53"),
+        "33.21": ("33.20428925264474", "33.20"),
+    }
+    # A number far from every output, or a whole one, is made up, not misrounded.
+    assert misrounded(["1020.5", "1014"], shown) == {}

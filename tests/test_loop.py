@@ -175,6 +175,31 @@ def test_a_choice_no_output_shows_is_sent_back_to_be_decided_in_code(session):
     # A choice an output printed stands.
     t, _, _ = session(code_step("print('none')"), answer_step("@kind[none]"), question=CHOOSE)
     assert t.answer == "@kind[none]" and t.rejected_answers == 0
+    # An answer that names an option and no value is told to decide it, not to print a value.
+    t, _, model = session(
+        code_step("print(-0.53)"),
+        answer_step("@kind[none]"),
+        code_step("print('none')"),
+        answer_step("@kind[none]"),
+        question=CHOOSE,
+    )
+    assert said in model.history[2]["continuation"] and t.rejected_answers == 1
+    assert loop.NO_VALUE_HINT not in model.history[2]["continuation"]
+
+
+def test_a_value_rounded_wrongly_is_sent_back_with_its_right_rounding(session):
+    # The 1.5B printed 1013.5345316934721, answered 1013.54, and told only that no output
+    # showed that, printed the same mean again and answered 1013.54 again.
+    t, _, model = session(
+        code_step("print(1013.5345316934721)"),
+        answer_step("@average[1013.54]"),
+        code_step("print(round(1013.5345316934721, 2))"),
+        answer_step("@average[1013.53]"),
+        question="What is the average, to two decimals?",
+    )
+    assert t.answer == "@average[1013.53]" and t.rejected_answers == 1
+    said = "The answer quotes 1013.54 where an output shows 1013.5345316934721, which rounds to "
+    assert said + "1013.53." in model.history[2]["continuation"]
 
 
 def test_the_choices_a_text_offers_and_the_ones_it_names():

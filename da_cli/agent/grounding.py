@@ -3,6 +3,7 @@ an Execute output, the data profile, or the question itself. Small models otherw
 answer with numbers copied from examples or made up."""
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
@@ -44,6 +45,28 @@ def ungrounded(answer: str, evidence: list[str], small: float = 10) -> list[str]
         ):
             missing.append(tok)
     return missing
+
+
+def misrounded(tokens: list[str], evidence: list[str]) -> dict[str, tuple[str, str]]:
+    """The numbers among `tokens` (an answer's ungrounded ones) that are an evidence number
+    rounded wrongly at their own precision (1013.54 for 1013.5345: a small model rounds in
+    its head), each with that number and its right rounding: {"1013.54": ("1013.5345",
+    "1013.53")}. Only a number with decimals, within one unit of its last place of a
+    longer one."""
+    shown = [tok for text in evidence for tok in numbers(text) if value(tok) is not None]
+    out = {}
+    for tok in tokens:
+        v, d = value(tok), decimals(tok)
+        if v is None or d == 0:
+            continue
+        near = [x for x in shown if decimals(x) > d and abs(v - value(x)) <= 10**-d + 1e-9]
+        if near:
+            source = min(near, key=lambda x: abs(v - value(x)))
+            exact = Decimal(source.replace(",", ""))
+            right = exact.quantize(Decimal(1).scaleb(-d), rounding=ROUND_HALF_UP)
+            if right != Decimal(tok.replace(",", "")):
+                out[tok] = (source, str(right))
+    return out
 
 
 NO_OUTPUT = "(no output)"  # what the sandbox shows for a cell that printed nothing

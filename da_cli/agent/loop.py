@@ -32,6 +32,9 @@ UNGROUNDED_HINT = (
 )
 # nan has two common causes: missing values a scipy or numpy function did not skip, and a
 # standard deviation (or variance) of a single row, from a filter or group too narrow.
+ROUNDING_HINT = (
+    "The answer quotes {slips}. Answer with each value rounded from what the output shows."
+)
 NAN_HINT = (
     "The answer gives nan, which is no value: a function got data with missing values, or "
     "a standard deviation got a single row. Compute it again without missing values "
@@ -56,6 +59,7 @@ _LOOP_LINES = re.compile(
         for line in (
             NO_VALUE_HINT,
             UNGROUNDED_HINT,
+            ROUNDING_HINT,
             NAN_HINT,
             P_VALUE_HINT,
             CHOICE_HINT,
@@ -161,24 +165,43 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     nothing is no evidence, and a format placeholder copied from the question is no
     value), or it gives nan for one, or a p-value outside [0, 1], or the question asks to
     choose among listed values and no output shows the answer's choice."""
-    missing = grounding.ungrounded(answer, _evidence(t))
+    evidence = _evidence(t)
+    missing = grounding.ungrounded(answer, evidence)
     if missing:
+        # A number rounded wrongly in the head (1013.54 for 1013.5345) is no made-up one:
+        # told only that no output shows it, the 1.5B computed the same value again and
+        # rounded it the same way.
+        slips = grounding.misrounded(missing, evidence)
+        if len(slips) == len(missing):
+            return ROUNDING_HINT.format(
+                slips="; ".join(
+                    f"{given} where an output shows {shown}, which rounds to {right}"
+                    for given, (shown, right) in list(slips.items())[:5]
+                )
+            )
         return UNGROUNDED_HINT.format(numbers=", ".join(missing[:5]))
     # A follow-up may answer from the earlier analysis's outputs (in its assistant turn).
     outputs = [m["content"] for m in t.messages if m["role"] == "assistant"]
     outputs += [s.text for s in t.steps if s.kind == "execute" and not s.error]
     asks = grounding.asks_for_value(t.question)
+    options = grounding.undecided_choice(answer, outputs, t.question)
     if asks and not grounding.states_computed_value(answer, outputs, t.question):
-        return NO_VALUE_HINT
+        # An answer that names one of the question's options decided it in the head: the
+        # choice hint says how to decide it in code, which "print the values" does not.
+        named = options is not None and grounding.named_choices(answer, options)
+        return CHOICE_HINT.format(options=_listed(options)) if named else NO_VALUE_HINT
     if asks and grounding.states_nan(answer):
         return NAN_HINT
     impossible = grounding.impossible_p_value(answer)
     if impossible is not None:
         return P_VALUE_HINT.format(value=impossible)
-    options = grounding.undecided_choice(answer, outputs, t.question)
     if options is not None:
-        return CHOICE_HINT.format(options=", ".join(f'"{o}"' for o in options))
+        return CHOICE_HINT.format(options=_listed(options))
     return None
+
+
+def _listed(options: list[str]) -> str:
+    return ", ".join(f'"{o}"' for o in options)
 
 
 def _close_truncated(t: Transcript, text: str, budget_cut: bool) -> str:
