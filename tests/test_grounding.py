@@ -48,3 +48,12 @@ def test_a_number_rounded_wrongly_is_told_from_one_made_up():
     }
     # A number far from every output, or a whole one, is made up, not misrounded.
     assert misrounded(["1020.5", "1014"], shown) == {}
+
+
+def test_a_cell_that_prints_only_what_its_code_spells_out_is_told_apart():
+    from da_cli.agent.grounding import spelled_out
+
+    for cell in ('print("Albania")', 'import math\nprint(f"@n[{0.00:.2f}]")', "best = 'Albania'"):
+        assert spelled_out(cell), cell
+    for cell in ("print(x)", 'print(f"{x:.2f}")', "import pandas as pd", "x = 3\nprint(x)", "("):
+        assert not spelled_out(cell), cell

@@ -113,6 +113,10 @@ def test_a_step_cut_at_its_own_limit_is_a_format_failure_but_a_budget_cut_is_not
         # The 1.5B saw a Shapiro-Wilk p-value of nan (the column had missing values), read
         # the sandbox's note on why, and answered `@skewness[nan]` anyway.
         ("import numpy as np\nprint(np.mean([1.0, float('nan')]))", "@value[nan]", "NAN"),
+        # A cell that only shows what its code spelled out computed nothing: the 1.5B
+        # wrote `country = "Albania"` after two failed cells, saw it echoed and answered it.
+        ("country = 'Albania'", "Albania has the most.", "NO_VALUE"),
+        ('print("@country[Albania]")', "@country[Albania]", "NO_VALUE"),
         # The 1.5B unpacked pearsonr's (r, p) as (p_value, _) and answered r as the p-value.
         ("print(-0.0783)", "@p_value[-0.0783]", "P_VALUE"),
     ],
@@ -172,9 +176,15 @@ def test_a_choice_no_output_shows_is_sent_back_to_be_decided_in_code(session):
     assert t.answer == "r is 0.31, @kind[none]" and t.rejected_answers == 1
     said = 'No output shows which of "linear", "nonlinear", "none" the answer is.'
     assert said in model.history[2]["continuation"]
-    # A choice an output printed stands.
-    t, _, _ = session(code_step("print('none')"), answer_step("@kind[none]"), question=CHOOSE)
+    # A choice an output printed stands, where code decided it.
+    decided = code_step("r = 0.31\nprint('linear' if r >= 0.5 else 'none')")
+    t, _, _ = session(decided, answer_step("@kind[none]"), question=CHOOSE)
     assert t.answer == "@kind[none]" and t.rejected_answers == 0
+    said_only = (code_step("print('none')"), answer_step("@kind[none]"))
+    t, _, _ = session(
+        *said_only, code_step("print(0.31)"), answer_step("@kind[none]"), question=CHOOSE
+    )
+    assert t.rejected_answers == 1
     # An answer that names an option and no value is told to decide it, not to print a value.
     t, _, model = session(
         code_step("print(-0.53)"),

@@ -2,6 +2,7 @@
 an Execute output, the data profile, or the question itself. Small models otherwise
 answer with numbers copied from examples or made up."""
 
+import ast
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -126,6 +127,41 @@ def impossible_p_value(answer: str) -> str | None:
         if not 0 <= float(m.group(1)) <= 1:
             return m.group(1)
     return None
+
+
+def spelled_out(code: str) -> bool:
+    """Whether a cell only shows what its own code spells out: it prints literals
+    (`print("Albania")`, `print(f"@n[{0}]")`) or assigns them (`country = "Albania"`, which
+    the sandbox echoes), and does nothing else but import. Its output is no evidence: a
+    small model sent back for an answer no output shows prints the answer it had."""
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:
+        return False
+
+    def literal(node: ast.expr) -> bool:
+        if isinstance(node, ast.JoinedStr):
+            return all(
+                isinstance(v, ast.Constant) or literal(getattr(v, "value", v)) for v in node.values
+            )
+        return isinstance(node, ast.Constant)
+
+    def shown(stmt: ast.stmt) -> bool:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            return True
+        if isinstance(stmt, ast.Assign):
+            return literal(stmt.value)
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        return (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id == "print"
+            and all(literal(a) for a in call.args)
+        )
+
+    return any(not isinstance(s, (ast.Import, ast.ImportFrom)) for s in body) and all(
+        map(shown, body)
+    )
 
 
 def printed(outputs: list[str]) -> list[str]:

@@ -182,7 +182,7 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
         return UNGROUNDED_HINT.format(numbers=", ".join(missing[:5]))
     # A follow-up may answer from the earlier analysis's outputs (in its assistant turn).
     outputs = [m["content"] for m in t.messages if m["role"] == "assistant"]
-    outputs += [s.text for s in t.steps if s.kind == "execute" and not s.error]
+    outputs += _computed_outputs(t)
     asks = grounding.asks_for_value(t.question)
     options = grounding.undecided_choice(answer, outputs, t.question)
     if asks and not grounding.states_computed_value(answer, outputs, t.question):
@@ -198,6 +198,18 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     if options is not None:
         return CHOICE_HINT.format(options=_listed(options))
     return None
+
+
+def _computed_outputs(t: Transcript) -> list[str]:
+    """The outputs of this analysis's cells that ran and computed something: not a cell
+    that failed, nor one that only printed what its code spelled out."""
+    out, code = [], ""
+    for s in t.steps:
+        if s.kind == "code":
+            code = s.text
+        elif s.kind == "execute" and not s.error and not grounding.spelled_out(code):
+            out.append(s.text)
+    return out
 
 
 def _listed(options: list[str]) -> str:
