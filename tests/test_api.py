@@ -62,7 +62,11 @@ def test_the_readme_python_examples_run(monkeypatch, tmp_path, capsys):
 
 
 def test_analyze_returns_the_cli_record_and_stores_a_run(monkeypatch, tmp_path):
-    _scripted(monkeypatch, tmp_path, [code_step("print('plenty')"), answer_step("Plenty.")])
+    _scripted(
+        monkeypatch,
+        tmp_path,
+        [code_step("print('plenty' if len(orders) > 100 else 'few')"), answer_step("Plenty.")],
+    )
     result = da_cli.analyze(SALES, "How many orders?")
     assert isinstance(result, da_cli.Result)
     assert (result.answer, result.partial, result.model) == (

@@ -101,7 +101,7 @@ def test_a_replay_script_named_for_deepanalyze_plays_a_native_model(tmp_path):
 
 
 def test_da_analyze_sends_a_deepanalyze_model_the_reference_prompt(tmp_path):
-    script = _native_script(tmp_path, [code_step("print(1)"), answer_step("It is 1.")])
+    script = _native_script(tmp_path, [code_step("print(2 - 1)"), answer_step("It is 1.")])
     r = run_da("analyze", str(SALES), "How many regions?", "--model", f"replay:{script}")
     assert r.returncode == 0, r.stderr
     state = json.loads(next((paths.data_dir() / "runs").glob("*/state.json")).read_text())

@@ -441,8 +441,8 @@ def test_a_report_of_several_analyses_states_their_agreement(replay, tmp_path):
     # Three analyses, two agreeing: the second's figure is the one the vote chose, found in
     # that analysis's own workspace.
     model = replay(
-        code_step("print(17)"),
-        code_step("import matplotlib.pyplot as plt\nplt.bar(['a'], [42])\nprint(42)"),
+        code_step("print(10 + 7)"),
+        code_step("import matplotlib.pyplot as plt\nplt.bar(['a'], [42])\nprint(40 + 2)"),
         code_step("print(6 * 7)"),
         answer_step("It is 17."),
         answer_step("It is 42."),

@@ -103,7 +103,7 @@ def test_a_session_runs_its_analyses_together_each_in_its_own_worker(tmp_path):
 def test_analyze_samples_flag_records_the_agreement(replay):
     model = replay(
         code_step("print(6 * 7)"),
-        code_step("print(42)"),
+        code_step("print(40 + 2)"),
         answer_step("It is 42."),
         answer_step("The value is 42."),
     )
@@ -121,8 +121,8 @@ def test_the_python_api_takes_samples(monkeypatch, tmp_path):
 
     model = script(
         tmp_path,
-        code_step("print(42)"),
-        code_step("print(42)"),
+        code_step("print(6 * 7)"),
+        code_step("print(40 + 2)"),
         answer_step("It is 42."),
         answer_step("42 it is."),
     )
@@ -182,7 +182,7 @@ def test_unsure_leaves_the_others_out_when_the_time_is_spent(tmp_path):
 
 
 def test_vote_flag_takes_only_its_values(replay):
-    model = replay(code_step("print(42)"), answer_step("It is 42."))
+    model = replay(code_step("print(6 * 7)"), answer_step("It is 42."))
     args = ("analyze", str(SALES), "What is the value?", "--model", model, "-k", "3")
     r = run_da(*args, "--vote", "unsure", "--json")
     assert r.returncode == 0, r.stderr
