@@ -30,11 +30,11 @@ UNGROUNDED_HINT = (
     "The answer quotes {numbers}, which no output shows. Write code that computes the "
     "numbers you need, then answer from its output."
 )
-# nan has two common causes: missing values a scipy or numpy function did not skip, and a
-# standard deviation (or variance) of a single row, from a filter or group too narrow.
 ROUNDING_HINT = (
     "The answer quotes {slips}. Answer with each value rounded from what the output shows."
 )
+# nan has two common causes: missing values a scipy or numpy function did not skip, and a
+# standard deviation (or variance) of a single row, from a filter or group too narrow.
 NAN_HINT = (
     "The answer gives nan, which is no value: a function got data with missing values, or "
     "a standard deviation got a single row. Compute it again without missing values "

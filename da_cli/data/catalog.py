@@ -284,7 +284,7 @@ def _csv_options(con, path: Path, encoding: str) -> tuple[str, str]:
     if strict is None or (strict[5] < 2 and (sniff(", " + CSV_OPTIONS) or strict)[5] > 1):
         return opts, ""
     delim, quote, escape, skip, header = strict[:5]
-    note = ""
+    read, note = strict, ""
     if not header and not skip:
         # A title above the header (a spreadsheet export's "Sales report,,,,"): DuckDB sees
         # no header, and reads every column as text and the header as a row of data. Found
@@ -293,14 +293,14 @@ def _csv_options(con, path: Path, encoding: str) -> tuple[str, str]:
         title = workbook.header_row(rows, _is_name) or 0
         below = sniff(f", skip={title}") if title else None
         if below is not None and below[4] and below[5] == strict[5]:
-            skip, header = title, True
+            skip, header, read = title, True, below
             note = workbook.as_note(workbook.skipped_rows(rows, title))
     layout = f", header={'true' if header else 'false'}, skip={int(skip)}"
     opts += f", delim={_quote(delim)}{layout}"
     for name, value in (("quote", quote), ("escape", escape)):
         if value != "(empty)":
             opts += f", {name}={_quote(value)}"
-    dates = _date_format(lambda extra: sniff(layout + extra))
+    dates = _date_format(read[6], lambda fmt: sniff(f"{layout}, dateformat={_quote(fmt)}"))
     if dates:
         opts += f", dateformat={_quote(dates)}"
     return opts, note
@@ -311,23 +311,23 @@ def _csv_options(con, path: Path, encoding: str) -> tuple[str, str]:
 _DAY_MONTH = re.compile(r"%([dm])([^%\w])%([dm])(\2%[Yy].*)", re.DOTALL)
 
 
-def _date_format(sniff) -> str | None:
-    """The date format to read a CSV with when DuckDB's choice is one of day/month and
-    month/day (None: keep DuckDB's). DuckDB picks one format for the whole file from the
-    first values it parses: "10/1/2016" made it read day first, so 10 January, and the
-    next column, "9/30/2017", stayed text. The order that reads more columns as dates wins,
-    and month first where both read as many (pandas' reading, and the US one): a file whose
-    days are all 12 or less says nothing either way."""
-    found = sniff("")
-    m = _DAY_MONTH.fullmatch(found[6] or "") if found else None
+def _date_format(found: str | None, sniff) -> str | None:
+    """The date format to read a CSV with when DuckDB's choice (`found`) is one of
+    day/month and month/day (None: keep DuckDB's); `sniff(format)` reads the file with one.
+    DuckDB picks one format for the whole file from the first values it parses: "10/1/2016"
+    made it read day first, so 10 January, and the next column, "9/30/2017", stayed text.
+    The order that reads more columns as dates wins, and month first where both read as
+    many (pandas' reading, and the US one): a file whose days are all 12 or less says
+    nothing either way."""
+    m = _DAY_MONTH.fullmatch(found or "")
     if found is None or m is None or m.group(1) == m.group(3):
         return None
     first, sep, second, rest = m.groups()
     swapped = f"%{second}{sep}%{first}{rest}"
-    month_first = {found[6]: first == "m", swapped: second == "m"}
+    month_first = {found: first == "m", swapped: second == "m"}
     counts = {}
     for fmt in month_first:
-        read = sniff(f", dateformat={_quote(fmt)}")
+        read = sniff(fmt)
         counts[fmt] = read[7] if read else -1
     return max(counts, key=lambda fmt: (counts[fmt], month_first[fmt]))
 
