@@ -451,7 +451,7 @@ def test_eval_tasks_scores_questions_whose_labels_code_computed(replay, tmp_path
     value = next(c["args"]["value"] for c in numeric[0]["checklist"] if c["kind"] == "number")
     steps = []
     for say in (value, 987654321)[: len(items)]:
-        steps += [code_step(f"print({say!r})"), answer_step(f"It is {say}.")]
+        steps += [code_step(f"print(sum([{say!r}]))"), answer_step(f"It is {say}.")]
     out = tmp_path / "before.jsonl"
     args = ["eval", "tasks", str(tasks), "-m", replay(*steps), "-o", str(out), "--json"]
     r = run_da(*args)

@@ -396,7 +396,7 @@ def test_synth_solves_inspects_and_records_in_the_analyze_prompt(replay, tmp_pat
         code_step(reference_code(first)),
         answer_step(right_answer(first)),
         # 2: code that ran, but an answer without the label
-        code_step("print('nothing found')"),
+        code_step("print(' '.join(['nothing', 'found']))"),
         answer_step("Nothing found."),
         # 3: a failing cell fixed in the next one: kept, self-correction is worth learning
         code_step("print(sql('SELECT nope FROM orders'))"),
@@ -439,7 +439,7 @@ def test_a_rejected_question_is_tried_again_by_sampling_until_one_is_accepted(re
         return [code_step(code), answer_step(f"The answer is {q['reference'][0]}.")]
 
     model = replay(
-        code_step("print('nothing found')"),
+        code_step("print(' '.join(['nothing', 'found']))"),
         answer_step("Nothing found."),  # the first question's greedy analysis: rejected
         *solved(first),  # its second, sampled analysis: accepted
         *solved(second),  # the second question right at once: not tried again

@@ -287,7 +287,8 @@ def test_a_rollout_gives_a_deepanalyze_policy_its_reference_prompt(tmp_path, tok
     csv = tmp_path / "sales.csv"
     csv.write_text("region,revenue\nEast,100\nWest,250\n")
     task = data.Task("Which region has the most revenue?", [str(csv)], "West")
-    policy = ScriptedPolicy(tokenizer, [code_step("print('West')"), answer_step("West.")])
+    computed = code_step("print(max(['East', 'West']))")
+    policy = ScriptedPolicy(tokenizer, [computed, answer_step("West.")])
     policy.native = True  # as for a DeepAnalyze checkpoint
     r = rollout.run(task, policy, loop.Budget(max_turns=2), Limits(timeout_s=10))
     native = [{"role": "user", "content": prompts.native_message(task.question, [csv])}]
