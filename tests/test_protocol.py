@@ -43,6 +43,9 @@ def test_an_answer_ends_at_a_protocol_tag_inside_it():
         "The answer states no value that an output shows.\n</Answer>"
     )
     assert protocol.parse_step(text).answer == "The coefficient is 0.21."
+    # Held off "<Execute>" by the grammar, the 1.5B wrote "< Execute>".
+    spaced = text.replace("<Execute>", "< Execute>")
+    assert protocol.parse_step(spaced).answer == "The coefficient is 0.21."
     assert protocol.parse_step("<Answer>\nA < B holds for 3 of 4.</Answer>").answer == (
         "A < B holds for 3 of 4."
     )
