@@ -43,9 +43,13 @@ def test_an_answer_ends_at_a_protocol_tag_inside_it():
         "The answer states no value that an output shows.\n</Answer>"
     )
     assert protocol.parse_step(text).answer == "The coefficient is 0.21."
-    # Held off "<Execute>" by the grammar, the 1.5B wrote "< Execute>".
-    spaced = text.replace("<Execute>", "< Execute>")
-    assert protocol.parse_step(spaced).answer == "The coefficient is 0.21."
+    # Held off "<Execute>" by the grammar, the 1.5B wrote "< Execute>" or "<Final Answer>".
+    for tag in ("< Execute>", "<Final Answer>"):
+        said = text.replace("<Execute>", tag)
+        assert protocol.parse_step(said).answer == "The coefficient is 0.21.", tag
+    assert protocol.parse_step("<Answer>\nA < B > C in 3 of 4.</Answer>").answer == (
+        "A < B > C in 3 of 4."
+    )
     assert protocol.parse_step("<Answer>\nA < B holds for 3 of 4.</Answer>").answer == (
         "A < B holds for 3 of 4."
     )

@@ -68,11 +68,12 @@ AFTER_ANALYZE_GRAMMAR = "root ::= understand? (code | answer)\n" + _COMMON
 AFTER_ANALYZE_CODE_GRAMMAR = "root ::= understand? code\n" + _COMMON
 
 _BLOCK = {tag: re.compile(rf"<{tag}>(.*?)(?:</{tag}>|\Z)", re.DOTALL) for tag in TAGS}
-# Any protocol tag, spaced or not: an Answer's text ends at one. A model whose answer was
-# sent back copies the Execute block that said why into its next Answer; that text is the
-# loop's, never part of an answer. The grammar keeps "<Execute>" out of prose, and the 1.5B
-# then wrote "< Execute>"; a backend without a grammar writes any of them.
-_ANY_TAG = re.compile(r"<\s*/?\s*(?:" + "|".join(TAGS) + r")\s*>", re.IGNORECASE)
+# A tag, protocol or not: an Answer's text ends at one. A model whose answer was sent back
+# copies the Execute block that said why into its next Answer; that text is the loop's,
+# never part of an answer. The grammar keeps "<Execute>" out of prose, and the 1.5B then
+# wrote "< Execute>" or "<Final Answer>" after its answer. A tag is capitalised words in
+# angle brackets ("A < B > C" is none).
+_ANY_TAG = re.compile(r"<\s?/?\s?[A-Z][a-z]+(?: [A-Z][a-z]+)*\s?>")
 # The fence that may end an Answer (a backtick the text ended with can precede it).
 _CLOSING_FENCE = re.compile(r"\s*`{3,}\s*\Z")
 # A Code or Answer block the model opened inside Analyze (see the grammar).
