@@ -196,7 +196,10 @@ def test_a_value_rounded_wrongly_is_sent_back_with_its_right_rounding(session):
     )
     assert t.answer == "@average[1013.53]" and t.rejected_answers == 1
     said = "The answer quotes 1013.54 where an output shows 1013.5345316934721, which rounds to "
-    assert said + "1013.53." in model.history[2]["continuation"]
+    assert (
+        said + "1013.53. Print the values rounded in code (round(x, 2))"
+        in (model.history[2]["continuation"])
+    )
 
 
 def test_the_choices_a_text_offers_and_the_ones_it_names():

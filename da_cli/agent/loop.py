@@ -30,8 +30,10 @@ UNGROUNDED_HINT = (
     "The answer quotes {numbers}, which no output shows. Write code that computes the "
     "numbers you need, then answer from its output."
 )
+# After a send-back the next step must be code, so the hint says what code to write.
 ROUNDING_HINT = (
-    "The answer quotes {slips}. Answer with each value rounded from what the output shows."
+    "The answer quotes {slips}. Print the values rounded in code (round(x, {places})), then "
+    "answer from that output."
 )
 # nan has two common causes: missing values a scipy or numpy function did not skip, and a
 # standard deviation (or variance) of a single row, from a filter or group too narrow.
@@ -177,7 +179,8 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
                 slips="; ".join(
                     f"{given} where an output shows {shown}, which rounds to {right}"
                     for given, (shown, right) in list(slips.items())[:5]
-                )
+                ),
+                places=grounding.decimals(next(iter(slips))),
             )
         return UNGROUNDED_HINT.format(numbers=", ".join(missing[:5]))
     # A follow-up may answer from the earlier analysis's outputs (in its assistant turn).
