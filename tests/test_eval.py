@@ -195,6 +195,23 @@ def test_eval_runs_the_agent_scores_and_resumes(bench, replay, tmp_path):
     assert len(out.read_text().splitlines()) == 2
 
 
+def test_eval_scores_every_analysis_of_a_vote(bench, replay, tmp_path):
+    # Scored before the analyses' own answers were in the record, a run never said whether
+    # one of them was right where the vote was not.
+    model = replay(
+        code_step('print(sql("SELECT max(x) FROM t"))'),
+        code_step('print(sql("SELECT max(x) + 1 FROM t"))'),
+        answer_step("The max is @max_x[3]."),
+        answer_step("The max is @max_x[4]."),
+    )
+    out = tmp_path / "voted.jsonl"
+    args = ["--data", str(bench), "--level", "hard", "--model", model, "-o", str(out), "-k", "2"]
+    r = run_da("eval", "dabench", *args)
+    assert r.returncode == 0, r.stderr
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["samples_correct"] == [True, False] and row["correct"]
+
+
 def test_rescore_scores_a_results_file_again_without_a_model(bench, tmp_path):
     out = tmp_path / "runs.jsonl"
     rows = [

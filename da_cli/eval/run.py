@@ -273,11 +273,11 @@ def run_task(task: Task, model: Model, setup: Setup, *, grammar: bool = True) ->
             t.usage.prompt_tokens += gen.prompt_tokens
             formatted = gen.text
     record.update(answer=response, formatted=formatted)
-    rescore(record, task)
     record.update(
         transcript_fields(t, samples_run), seconds=round(time.perf_counter() - started, 2)
     )
-    return record
+    # Scored once every analysis's own answer is in the record, so each is scored too.
+    return rescore(record, task)
 
 
 def needs_format(task: Task, answer: str) -> bool:
