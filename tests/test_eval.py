@@ -198,15 +198,11 @@ def test_eval_runs_the_agent_scores_and_resumes(bench, replay, tmp_path):
 def test_eval_scores_every_analysis_of_a_vote(bench, replay, tmp_path):
     # Scored before the analyses' own answers were in the record, a run never said whether
     # one of them was right where the vote was not.
-    model = replay(
-        code_step('print(sql("SELECT max(x) FROM t"))'),
-        code_step('print(sql("SELECT max(x) + 1 FROM t"))'),
-        answer_step("The max is @max_x[3]."),
-        answer_step("The max is @max_x[4]."),
-    )
+    steps = [code_step(f'print(sql("SELECT max(x) + {d} FROM t"))') for d in (0, 1)]
+    steps += [answer_step(f"The max is @max_x[{v}].") for v in (3, 4)]
     out = tmp_path / "voted.jsonl"
-    args = ["--data", str(bench), "--level", "hard", "--model", model, "-o", str(out), "-k", "2"]
-    r = run_da("eval", "dabench", *args)
+    args = ["--data", str(bench), "--level", "hard", "-o", str(out), "-k", "2"]
+    r = run_da("eval", "dabench", *args, "--model", replay(*steps))
     assert r.returncode == 0, r.stderr
     (row,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert row["samples_correct"] == [True, False] and row["correct"]
