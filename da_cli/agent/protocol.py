@@ -32,7 +32,7 @@ STOP = ["</Code>", "</Answer>"]
 # block, so "`</Analyze>" cannot pass as text; only the block's last character may be one.)
 # The same models also open "<Code>" (or "<Answer>") inside Analyze and write their code
 # there unfenced, until the grammar closes the Analyze and the real Code block gets a stray
-# line or nothing: 15 of 257 DABench analyses did, 9 of them then wrong, most ending on
+# line or nothing: about one analysis in sixteen did, most of those then wrong, many ending on
 # repeated code. Analyze and Understand text therefore never holds "<" before a tag's
 # capital: a "<Code>" written there is the step's Code block, a "<Answer>" its Answer
 # where one may come, and `canonical` closes the Analyze before it. Answer prose neither:
