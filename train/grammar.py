@@ -107,7 +107,10 @@ class Matcher:
         """`logits` (one row), in place, with every token the grammar forbids at -inf: no
         copy of the 150k-wide row on every sampled token (the caller samples from it once)."""
         self._torch.fill_next_token_bitmask(self._m, self._mask, 0)
-        self._torch.apply_token_bitmask_inplace(logits.unsqueeze(0), self._mask)
+        # llguidance fills the mask in host memory; its kernel needs it beside the logits
+        # (on a GPU, a host mask fails inside torch.compile: two devices in one op).
+        mask = self._mask.to(logits.device, non_blocking=True)
+        self._torch.apply_token_bitmask_inplace(logits.unsqueeze(0), mask)
         return logits
 
     def accept(self, token: int) -> None:
