@@ -617,6 +617,8 @@ def test_a_phase_resumes_from_its_last_checkpoint(tmp_path):
     assert [h["step"] for h in state["log_history"] if "loss" in h] == [1, 2]
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [x["step"] for x in rows if "loss" in x] == [1, 2]  # step 1 was not run again
+    # Each row says the memory the run had reached: a trainer holds at least its model.
+    assert all(x["peak_rss_gb"] > 0.1 for x in rows) and "peak_gpu_gb" not in rows[0]
 
 
 def test_the_recipe_chains_corpus_data_training_and_paired_evaluation(tmp_path):

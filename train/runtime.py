@@ -189,6 +189,20 @@ def _saved_dtype(folder: Path) -> Any:
     return getattr(torch, str(name), torch.float32)
 
 
+def peak_memory() -> dict[str, float]:
+    """The run's peak memory so far in GB: the process's resident set, and on a GPU what
+    torch allocated there, so a recipe's figures need no profiler beside it."""
+    import resource
+
+    import torch
+
+    # ru_maxrss is in KiB on Linux.
+    peak = {"peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        peak["peak_gpu_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
+    return peak
+
+
 def metrics_callback(path: Path, stage: str) -> Any:
     """A TrainerCallback appending every log line to `path` (JSON Lines), tagged with the
     stage, so one file holds the whole curriculum."""
@@ -201,6 +215,7 @@ def metrics_callback(path: Path, stage: str) -> Any:
             path.parent.mkdir(parents=True, exist_ok=True)
             row = {"stage": stage, "step": state.global_step, "time": round(time.time(), 3)}
             row.update({k: v for k, v in logs.items() if isinstance(v, int | float | str)})
+            row.update(peak_memory())
             with path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(row) + "\n")
 
