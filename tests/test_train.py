@@ -8,6 +8,7 @@ real one; only the weights are toys.
 
 import json
 import math
+import os
 import re
 import shlex
 import subprocess
@@ -667,3 +668,22 @@ def test_the_recipe_chains_corpus_data_training_and_paired_evaluation(tmp_path):
     assert (out / "data" / "code.heldout.jsonl").stat().st_size  # stage 1's held-out loss
     again = subprocess.run([*base, "--until", "3"], capture_output=True, text=True, cwd=ROOT)
     assert again.stdout.count("(done)") == 3  # an interrupted recipe resumes
+
+
+def test_training_processes_never_reach_for_the_hub():
+    """transformers fetches hub kernels when a model enters training on a GPU and `kernels`
+    is installed; offline that killed the first step. A training process turns both off,
+    and a user's own setting wins."""
+    probe = (
+        "import os, train.run; "
+        "from transformers.integrations.hub_kernels import _kernels_enabled; "
+        "print(_kernels_enabled(), os.environ['HF_HUB_OFFLINE'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "USE_HUB_KERNELS")}
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
+                       env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["False", "1"]
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
+                       env={**env, "USE_HUB_KERNELS": "1"})  # fmt: skip
+    assert r.stdout.split() == ["True", "1"]

@@ -23,6 +23,14 @@ from train.config import TrainConfig
 
 ORDER = ("stage1", "stage2-sft", "stage2-rl")
 
+# Training runs offline like the rest of da. With the `kernels` package installed (it comes
+# with transformers 5.25), transformers fetches compute kernels from the Hugging Face hub when
+# a model enters training on a GPU: on the H200 the first stage-1 step died on a name lookup.
+# The base model is always the local GGUF's conversion, so nothing needs the hub. A user's
+# own setting of either variable wins.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("USE_HUB_KERNELS", "0")
+
 
 def phases(stage: str, phase: str = "all") -> list[str]:
     if stage == "stage1":
