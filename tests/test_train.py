@@ -391,6 +391,29 @@ def test_only_the_tag_rows_of_the_embedding_and_head_receive_gradient():
     assert runtime.train_tag_rows_only(cfg, whole, tok) == 0
 
 
+@needs_model
+def test_over_a_bf16_base_every_trained_weight_is_fp32_and_masked_rows_stay_finite():
+    import torch
+    from peft import get_peft_model
+
+    from train import base_model, runtime
+
+    model, tok = base_model.load(base_model.tiny_base(), torch.bfloat16)
+    cfg = config.TrainConfig()
+    peft_model = get_peft_model(model, runtime.peft_config(cfg))
+    assert runtime.trainable_in_fp32(peft_model) == 2  # the two copies; PEFT widened LoRA
+    dtypes = {p.requires_grad: set() for p in peft_model.parameters()}
+    for p in peft_model.parameters():
+        dtypes[p.requires_grad].add(p.dtype)
+    assert dtypes == {True: {torch.float32}, False: {torch.bfloat16}}
+    runtime.train_tag_rows_only(cfg, peft_model, tok)
+    head = next(p for n, p in peft_model.named_parameters() if "lm_head.modules_to_save" in n)
+    grad = torch.ones_like(head)
+    grad[0, 0] = float("inf")  # row 0 is a word's, not a tag's: masked
+    head.backward(grad)
+    assert torch.isfinite(head.grad).all() and head.grad[0].abs().sum() == 0
+
+
 def test_config_overrides_are_typed_and_unknown_keys_refused(tmp_path):
     cfg = config.load(None, ["stage2.rl.learning_rate=1e-6", "stage2.rl.group_size=4"])
     assert cfg.stage2.rl.learning_rate == 1e-6 and cfg.stage2.rl.group_size == 4

@@ -221,6 +221,7 @@ def train_grpo(
         rollout_func=make_rollout_func(s),
         callbacks=[runtime.metrics_callback(cfg.out / "metrics.jsonl", "stage2-rl")],
     )
+    runtime.trainable_in_fp32(trainer.model)
     runtime.train_tag_rows_only(cfg, trainer.model, tok)
     try:
         trainer.train(resume_from_checkpoint=runtime.last_checkpoint(out) if resume else None)

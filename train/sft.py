@@ -67,6 +67,7 @@ def train_sft(
         peft_config=runtime.peft_config(cfg),
         callbacks=callbacks,
     )
+    runtime.trainable_in_fp32(trainer.model)
     runtime.train_tag_rows_only(cfg, trainer.model, tok)
     trainer.train(resume_from_checkpoint=runtime.last_checkpoint(out) if resume else None)
     return runtime.save_final(trainer, init, out)
