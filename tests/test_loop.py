@@ -57,6 +57,24 @@ def test_a_repeat_is_dropped_and_the_next_step_sampled_in_a_changed_context(sess
     assert third.endswith(loop.REPEAT_NOTE + "\n</Execute>\n")
 
 
+def test_an_answer_whose_analysis_repeats_one_from_before_new_output_is_sampled_again(session):
+    # The 1.5B, sent back to decide a choice in code, printed "poor fit", then copied its
+    # earlier Analyze ("... Therefore, the model fits well.") and its "good fit" Answer.
+    stale = "The value is 42."
+    t, _, model = session(
+        code_step("print(6 * 7)", stale),
+        code_step("print(6 * 8)"),
+        answer_step("The value is 42.", stale),  # reads the old output, not the new one
+        answer_step("The value is 48.", "The new output shows 48."),
+        question="What is the value?",
+    )
+    assert t.answer == "The value is 48."
+    again = model.history[3]
+    assert again["temperature"] == loop.RUT_TEMPERATURE
+    assert again["continuation"].endswith("48\n" + loop.STALE_NOTE + "\n</Execute>\n")
+    assert again["continuation"].count(stale) == 1  # the copied step is not in the transcript
+
+
 def test_repeats_without_end_force_a_partial_answer(session):
     t, _, _ = session(*[code_step("print(1)")] * 5, answer_step("1"))
     assert t.partial and t.stop_reason == "repeated code"
@@ -126,7 +144,7 @@ def test_an_answer_without_a_value_is_sent_back_once(session, cell, answer, hint
         code_step(cell),
         answer_step(answer),
         code_step("print(6 * 7)"),
-        answer_step("The value is 42."),
+        answer_step("The value is 42.", "The new output shows 42."),
         question="What is the value?",
     )
     assert t.answer == "The value is 42." and t.rejected_answers == 1
@@ -170,7 +188,8 @@ def test_a_choice_no_output_shows_is_sent_back_to_be_decided_in_code(session):
 
     def hint(*steps) -> str | None:
         """What the loop said of the first Answer (None: it stood)."""
-        t, _, model = session(*steps, decided, answer_step("@kind[none]"), question=CHOOSE)
+        last = answer_step("@kind[none]", "The rule says none.")
+        t, _, model = session(*steps, decided, last, question=CHOOSE)
         return model.history[2]["continuation"] if t.rejected_answers else None
 
     said = 'No output shows which of "linear", "nonlinear", "none" the answer is.'
@@ -191,7 +210,7 @@ def test_a_value_rounded_wrongly_is_sent_back_with_its_right_rounding(session):
         code_step("print(1013.5345316934721)"),
         answer_step("@average[1013.54]"),
         code_step("print(round(1013.5345316934721, 2))"),
-        answer_step("@average[1013.53]"),
+        answer_step("@average[1013.53]", "Rounded in code, it is 1013.53."),
         question="What is the average, to two decimals?",
     )
     assert t.answer == "@average[1013.53]" and t.rejected_answers == 1
@@ -239,7 +258,7 @@ def test_after_an_answer_is_sent_back_the_next_step_must_run_code(session):
         answer_step("The correlation is 0.85."),  # no output shows 0.85: sent back
         code_step("print(1 / 0)"),  # code it must write; this one fails
         code_step("print(round(r, 2))"),
-        answer_step("The correlation is 0.21."),
+        answer_step("The correlation is 0.21.", "The new output shows 0.21."),
         grammar=True,
         question="What is the correlation?",
     )

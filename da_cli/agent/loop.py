@@ -22,6 +22,7 @@ MAX_REJECTED_ANSWERS = 1
 RUT_TEMPERATURE = 0.8
 MAX_REPEATS = 3
 REPEAT_NOTE = "Do not run the same code again: change it as this output says."
+STALE_NOTE = "Say what this output shows, then answer from it."
 NO_VALUE_HINT = (
     "The answer states no value that an output shows. Print the values the question asks "
     "for, then answer from that output."
@@ -347,6 +348,13 @@ def _take(
         # more repeats: drop it (the transcript is as before) and sample the next try.
         _amend_last_execute(t)
         return [_note(t, "The model repeated code that already ran; trying again.", True)], None
+    if answer_only and _stale(t, parsed.analyze):
+        # After new output a small model often copies an earlier Analyze word for word and
+        # then the Answer that followed it, which the new output may contradict ("poor fit"
+        # printed, "good fit" answered). Drop the step and sample it again, told to read it.
+        _amend_last_execute(t, STALE_NOTE)
+        return [_note(t, "The model repeated an earlier analysis after new output; trying "
+                         "again.", True)], None  # fmt: skip
     added = []
     if parsed.analyze:
         added.append(_add(t, Step("analyze", parsed.analyze)))
@@ -412,13 +420,27 @@ def _observe(t: Transcript, result: ExecutionResult) -> Step:
     )
 
 
-def _amend_last_execute(t: Transcript) -> None:
+def _amend_last_execute(t: Transcript, note: str = REPEAT_NOTE) -> None:
     """Add a don't-repeat line to the last Execute block, once: the context must change, or
     the model would write the same step again."""
     closing = "\n</Execute>\n"
     body = t.continuation.removesuffix(closing)
-    if body != t.continuation and not body.endswith(REPEAT_NOTE):
-        t.continuation = body + "\n" + REPEAT_NOTE + closing
+    if body != t.continuation and not body.endswith(note):
+        t.continuation = body + "\n" + note + closing
+
+
+def _stale(t: Transcript, analyze: str | None) -> bool:
+    """This Analyze repeats an earlier one word for word although a cell has run since."""
+    text = (analyze or "").strip()
+    if not text:
+        return False
+    ran_since = False
+    for s in reversed(t.steps):
+        if s.kind == "execute":
+            ran_since = True
+        elif s.kind == "analyze" and s.text.strip() == text:
+            return ran_since
+    return False
 
 
 def _note(t: Transcript, text: str, repeated: bool = False) -> Step:
