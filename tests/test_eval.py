@@ -1,3 +1,4 @@
+import gzip
 import json
 import re
 
@@ -441,6 +442,16 @@ def test_two_runs_are_compared_pair_by_pair_with_mcnemars_exact_test(tmp_path):
     other.write_text('{"id": 500, "correct": true}\n')
     r = run_da("eval", "compare", str(before), str(other))
     assert r.returncode == 2 and "no question in common" in r.stderr
+    # results/ keeps its runs gzip-compressed: they compare as they are.
+    packed = tmp_path / "b.jsonl.gz"
+    packed.write_bytes(gzip.compress(after.read_bytes()))
+    r = run_da("eval", "compare", str(before), str(packed), "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["only_after"] == 3, r.stderr
+    junk = tmp_path / "d.jsonl"
+    junk.write_bytes(b"\x1f\x8b not gzip at all")
+    r = run_da("eval", "compare", str(before), str(junk))
+    assert r.returncode == 2 and "is not a results file" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_eval_tasks_scores_questions_whose_labels_code_computed(replay, tmp_path):
