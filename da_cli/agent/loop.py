@@ -421,8 +421,8 @@ def _observe(t: Transcript, result: ExecutionResult) -> Step:
 
 
 def _amend_last_execute(t: Transcript, note: str = REPEAT_NOTE) -> None:
-    """Add a don't-repeat line to the last Execute block, once: the context must change, or
-    the model would write the same step again."""
+    """Add `note` (don't repeat the code; read the output) to the last Execute block, once:
+    the context must change, or the model would write the same step again."""
     closing = "\n</Execute>\n"
     body = t.continuation.removesuffix(closing)
     if body != t.continuation and not body.endswith(note):
