@@ -226,6 +226,13 @@ def test_rescore_scores_a_results_file_again_without_a_model(bench, tmp_path):
     assert (summary["correct"], summary["accuracy"], summary["accuracy_raw"]) == (2, 100.0, 50.0)
     again = [json.loads(line) for line in out.read_text().splitlines()]
     assert again[0]["conformed"] == {"mean_y": "30.00"} and again[0]["correct_raw"] is False
+    # results/ keeps runs gzip-compressed: they score again as they are, and stay compressed.
+    packed = tmp_path / "runs.jsonl.gz"
+    packed.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
+    r = run_da("eval", "dabench", "--data", str(bench), "-o", str(packed), "--rescore", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["correct"] == 2
+    assert [json.loads(x) for x in gzip.decompress(packed.read_bytes()).splitlines()] == again
     nothing = tmp_path / "none.jsonl"
     for flag in ("--rescore", "--reformat"):
         missing = run_da("eval", "dabench", "--data", str(bench), flag, "-o", str(nothing))
@@ -488,3 +495,23 @@ def test_eval_tasks_scores_questions_whose_labels_code_computed(replay, tmp_path
     assert json.loads(r.stdout)["correct"] == 1
     r = run_da("eval", "tasks", str(tmp_path / "none.jsonl"), "-m", "replay:/x")
     assert r.returncode == 2 and "No tasks file" in r.stderr
+
+
+def test_a_compressed_results_file_is_appended_to_and_read_back_whole(tmp_path):
+    from da_cli.eval import results
+
+    out = tmp_path / "runs.jsonl.gz"
+    results.write(out, [{"id": 1, "correct": True}])
+    with results.appender(out) as f:
+        f.write(json.dumps({"id": 2, "correct": False}) + "\n")
+    # An interrupted run: its last member flushed but never closed.
+    f = results.appender(out)
+    f.write(json.dumps({"id": 3, "correct": True}) + "\n")
+    f.flush()
+    assert list(results.read(out)) == [1, 2, 3]
+    f.close()
+    plain = tmp_path / "runs.jsonl"
+    with results.appender(plain) as f:
+        f.write(json.dumps({"id": "a", "correct": True}) + "\n")
+    assert plain.read_text().startswith("{")  # a plain name stays plain text
+    assert results.read(plain)["a"]["correct"] is True

@@ -13,6 +13,7 @@ from da_cli.agent import loop
 from da_cli.cli.console import MODEL_OPTION, VoteWhen, examples, guarded, state
 from da_cli.errors import UsageError
 from da_cli.eval import compare as compare_
+from da_cli.eval import results
 from da_cli.eval import tasks as tasks_module
 from da_cli.eval.dabench import LEVELS, load_tasks
 from da_cli.eval.run import Setup, reformat, run_task, summarize
@@ -213,13 +214,13 @@ def _run_all(label: str, items: list[tuple], run_one, output: Path) -> list[dict
     """Every (id, item) not yet in `output` through `run_one`, each result appended as it
     comes (so an interrupted run resumes); returns the results of all items, in order."""
     paths.ensure(output.parent)
-    done = _read(output)
+    done = results.read(output)
     todo = [(i, item) for i, item in items if i not in done]
     if done and todo:
         state.info(f"Resuming: {len(items) - len(todo)} of {len(items)} already in {output}.")
     with (
         state.count_progress(label) as bar,
-        output.open("a", encoding="utf-8") as out,
+        results.appender(output) as out,
     ):
         progress = bar.add_task("", total=len(todo))
         for i, item in todo:
@@ -297,7 +298,7 @@ def _check_reformat(output: Path, model: Model) -> None:
         raise UsageError(
             f"--reformat needs a model that takes a grammar (llama.cpp); {model.name} does not."
         )
-    made_by = {r.get("model") for r in _read(output).values()} - {None, model.name}
+    made_by = {r.get("model") for r in results.read(output).values()} - {None, model.name}
     if made_by:
         raise UsageError(
             f"{output} holds analyses by {', '.join(sorted(made_by))}; --reformat continues "
@@ -309,13 +310,11 @@ def _rescore(output: Path, tasks: list, model: Model | None = None) -> list[dict
     """Every record of the file scored again by the current rule, written back in place;
     with a model, after its format step ran again (`reformat`), the file written after
     each record so an interrupted run keeps what it did."""
-    done = _read(output)
+    done = results.read(output)
     by_id = {t.id: t for t in tasks}
 
     def save() -> None:
-        tmp = output.with_name(output.name + ".tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()))
-        tmp.replace(output)
+        results.write(output, list(done.values()))
 
     with state.count_progress("Reformat") if model is not None else nullcontext() as bar:
         progress = bar.add_task("", total=len(done)) if bar is not None else None
@@ -331,19 +330,6 @@ def _rescore(output: Path, tasks: list, model: Model | None = None) -> list[dict
                 bar.update(progress, advance=1)
     save()
     return [done[t.id] for t in tasks if t.id in done]
-
-
-def _read(path: Path) -> dict[int | str, dict]:
-    """id -> result (DABench ids are numbers, task ids strings, as the items have them)."""
-    done: dict[int | str, dict] = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-                done[row["id"]] = row
-            except (ValueError, KeyError, TypeError):
-                continue  # a line cut by an interrupted run: that question runs again
-    return done
 
 
 def _print(s: dict) -> None:

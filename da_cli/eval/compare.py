@@ -2,13 +2,12 @@
 how many only one of them did, and McNemar's exact test of whether that difference is more
 than chance. Every before/after figure (a prompt rule, a trained model) is read this way."""
 
-import gzip
 import json
 from dataclasses import asdict, dataclass
 from math import comb
 from pathlib import Path
 
-from da_cli.errors import UsageError
+from da_cli.eval import results
 
 
 @dataclass
@@ -39,24 +38,13 @@ def read(path: Path) -> dict[str, bool]:
     """id -> correct, from a results file of `da eval` (one JSON object a line; a line cut
     by an interrupted run is skipped, as the run itself skips it)."""
     out: dict[str, bool] = {}
-    for line in _text(path).splitlines():
+    for line in results.text(path).splitlines():
         try:
             row = json.loads(line)
             out[str(row["id"])] = bool(row["correct"])
         except (ValueError, KeyError, TypeError):
             continue
     return out
-
-
-def _text(path: Path) -> str:
-    """A results file's text, gzip-compressed or not (results/ keeps them compressed)."""
-    data = path.read_bytes()
-    try:
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-        return data.decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path} is not a results file of `da eval` (JSON lines).") from e
 
 
 def compare(before: dict[str, bool], after: dict[str, bool]) -> Comparison:
