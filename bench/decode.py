@@ -22,6 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import da_cli  # noqa: E402
+
+da_cli.load_cuda_llama_first()  # before numpy: a CUDA build crashes otherwise
+
 from da_cli.agent import protocol  # noqa: E402
 from da_cli.agent.session import Session  # noqa: E402
 from da_cli.models import load_model  # noqa: E402

@@ -7,7 +7,29 @@ The Python API (see the README): `analyze(sources, question)` returns a typed `R
 da_cli` (the CLI's version check) stays cheap.
 """
 
+import contextlib
+import importlib.util
+from pathlib import Path
+
 __version__ = "0.1.0"
+
+
+def load_cuda_llama_first() -> None:
+    """With a CUDA build of llama.cpp, load it before anything imports numpy: the CLI and
+    the Python API call this before their heavy imports (the sandbox worker does not).
+
+    On an H200, such a build segfaulted in llama_model_load_from_file whenever numpy was
+    loaded before libllama, and loaded the same model whenever `llama_cpp` came first
+    (llama-cpp-python#1581 reports the same with pandas). `da` loads numpy early (pandas,
+    DuckDB), so the order is set here. A CPU build (no libggml-cuda) is left to load on
+    first use, which keeps `import da_cli` cheap."""
+    spec = importlib.util.find_spec("llama_cpp")
+    folders = (spec.submodule_search_locations or []) if spec is not None else []
+    if any(next(Path(f, "lib").glob("libggml-cuda*"), None) for f in folders):
+        # A broken build is reported by the backend when a model is used, in one sentence.
+        with contextlib.suppress(Exception):
+            import llama_cpp  # noqa: F401
+
 
 __all__ = ["Budget", "Limits", "Result", "Session", "analyze", "build_report"]
 
@@ -24,6 +46,8 @@ _EXPORTS = {
 def __getattr__(name: str):
     if name in _EXPORTS:
         import importlib
+
+        load_cuda_llama_first()
 
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'da_cli' has no attribute {name!r}")

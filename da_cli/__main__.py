@@ -4,11 +4,13 @@ exit 130 and one word, not a traceback."""
 
 import sys
 
+from da_cli import load_cuda_llama_first
 from da_cli.errors import EXIT_INTERRUPTED
 
 
 def main() -> None:
     try:
+        load_cuda_llama_first()
         from da_cli.cli import main as cli_main
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)

@@ -1,5 +1,7 @@
 import hashlib
+import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,8 @@ from da_cli.models.catalog import (
     is_assembled,
     verify,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -182,3 +186,36 @@ def test_a_llama_cpp_with_amx_kernels_loads_models_without_them(monkeypatch, amx
         [{"role": "user", "content": "Say yes."}], "", stop=[], grammar=None, max_tokens=4
     )
     assert gen.completion_tokens > 0 and gen.text.strip()
+
+
+@pytest.mark.parametrize("cuda", [True, False])
+def test_a_cuda_llama_cpp_is_loaded_before_numpy_by_the_cli_and_not_by_the_worker(tmp_path, cuda):
+    # A CUDA build segfaulted at model load on an H200 whenever numpy was loaded first (and
+    # loaded when llama_cpp came first). A stand-in package records what was loaded before it.
+    import subprocess
+
+    pkg = tmp_path / "llama_cpp"
+    (pkg / "lib").mkdir(parents=True)
+    (pkg / "lib" / ("libggml-cuda.so" if cuda else "libggml-cpu.so")).write_bytes(b"")
+    (pkg / "__init__.py").write_text(
+        "import sys\nNUMPY_FIRST = 'numpy' in sys.modules\n"
+        "def llama_supports_gpu_offload():\n    return False\n"
+    )
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['da', '--version']\n"
+        "try:\n    runpy.run_module('da_cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "m = sys.modules.get('llama_cpp')\n"
+        "print('cli', None if m is None else m.NUMPY_FIRST)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-2:] == (["cli", "False"] if cuda else ["cli", "None"])
+    # The API's first use loads it too; the sandbox worker's imports never do.
+    api = "import da_cli, sys\nda_cli.Budget\nprint('llama_cpp' in sys.modules)"
+    worker = "import da_cli.sandbox.worker, sys\nprint('llama_cpp' in sys.modules)"
+    for code, loaded in ((api, cuda), (worker, False)):
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert out.stdout.strip() == str(loaded), out.stderr
