@@ -221,6 +221,39 @@ def test_a_value_rounded_wrongly_is_sent_back_with_its_right_rounding(session):
     )
 
 
+def test_fewer_significant_digits_than_asked_are_sent_back(session):
+    # The 1.5B printed f"{r:.4f}" and answered 0.0045 for 4 significant digits of 0.004467.
+    question = "What is the correlation of a and b? Give 4 significant digits."
+    t, _, model = session(
+        code_step('r = sum([0.002, 0.002467])\nprint(f"{r:.4f}")'),
+        answer_step("The correlation is 0.0045, close to 0."),
+        code_step('print(f"{r:.4g}")'),
+        answer_step("The correlation is 0.004467.", "Printed with .4g, it is 0.004467."),
+        question=question,
+    )
+    assert t.answer == "The correlation is 0.004467." and t.rejected_answers == 1
+    said = "The question asks for 4 significant digits, and 0.0045 has 2. Print the value with "
+    assert said + 'f"{x:.4g}"' in model.history[2]["continuation"]
+    # An answer that gives them stands, whatever else it quotes; so does any answer to a
+    # question that asks for no significant digits.
+    for answer, asked in (("It is 0.004467, close to 0.0.", question), ("0.0045", "What is r?")):
+        cell = code_step("r = sum([0.002, 0.002467])\nprint(r, round(r, 4))")
+        t, _, _ = session(cell, answer_step(answer), question=asked)
+        assert t.rejected_answers == 0 and t.answer == answer
+
+
+def test_significant_digits_as_asked_and_as_written():
+    from da_cli.agent import grounding
+
+    assert grounding.significant_asked("Give 4 significant digits.") == 4
+    assert grounding.significant_asked("to three significant figures") == 3
+    assert grounding.significant_asked("Is the result significant at 5 %?") is None
+    written = {"0.0045": 2, "0.004467": 4, "12.30": 4, "-0.0008": 1, "1,234.5": 5, "1200": 2}
+    assert {tok: grounding.significant_digits(tok) for tok in written} == written
+    assert grounding.short_of_significant("r = 0.0045 (n = 1200)", 4) == "0.0045"
+    assert grounding.short_of_significant("There are 1200 rows.", 4) is None
+
+
 def test_the_choices_a_text_offers_and_the_ones_it_names():
     from da_cli.agent import grounding
 

@@ -70,6 +70,45 @@ def misrounded(tokens: list[str], evidence: list[str]) -> dict[str, tuple[str, s
     return out
 
 
+_COUNT_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+_SIGNIFICANT = re.compile(
+    r"\b(\d+|one|two|three|four|five|six|seven)\s+significant\s+(?:digits?|figures?)\b",
+    re.IGNORECASE,
+)
+
+
+def significant_asked(question: str) -> int | None:
+    """The significant digits a question asks its value in ("Give 4 significant digits"),
+    or None."""
+    m = _SIGNIFICANT.search(question)
+    if m is None:
+        return None
+    word = m.group(1).lower()
+    return int(word) if word.isdigit() else _COUNT_WORDS[word]
+
+
+def significant_digits(token: str) -> int:
+    """The significant digits a number is written with: 0.0045 has 2, 12.30 has 4. A whole
+    number's trailing zeros say nothing (1200), so they are not counted."""
+    digits = token.replace(",", "").lstrip("-").split("e")[0].split("E")[0]
+    if "." not in digits:
+        return len(digits.lstrip("0").rstrip("0"))
+    return len(digits.replace(".", "").lstrip("0"))
+
+
+def short_of_significant(answer: str, asked: int) -> str | None:
+    """The answer's number that gives fewer significant digits than the question asks,
+    where none of its numbers gives them all: a small model formats with `:.4f` and
+    answers 0.0045 for 4 significant digits of 0.004467. None when it gives them."""
+    short = None
+    for tok in numbers(answer):
+        if significant_digits(tok) >= asked:
+            return None
+        if "." in tok and short is None:
+            short = tok
+    return short
+
+
 NO_OUTPUT = "(no output)"  # what the sandbox shows for a cell that printed nothing
 _BRACKET = re.compile(r"\[([^\[\]\n]{1,80})\]")
 _WORD = re.compile(r"[A-Za-z][\w\-]{2,}")

@@ -48,6 +48,10 @@ CHOICE_HINT = (
     "every condition of the question's rule to the computed values, with one branch for "
     "each of them (if, elif, else), then answer from that output."
 )
+SIGNIFICANT_HINT = (
+    "The question asks for {asked} significant digits, and {value} has {has}. Print the value "
+    'with f"{{x:.{asked}g}}" (not rounded to decimal places), then answer from that output.'
+)
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
     "another number, a statistic or a coefficient. Print the test result's p-value by its "
@@ -166,8 +170,9 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     """Why an Answer is sent back, or None: it quotes numbers no output shows, or the
     question asks for a value and it states none that a cell printed (a cell that printed
     nothing is no evidence, and a format placeholder copied from the question is no
-    value), or it gives nan for one, or a p-value outside [0, 1], or the question asks to
-    choose among listed values and no output shows the answer's choice."""
+    value), or it gives nan for one, or a p-value outside [0, 1], or fewer significant
+    digits than the question asks for, or the question asks to choose among listed values
+    and no output shows the answer's choice."""
     evidence = _evidence(t)
     missing = grounding.ungrounded(answer, evidence)
     if missing:
@@ -199,6 +204,11 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     impossible = grounding.impossible_p_value(answer)
     if impossible is not None:
         return P_VALUE_HINT.format(value=impossible)
+    asked = grounding.significant_asked(t.question)
+    short = grounding.short_of_significant(answer, asked) if asked else None
+    if short is not None:
+        has = grounding.significant_digits(short)
+        return SIGNIFICANT_HINT.format(asked=asked, value=short, has=has)
     if options is not None:
         return CHOICE_HINT.format(options=_listed(options))
     return None
