@@ -8,7 +8,6 @@ import ast
 import builtins
 import contextlib
 import datetime
-import functools
 import importlib
 import inspect
 import linecache
@@ -17,7 +16,6 @@ import re
 import signal
 import sys
 import textwrap
-import threading
 import time
 import traceback
 import types
@@ -36,32 +34,16 @@ from da_cli.sandbox.forgiving import (
 )
 from da_cli.sandbox.quota import DiskQuota, WorkspaceFull, cell_clock
 
-_inside_helper = threading.local()  # how deep the current thread is in da's helpers
 _DEPRECATIONS = (DeprecationWarning, FutureWarning)
 
 
-def _quietly(helper):
-    """One of da's helpers, run without the deprecation warnings raised inside it. DuckDB
-    converts a zoned timestamp to pandas with `drop(inplace=True)`, which pandas 3
-    deprecates: the warning, attributed to da's `load()`, read to a small model as a fault
-    in its own code. The cell's own deprecated calls still warn. A per-thread depth, read
-    by `_show_warning`, rather than `catch_warnings`: that swaps the process's filters
-    (threads of a cell would undo each other's) and resets which warnings were already
-    shown, so a cell's own warning would repeat on every call in a loop."""
-
-    @functools.wraps(helper)
-    def quiet(*args, **kwargs):
-        _inside_helper.depth = getattr(_inside_helper, "depth", 0) + 1
-        try:
-            return helper(*args, **kwargs)
-        finally:
-            _inside_helper.depth -= 1
-
-    return quiet
-
-
 def _show_warning(message, category, *args, _show=warnings.showwarning, **kwargs) -> None:
-    if getattr(_inside_helper, "depth", 0) and issubclass(category, _DEPRECATIONS):
+    """Warnings as Python shows them, but none that a call is deprecated. They say what a
+    future version will do, never what this output is, and a small model reads them as a
+    fault: pandas 3 warns at every `inplace=True` (3 lines a cell), and DuckDB's own
+    conversion of zoned timestamps warned in da's `load()`. Dropped here rather than by a
+    filter, which a cell's own `simplefilter` would undo."""
+    if issubclass(category, _DEPRECATIONS):
         return
     _show(message, category, *args, **kwargs)
 
@@ -101,7 +83,6 @@ def _setup_namespace(catalog: dict) -> dict:
     con = Catalog.from_dict(catalog).connect()
     tables = [v["name"] for v in catalog["views"]]
 
-    @_quietly
     def sql(query: str) -> pd.DataFrame:
         """Run DuckDB SQL over the data's tables and return a DataFrame."""
         try:
@@ -117,7 +98,6 @@ def _setup_namespace(catalog: dict) -> dict:
                 raise
             raise duckdb.CatalogException(message) from None
 
-    @_quietly
     def load(table: str, limit: int | None = None) -> pd.DataFrame:
         """Load a table (a DuckDB view) into pandas, optionally only the first `limit` rows."""
         table = table_meant(table, tables)
@@ -126,7 +106,6 @@ def _setup_namespace(catalog: dict) -> dict:
         q = f'SELECT * FROM "{table}"' + (f" LIMIT {int(limit)}" if limit else "")
         return con.sql(q).df()
 
-    @_quietly
     def explain_change(table: str, period: str | None = None, **options) -> drivers.ChangeReport:
         """The cause of the change the question asks about: the period ('2025-Q3', 'Q3',
         '2025-07', 'July', '2025') and the measure are read from the question when not
@@ -136,7 +115,6 @@ def _setup_namespace(catalog: dict) -> dict:
         report.chart()  # saved with the cell: a report of the analysis shows the waterfall
         return report
 
-    @_quietly
     def survey_fact(kind: str, **params) -> facts.Fact:
         """One of a report's survey facts (da_cli/data/facts.py), drawn as it prints."""
         fact = facts.compute(con, kind, **params)
