@@ -318,3 +318,10 @@ def test_a_question_naming_a_population_or_sample_deviation_gets_what_the_librar
     assert "ddof=1" in user("Report the sample variance of units.")
     plain = user("What is the standard deviation of the revenue?")
     assert plain.endswith("# Question\nWhat is the standard deviation of the revenue?\n")
+    # A fitted line's slope is not a correlation, and significant digits are not decimals:
+    # on unseen tables the 1.5B answered r for a slope and 0.0045 for 4 significant digits.
+    slope = user("If units is fitted as a straight line of price, what is the slope?")
+    assert "np.polyfit(x, y, 1)[0]" in slope and "a correlation coefficient is not" in slope
+    digits = user("What is the correlation of units and price? Give 4 significant digits.")
+    assert 'print f"{x:.Ng}"' in digits and "np.polyfit" not in digits
+    assert "Note:" not in user("Which region has the highest revenue?")

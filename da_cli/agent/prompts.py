@@ -84,8 +84,10 @@ def is_change_question(question: str) -> bool:
 
 
 # What a question's statistical terms mean in the libraries a small model writes, where the
-# library's default is the other one: pandas' .std() and .var() divide by n - 1 (a sample's),
-# numpy's by n (a population's). Keyed on the term alone, as an analyst would say it.
+# library's default is the other one (pandas' .std() and .var() divide by n - 1, a sample's;
+# numpy's by n, a population's) or where a small model reaches for the wrong call (on unseen
+# tables the 1.5B answered a correlation for a fitted line's slope, and formatted `:.4f` for
+# 4 significant digits). Keyed on the term alone, as an analyst would say it.
 _METHOD_NOTES = (
     (
         re.compile(r"\bpopulation (standard deviation|variance|std)\b", re.IGNORECASE),
@@ -96,6 +98,17 @@ _METHOD_NOTES = (
         re.compile(r"\bsample (standard deviation|variance|std)\b", re.IGNORECASE),
         "A sample standard deviation or variance divides by n - 1: pandas' .std() and "
         ".var() do; np.std and np.var need ddof=1.",
+    ),
+    (
+        re.compile(r"\bslope\b|\bleast[- ]squares\b|\bstraight line\b", re.IGNORECASE),
+        "The slope of y fitted on x by least squares is np.polyfit(x, y, 1)[0] or "
+        "scipy.stats.linregress(x, y).slope (drop rows missing either first); a correlation "
+        "coefficient is not the slope.",
+    ),
+    (
+        re.compile(r"\bsignificant (digits?|figures?)\b", re.IGNORECASE),
+        'N significant digits: print f"{x:.Ng}" (4 significant digits of 0.0044671 are '
+        "0.004467); round(x, N) and :.Nf keep N decimal places instead.",
     ),
 )
 
