@@ -255,6 +255,13 @@ def test_a_name_used_before_the_cell_assigns_it_says_where_it_is_assigned(sandbo
     assert r.error.endswith(
         "total_sales is assigned later in this cell, on line 4: move that first."
     )
+    # A filter of one table written with the name it is assigned to means that table: the
+    # 1.5B, told to assign the name on a line of its own first, answered a made-up total.
+    r = sandbox.run("t = load('regions')\nkept = t[kept['region'] != 'x']\nprint(len(kept))")
+    assert r.error.endswith(
+        "kept is assigned by this line, so it does not exist yet: the condition inside t[...] "
+        "tests t's own columns.\nLine 2 with it: kept = t[t['region'] != 'x']"
+    ), r.error
     r = sandbox.run("print(never_made)")  # assigned nowhere: nothing to add
     assert r.error.endswith("NameError: name 'never_made' is not defined"), r.error
 

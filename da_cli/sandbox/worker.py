@@ -626,6 +626,9 @@ def _name_hint(exc: NameError, code: str, filename: str) -> str:
         and isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign))
     ]
     if at and name in assigned_names(at[0]):
+        own = _filter_of_another(at[0], name, code)
+        if own is not None:
+            return own
         return (
             f"\n{name} is assigned by this same statement, whose right side runs first: "
             f"assign {name} on a line of its own before the line that uses it."
@@ -641,6 +644,30 @@ def _name_hint(exc: NameError, code: str, filename: str) -> str:
     if later:
         return f"\n{name} is assigned later in this cell, on line {min(later)}: move that first."
     return ""
+
+
+def _filter_of_another(stmt: ast.stmt, name: str, code: str) -> str | None:
+    """`kept = df[kept["year"] == 2023]`: a filter of one table written with the name it is
+    about to be assigned to. It is meant to test the table it filters (the 1.5B, told to
+    assign the name first, gave up and answered a made-up total): the line with that
+    table's name in the condition."""
+    value = getattr(stmt, "value", None)
+    if not (isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name)):
+        return None
+    table = value.value.id
+    inside = {n.id for n in ast.walk(value.slice) if isinstance(n, ast.Name)}
+    if table == name or name not in inside:
+        return None
+    line = ast.get_source_segment(code, stmt)
+    condition = ast.get_source_segment(code, value.slice)
+    if line is None or condition is None or "\n" in line:
+        return None
+    fixed = re.sub(rf"(?<![\w.]){re.escape(name)}\b", table, condition)
+    return (
+        f"\n{name} is assigned by this line, so it does not exist yet: the condition inside "
+        f"{table}[...] tests {table}'s own columns.\nLine {stmt.lineno} with it: "
+        f"{line.replace(condition, fixed, 1)}"
+    )
 
 
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
