@@ -239,6 +239,25 @@ def test_an_api_the_library_removed_is_named_with_what_replaced_it(sandbox):
         assert "regex=True" not in sandbox.run(cases + cell).error  # plain text either way
 
 
+def test_a_date_or_time_read_as_a_number_is_told_how_pandas_reads_it(sandbox):
+    # The 1.5B took the hour of "7:13 PM" with a regular expression and int(), stripped the
+    # colon and tried again ("713 PM"), until the loop stopped it.
+    times = "import pandas as pd\nt = pd.Series(['7:13 PM', '11:02 AM'])\n"
+    said = "is a date or a time of day, not a number: pd.to_datetime(column, format='mixed')"
+    for cell, text in (
+        ("t.str.extract(r'(\\d{1,2}:\\d{2})')[0].astype(int)", "'7:13'"),
+        ("t.str.replace(':', '').astype(int)", "'713 PM'"),
+        ("pd.to_numeric(t)", "'7:13 PM'"),
+        ("float('2014-09-17')", "'2014-09-17'"),
+    ):
+        r = sandbox.run(times + cell)
+        assert f"{text} {said}" in r.error, r.error
+    hour = sandbox.run(times + "print(pd.to_datetime(t, format='mixed').dt.hour.tolist())")
+    assert hour.observation() == "[19, 11]"
+    for other in ("int('male')", "float('null')"):  # not a date: nothing to add
+        assert "pd.to_datetime" not in sandbox.run(other).error
+
+
 def test_a_name_used_before_the_cell_assigns_it_says_where_it_is_assigned(sandbox):
     # The 1.5B wrote a split like this three times, unchanged, after the bare NameError
     # (in the order it meant, the sandbox now runs it: the test below).

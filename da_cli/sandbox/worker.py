@@ -505,6 +505,33 @@ def _changed_api_hint(exc: BaseException) -> str:
     return ""
 
 
+# Text a conversion to a number failed on that reads as a date or a time of day: `7:13`,
+# `7:13 PM`, `713 PM` (a colon stripped), `2014-09-17`, `Apr 13 2017 10:00:00 AM`.
+_DATE_OR_TIME = re.compile(
+    r"\d{1,2}:\d{2}|\d\s*[AaPp]\.?[Mm]\b|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}"
+    r"|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d",
+    re.IGNORECASE,
+)
+_FAILED_TEXT = re.compile(
+    r"(?:invalid literal for int\(\) with base 10|could not convert string to float"
+    r"|Unable to parse string):? ['\"]([^'\"]{1,60})['\"]"
+)
+
+
+def _date_text_hint(exc: BaseException) -> str:
+    """A conversion to a number that failed on a date or a time of day: the 1.5B took the
+    hour of "7:13 PM" with a regular expression and int(), then stripped the colon and
+    tried again ("713 PM"), until the loop stopped it. pandas reads such text itself."""
+    m = _FAILED_TEXT.search(str(exc))
+    if m is None or not _DATE_OR_TIME.search(m.group(1)):
+        return ""
+    return (
+        f"\n'{m.group(1)}' is a date or a time of day, not a number: pd.to_datetime(column, "
+        f"format='mixed') reads such text, and .dt.hour, .dt.day, .dt.month or .dt.year "
+        f"takes a part of it."
+    )
+
+
 # What a conversion to a number says about text it could not read.
 _NOT_A_NUMBER = (
     "invalid literal for int()",
@@ -1339,7 +1366,7 @@ def _run_cell(
                 if refused:
                     # scikit-learn's advice after its first line is to change the model.
                     error = error.replace(str(e), str(e).split("\n")[0])
-                error += refused or _hint(_input_hint, e, filename)
+                error += refused or _hint(_input_hint, e, filename) or _hint(_date_text_hint, e)
                 if not changed_api and _TEXT_GIVEN.search(str(e)):
                     error += _hint(_text_argument_hint, e, ns, code, filename, False)
     finally:
