@@ -258,6 +258,26 @@ def test_a_date_or_time_read_as_a_number_is_told_how_pandas_reads_it(sandbox):
         assert "pd.to_datetime" not in sandbox.run(other).error
 
 
+def test_an_aggregate_over_every_grouped_column_is_told_to_pick_the_column_first(sandbox):
+    # The 1.5B read "datetime64 type does not support operation 'sum'" as its weight column
+    # holding text, converted it three times, and answered a made-up origin.
+    frame = (
+        "import pandas as pd\nt = pd.DataFrame({'origin': ['a', 'b', 'a'], 'w': [1.0, 2, 3], "
+        "'at': pd.to_datetime(['2020-01-01'] * 3), 'note': ['x', 'y', 'z']})\n"
+    )
+    r = sandbox.run(frame + "total = t.groupby('origin').sum()['w']")
+    assert r.error.endswith(
+        "TypeError: datetime64 type does not support operation 'sum'\n.sum() after groupby() "
+        "runs over every column, and a date or text column cannot take it: pick the column "
+        "first.\nLine 3 with it: total = t.groupby('origin')['w'].sum()"
+    ), r.error
+    r = sandbox.run(frame + "print(t.drop(columns='at').groupby('origin').mean()[['w']])")
+    assert "Line 3 with it: print(t.drop(columns='at').groupby('origin')[['w']].mean())" in r.error
+    assert sandbox.run(frame + "print(t.groupby('origin')['w'].sum().tolist())").ok
+    # A column picked first that cannot take it is another error: nothing to rewrite.
+    assert "pick the column" not in sandbox.run(frame + "t.groupby('origin')['note'].mean()").error
+
+
 def test_a_name_used_before_the_cell_assigns_it_says_where_it_is_assigned(sandbox):
     # The 1.5B wrote a split like this three times, unchanged, after the bare NameError
     # (in the order it meant, the sandbox now runs it: the test below).

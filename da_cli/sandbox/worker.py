@@ -968,6 +968,50 @@ def _input_hint(exc: Exception, filename: str) -> str:
     return ""
 
 
+_UNSUPPORTED = re.compile(r"does not support operation '(\w+)'|Cannot perform reduction '(\w+)'")
+
+
+def _groupby_all_columns_hint(exc: Exception, code: str, filename: str) -> str:
+    """`t.groupby("origin").sum()["weight_kg"]` aggregates every column before it picks one,
+    and a date or text column cannot be summed ("datetime64 type does not support operation
+    'sum'"): the 1.5B read that as weight_kg holding text, converted it three times and
+    answered a made-up origin. The line with the column picked first."""
+    if not _UNSUPPORTED.search(str(exc)):
+        return ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not any(os.sep + "groupby" + os.sep in f.filename for f in frames):
+        return ""
+    line, _ = _past_cell(exc, filename)
+    text = linecache.getline(filename, line).strip()
+    for node in ast.walk(ast.parse(code)):
+        # node: <grouped>.<agg>(...)[<picked>], with <grouped> a .groupby(...) call
+        if not (isinstance(node, ast.Subscript) and node.lineno == line):
+            continue
+        agg = node.value
+        if not (isinstance(agg, ast.Call) and isinstance(agg.func, ast.Attribute)):
+            continue
+        grouped = agg.func.value
+        if not (
+            isinstance(grouped, ast.Call)
+            and isinstance(grouped.func, ast.Attribute)
+            and grouped.func.attr == "groupby"
+        ):
+            continue
+        whole = ast.get_source_segment(code, node) or ""
+        by = ast.get_source_segment(code, grouped) or ""
+        picked = ast.get_source_segment(code, node.slice) or ""
+        call = ast.get_source_segment(code, agg) or ""
+        args = call[len(ast.get_source_segment(code, agg.func) or call) :]
+        if not (whole and by and picked and args) or whole not in text:
+            return ""
+        fixed = text.replace(whole, f"{by}[{picked}].{agg.func.attr}{args}", 1)
+        return (
+            f"\n.{agg.func.attr}() after groupby() runs over every column, and a date or text "
+            f"column cannot take it: pick the column first.\nLine {line} with it: {fixed}"
+        )
+    return ""
+
+
 def _refused_nan_hint(exc: Exception, filename: str) -> str:
     """scikit-learn's "Input X contains NaN" names neither the column nor the count (and
     suggests another model): the 1.5B fitted the same table again three times. The hint
@@ -1366,7 +1410,12 @@ def _run_cell(
                 if refused:
                     # scikit-learn's advice after its first line is to change the model.
                     error = error.replace(str(e), str(e).split("\n")[0])
-                error += refused or _hint(_input_hint, e, filename) or _hint(_date_text_hint, e)
+                error += (
+                    refused
+                    or _hint(_input_hint, e, filename)
+                    or _hint(_date_text_hint, e)
+                    or _hint(_groupby_all_columns_hint, e, code, filename)
+                )
                 if not changed_api and _TEXT_GIVEN.search(str(e)):
                     error += _hint(_text_argument_hint, e, ns, code, filename, False)
     finally:
