@@ -233,7 +233,9 @@ def test_fewer_significant_digits_than_asked_are_sent_back(session):
     )
     assert t.answer == "The correlation is 0.004467." and t.rejected_answers == 1
     said = "The question asks for 4 significant digits, and 0.0045 has 2. Print the value with "
-    assert said + 'f"{x:.4g}"' in model.history[2]["continuation"]
+    # The line to run, with the cell's own name: told in words, the 1.5B wrote :.4f again.
+    line = '4 significant digits, then answer from that output:\nprint(f"{r:.4g}")'
+    assert said + line in model.history[2]["continuation"]
     # An answer that gives them stands, whatever else it quotes; so does any answer to a
     # question that asks for no significant digits.
     for answer, asked in (("It is 0.004467, close to 0.0.", question), ("0.0045", "What is r?")):
@@ -352,4 +354,5 @@ def test_a_question_naming_a_population_or_sample_deviation_gets_what_the_librar
     assert "np.polyfit(x, y, 1)[0]" in slope and "a correlation coefficient is not" in slope
     digits = user("What is the correlation of units and price? Give 4 significant digits.")
     assert 'print f"{x:.Ng}"' in digits and "np.polyfit" not in digits
+    assert ".Nf" not in digits  # named, the wrong format was the one it wrote
     assert "Note:" not in user("Which region has the highest revenue?")

@@ -109,6 +109,20 @@ def short_of_significant(answer: str, asked: int) -> str | None:
     return short
 
 
+# A value a cell printed at a fixed number of decimals: f"{r:.4f}", round(r, 4).
+_NAME = r"([A-Za-z_][\w.\[\]'\"]*)"
+_FIXED = re.compile(rf"\{{{_NAME}\s*:\s*\.\d+f\}}|\bround\(\s*{_NAME}\s*,")
+
+
+def significant_print(code: str, asked: int) -> str:
+    """The line that prints a value with `asked` significant digits: the value the cell
+    printed at fixed decimals (`{r:.4f}` gives 0.0045 for 0.004467), else a placeholder.
+    A small model told in words to use .4g wrote .4f again; the line itself it copies."""
+    m = _FIXED.search(code)
+    name = (m.group(1) or m.group(2)) if m else "value"
+    return f'print(f"{{{name}:.{asked}g}}")'
+
+
 # A row of a printed table with the default index: "0  organic   37398.12" (the label may
 # span columns; the last column is the number).
 _TABLE_ROW = re.compile(r"^\s*(\d+)\s+(\S.*?)\s{2,}(-?[\d,]*\.?\d+(?:[eE][-+]?\d+)?)\s*$")

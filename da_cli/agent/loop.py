@@ -50,7 +50,7 @@ CHOICE_HINT = (
 )
 SIGNIFICANT_HINT = (
     "The question asks for {asked} significant digits, and {value} has {has}. Print the value "
-    'with f"{{x:.{asked}g}}" (not rounded to decimal places), then answer from that output.'
+    "with {asked} significant digits, then answer from that output:\n{line}"
 )
 FIRST_ROW_HINT = (
     'The table\'s first row is row 0, "{first}"; the answer names "{named}", which is row 1. '
@@ -217,7 +217,8 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     short = grounding.short_of_significant(answer, asked) if asked else None
     if short is not None:
         has = grounding.significant_digits(short)
-        return SIGNIFICANT_HINT.format(asked=asked, value=short, has=has)
+        line = grounding.significant_print(_last_code(t), asked)
+        return SIGNIFICANT_HINT.format(asked=asked, value=short, has=has, line=line)
     if options is not None:
         return CHOICE_HINT.format(options=_listed(options))
     return None
@@ -233,6 +234,10 @@ def _computed_outputs(t: Transcript) -> list[str]:
         elif s.kind == "execute" and not s.error and not grounding.spelled_out(code):
             out.append(s.text)
     return out
+
+
+def _last_code(t: Transcript) -> str:
+    return next((s.text for s in reversed(t.steps) if s.kind == "code"), "")
 
 
 def _listed(options: list[str]) -> str:

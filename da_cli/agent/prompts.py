@@ -87,7 +87,9 @@ def is_change_question(question: str) -> bool:
 # library's default is the other one (pandas' .std() and .var() divide by n - 1, a sample's;
 # numpy's by n, a population's) or where a small model reaches for the wrong call (on unseen
 # tables the 1.5B answered a correlation for a fitted line's slope, and formatted `:.4f` for
-# 4 significant digits). Keyed on the term alone, as an analyst would say it.
+# 4 significant digits). Keyed on the term alone, as an analyst would say it. A note says
+# what to write, never what not to: told that `round` and `:.Nf` give decimal places, the
+# 1.5B wrote `:.4f` where, without the note, it had printed the value whole.
 _METHOD_NOTES = (
     (
         re.compile(r"\bpopulation (standard deviation|variance|std)\b", re.IGNORECASE),
@@ -107,8 +109,7 @@ _METHOD_NOTES = (
     ),
     (
         re.compile(r"\bsignificant (digits?|figures?)\b", re.IGNORECASE),
-        'N significant digits: print f"{x:.Ng}" (4 significant digits of 0.0044671 are '
-        "0.004467); round(x, N) and :.Nf keep N decimal places instead.",
+        'N significant digits: print f"{x:.Ng}" (4 significant digits of 0.0044671 are 0.004467).',
     ),
 )
 
