@@ -244,34 +244,6 @@ def test_fewer_significant_digits_than_asked_are_sent_back(session):
         assert t.rejected_answers == 0 and t.answer == answer
 
 
-def test_the_second_row_of_a_ranked_table_named_for_the_first_is_sent_back(session):
-    # The 1.5B read pandas' index as counting from 1: it answered "ads" (row 1) for the
-    # source with the highest revenue where row 0, "organic", was.
-    cell = code_step(
-        "import pandas as pd\nt = pd.DataFrame({'source': ['organic', 'ads', 'email'], "
-        "'total': [37398.12, 13701.75, 3495.43]})\nprint(t)"
-    )
-    question = "Which source had the highest total revenue?"
-    t, _, model = session(
-        cell,
-        answer_step("ads had the highest revenue, 13701.75."),
-        code_step("print(t.iloc[0])"),
-        answer_step("organic had the highest revenue, 37398.12.", "Row 0 is organic."),
-        question=question,
-    )
-    assert t.answer == "organic had the highest revenue, 37398.12." and t.rejected_answers == 1
-    said = 'The table\'s first row is row 0, "organic"; the answer names "ads", which is row 1.'
-    assert said in model.history[2]["continuation"]
-    # The second row stands where the question asks for it, or where the answer names both.
-    for answer, asked in (
-        ("ads, 13701.75.", "Which source had the second highest total revenue?"),
-        ("ads, 13701.75, after organic.", question),
-        ("ads, 13701.75.", "Which source had the lowest total revenue?"),  # sorted the other way
-    ):
-        t, _, _ = session(cell, answer_step(answer), question=asked)
-        assert t.rejected_answers == 0, asked
-
-
 def test_significant_digits_as_asked_and_as_written():
     from da_cli.agent import grounding
 

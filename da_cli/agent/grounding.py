@@ -123,51 +123,6 @@ def significant_print(code: str, asked: int) -> str:
     return f'print(f"{{{name}:.{asked}g}}")'
 
 
-# A row of a printed table with the default index: "0  organic   37398.12" (the label may
-# span columns; the last column is the number).
-_TABLE_ROW = re.compile(r"^\s*(\d+)\s+(\S.*?)\s{2,}(-?[\d,]*\.?\d+(?:[eE][-+]?\d+)?)\s*$")
-_EXTREME = re.compile(
-    r"\b(?:(highest|most|largest|biggest|greatest|maximum|max|top|best)|"
-    r"(lowest|least|smallest|fewest|minimum|min|worst))\b",
-    re.IGNORECASE,
-)
-_NOT_FIRST = re.compile(r"\b(second|third|2nd|3rd|runner|top \d+|\d+ (?:highest|largest))\b", re.I)
-
-
-def ranked_rows(output: str) -> list[tuple[str, float]]:
-    """The (label, value) rows of a printed table whose index counts 0, 1, 2, … from its
-    first row (what pandas prints for a query's result), in order."""
-    rows: list[tuple[str, float]] = []
-    for line in output.splitlines():
-        m = _TABLE_ROW.match(line)
-        if m is None or int(m.group(1)) != len(rows):
-            if rows:
-                break
-            continue
-        rows.append((m.group(2).strip(), float(m.group(3).replace(",", ""))))
-    return rows
-
-
-def skipped_first_row(answer: str, output: str, question: str) -> tuple[str, str] | None:
-    """(first, named): the answer to a "which … highest" question names the second row of a
-    table the output sorted that way, and not its first, row 0. Small models read pandas'
-    index as counting from 1: the 1.5B answered "ads" (row 1) where row 0 was "organic"."""
-    asked = _EXTREME.search(question)
-    rows = ranked_rows(output)
-    if asked is None or _NOT_FIRST.search(question) or len(rows) < 2:
-        return None
-    values = [v for _, v in rows]
-    descending = asked.group(1) is not None
-    if values != sorted(values, reverse=descending) or values[0] == values[1]:
-        return None
-    (first, _), (second, _) = rows[0], rows[1]
-
-    def names(label: str) -> bool:
-        return re.search(rf"(?<![\w-]){re.escape(label)}(?![\w-])", answer, re.I) is not None
-
-    return (first, second) if names(second) and not names(first) else None
-
-
 NO_OUTPUT = "(no output)"  # what the sandbox shows for a cell that printed nothing
 _BRACKET = re.compile(r"\[([^\[\]\n]{1,80})\]")
 _WORD = re.compile(r"[A-Za-z][\w\-]{2,}")

@@ -52,10 +52,6 @@ SIGNIFICANT_HINT = (
     "The question asks for {asked} significant digits, and {value} has {has}. Print the value "
     "with {asked} significant digits, then answer from that output:\n{line}"
 )
-FIRST_ROW_HINT = (
-    'The table\'s first row is row 0, "{first}"; the answer names "{named}", which is row 1. '
-    "Answer from the row the question asks for."
-)
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
     "another number, a statistic or a coefficient. Print the test result's p-value by its "
@@ -174,10 +170,9 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     """Why an Answer is sent back, or None: it quotes numbers no output shows, or the
     question asks for a value and it states none that a cell printed (a cell that printed
     nothing is no evidence, and a format placeholder copied from the question is no
-    value), or it gives nan for one, or a p-value outside [0, 1], or the second row of a
-    ranked table for its first, or fewer significant digits than the question asks for, or
-    the question asks to choose among listed values and no output shows the answer's
-    choice."""
+    value), or it gives nan for one, or a p-value outside [0, 1], or fewer significant
+    digits than the question asks for, or the question asks to choose among listed values
+    and no output shows the answer's choice."""
     evidence = _evidence(t)
     missing = grounding.ungrounded(answer, evidence)
     if missing:
@@ -196,8 +191,7 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
         return UNGROUNDED_HINT.format(numbers=", ".join(missing[:5]))
     # A follow-up may answer from the earlier analysis's outputs (in its assistant turn).
     outputs = [m["content"] for m in t.messages if m["role"] == "assistant"]
-    computed = _computed_outputs(t)
-    outputs += computed
+    outputs += _computed_outputs(t)
     asks = grounding.asks_for_value(t.question)
     options = grounding.undecided_choice(answer, outputs, t.question)
     if asks and not grounding.states_computed_value(answer, outputs, t.question):
@@ -210,9 +204,6 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     impossible = grounding.impossible_p_value(answer)
     if impossible is not None:
         return P_VALUE_HINT.format(value=impossible)
-    skipped = grounding.skipped_first_row(answer, computed[-1], t.question) if computed else None
-    if skipped is not None:
-        return FIRST_ROW_HINT.format(first=skipped[0], named=skipped[1])
     asked = grounding.significant_asked(t.question)
     short = grounding.short_of_significant(answer, asked) if asked else None
     if short is not None:
