@@ -122,6 +122,31 @@ def test_batched_sequences_share_the_prompt_and_sample_on_their_own():
         model.close()
 
 
+@pytest.mark.smoke
+def test_a_sampled_step_depends_on_its_seed_alone_not_on_what_was_sampled_before():
+    # One analysis samples after a repeat (K = 1 goes through `generate`, not the batch).
+    # llama-cpp-python, given no seed, draws the next from its last one: the same question
+    # answered otherwise after other questions had sampled in the same `da eval` run.
+    from da_cli.agent import protocol
+    from da_cli.models import load_model
+    from da_cli.models.base import Request, generate_all
+
+    model = load_model(SMALL_MODEL)
+    try:
+        messages = [{"role": "user", "content": "Name three colours, then stop."}]
+
+        def ask(seed: int) -> str:
+            req = Request(messages, "", protocol.STOP, None, 24, 0.9, seed)
+            return generate_all(model, [req])[0].text
+
+        first = ask(7)
+        ask(8), ask(9)  # other sampled steps in the same process
+        assert ask(7) == first
+        assert len({first, ask(8), ask(9)}) > 1
+    finally:
+        model.close()
+
+
 def _speculative_cases():
     """The agent's first step on examples/sales.xlsx and its step after a table was printed
     (it restates the table: the copying case), with the protocol's grammar and without."""

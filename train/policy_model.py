@@ -82,6 +82,7 @@ class PolicyModel:
         grammar: str | None,
         max_tokens: int,
         temperature: float = 0.0,
+        seed: int = 0,  # unused: a GRPO group's rollouts must differ, so torch's stream runs on
     ) -> Generation:
         tok = self.tokenizer
         prompt_ids = tok(self.render(messages, continuation), add_special_tokens=False)["input_ids"]

@@ -32,13 +32,13 @@ class Request:
     seed: int = 0
 
     def options(self) -> dict:
-        """`generate`'s keyword arguments (the seed is not one: a backend that takes a seed
-        passes it itself)."""
+        """`generate`'s keyword arguments."""
         return {
             "stop": self.stop,
             "grammar": self.grammar,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
+            "seed": self.seed,
         }
 
 
@@ -57,6 +57,9 @@ class Model(Protocol):
         grammar: str | None,
         max_tokens: int,
         temperature: float = 0.0,
+        # Sampling's random stream (temperature > 0), fixed by the request alone: a sampled
+        # step must not depend on what the process sampled before it.
+        seed: int = 0,
     ) -> Generation: ...
 
     def close(self) -> None: ...

@@ -186,6 +186,7 @@ class LlamaCppModel:
         grammar: str | None,
         max_tokens: int,
         temperature: float = 0.0,
+        seed: int = 0,
     ) -> Generation:
         llm = self._llm
         prompt = self.tokenize(self.render(messages, continuation))
@@ -199,7 +200,10 @@ class LlamaCppModel:
         if temperature == 0.0 and self.speculative:
             complete = functools.partial(speculative.complete, llm)
         else:
-            complete = functools.partial(llm.create_completion, temperature=temperature)
+            # Without a seed llama-cpp-python draws the next from its last one, so a sampled
+            # step would depend on how many came before it in the process (the questions an
+            # eval ran earlier): the same question, run alone, answered otherwise.
+            complete = functools.partial(llm.create_completion, temperature=temperature, seed=seed)
         start = time.perf_counter()
         self._abort.raw = b"\0\0"
         try:

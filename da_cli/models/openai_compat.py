@@ -92,7 +92,7 @@ class OpenAICompatModel:
         """Several continuations as concurrent requests: the server (vLLM) batches them."""
         with ThreadPoolExecutor(max_workers=len(requests)) as pool:
             futures = [
-                pool.submit(self.generate, r.messages, r.continuation, seed=r.seed, **r.options())
+                pool.submit(self.generate, r.messages, r.continuation, **r.options())
                 for r in requests
             ]
             return [f.result() for f in futures]

@@ -50,6 +50,7 @@ class ReplayModel:
         grammar: str | None,
         max_tokens: int,
         temperature: float = 0.0,
+        seed: int = 0,
     ) -> Generation:
         i = len(self.history)
         self.history.append(
