@@ -8,12 +8,14 @@ da_cli` (the CLI's version check) stays cheap.
 """
 
 import contextlib
+import functools
 import importlib.util
 from pathlib import Path
 
 __version__ = "0.1.0"
 
 
+@functools.cache  # the API calls it on each lazy export; the search runs once
 def load_cuda_llama_first() -> None:
     """With a CUDA build of llama.cpp, load it before anything imports numpy: the CLI and
     the Python API call this before their heavy imports (the sandbox worker does not).
