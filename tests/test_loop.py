@@ -156,7 +156,8 @@ def test_an_answer_without_a_value_is_sent_back_once(session, cell, answer, hint
 def test_nan_is_a_value_an_answer_gives_only_where_it_states_one():
     from da_cli.agent import grounding
 
-    for stated in ("The p-value is nan because", "r = NaN", "@p[ nan ]", "it returns NaN."):
+    # An Answer of nan alone, too: the 1.5B answered "NaN" for a slope of data with gaps.
+    for stated in ("The p-value is nan because", "r = NaN", "@p[ nan ]", "it returns NaN.", "NaN"):
         assert grounding.states_nan(stated), stated
     for said in ("The column has 3 NaN values.", "No NaN in the data.", "nanmean gave 2"):
         assert not grounding.states_nan(said), said
@@ -244,6 +245,38 @@ def test_fewer_significant_digits_than_asked_are_sent_back(session):
         assert t.rejected_answers == 0 and t.answer == answer
 
 
+def test_an_answer_short_of_significant_digits_is_restated_from_the_output_that_has_them(session):
+    # Sent back, the 1.5B printed 0.00447 and then answered 0.0045 again (4 of 4 such
+    # analyses on unseen tables): the output it ran says which value it meant.
+    question = "What is the correlation of a and b? Give 4 significant digits."
+    t, _, _ = session(
+        code_step('r = sum([0.002, 0.00247])\nprint(f"{r:.4f}")'),
+        answer_step("The correlation is 0.0045, close to 0."),
+        code_step('print(f"{r:.4g}")'),
+        answer_step("The correlation is 0.0045 (weak).", "It printed 0.00447."),
+        question=question,
+    )
+    assert t.answer == "The correlation is 0.00447 (weak)." and t.rejected_answers == 1
+    said = "Answer restated with the significant digits asked for: 0.0045 is 0.00447 in an output."
+    assert [s.text for s in t.steps if s.kind == "notice"][-1] == said
+    assert not t.unverified
+
+
+def test_a_number_is_restated_only_from_one_output_value_that_rounds_to_it():
+    from da_cli.agent import grounding
+
+    restate = grounding.with_significant
+    # More digits than asked are rounded to what was asked; no digit is made up past the
+    # output's own (0.00447, printed by .4g, stays as printed).
+    assert restate("r = -0.0017.", ["-0.0016843"], 4) == ("r = -0.001684.", "-0.0017", "-0.001684")
+    assert restate("r = 0.0045", ["0.00447"], 4)[0] == "r = 0.00447"
+    assert restate("slope 12.3", ["12.3456 and 1200"], 4)[0] == "slope 12.35"
+    # No output value that rounds to it, two that disagree, or the digits given: unchanged.
+    assert restate("r = 0.0045", ["0.00439"], 4) is None
+    assert restate("r = 0.0045", ["0.004471 0.004512"], 4) is None
+    assert restate("r = 0.004471", ["0.0044712"], 4) is None
+
+
 def test_significant_digits_as_asked_and_as_written():
     from da_cli.agent import grounding
 
@@ -328,3 +361,14 @@ def test_a_question_naming_a_population_or_sample_deviation_gets_what_the_librar
     assert 'print f"{x:.Ng}"' in digits and "np.polyfit" not in digits
     assert ".Nf" not in digits  # named, the wrong format was the one it wrote
     assert "Note:" not in user("Which region has the highest revenue?")
+    # Which variable is y, in the question's words: the 1.5B fitted 3 of 5 lines the other
+    # way round.
+    assert slope.endswith('Note: In this question y is "units" and x is "price".\n')
+    assert 'y is "revenue" and x is "ad spend"' in user(
+        "What is the slope when revenue is regressed on ad spend?"
+    )
+    assert 'y is "sales" and x is "temperature"' in user("The slope of sales against temperature?")
+    assert "y is" not in user("What is the slope of the least squares line?")
+    # Both sides of the mean: the 1.5B counted values above 3 standard deviations, no mean.
+    sides = user("How many fares lie more than 3 standard deviations away from the mean?")
+    assert "(x - x.mean()).abs() > k * x.std()" in sides

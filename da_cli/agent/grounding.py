@@ -3,6 +3,7 @@ an Execute output, the data profile, or the question itself. Small models otherw
 answer with numbers copied from examples or made up."""
 
 import ast
+import math
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -109,6 +110,34 @@ def short_of_significant(answer: str, asked: int) -> str | None:
     return short
 
 
+def with_significant(answer: str, outputs: list[str], asked: int) -> tuple[str, str, str] | None:
+    """The answer with its number that falls short of the significant digits asked restated
+    as the output that printed it more precisely shows it: (answer, short, restated). The
+    1.5B, shown 0.00447 after it answered 0.0045, wrote 0.0045 again in 4 of 4 such
+    analyses; the output says which value it meant. None when no output has a more precise
+    number that rounds to it, or when two outputs' numbers do and disagree."""
+    short = short_of_significant(answer, asked)
+    v = value(short) if short is not None else None
+    if short is None or v is None:
+        return None
+    have, places = significant_digits(short), decimals(short)
+    restated = set()
+    for text in outputs:
+        for tok in numbers(text):
+            x = value(tok)
+            near = x is not None and abs(x - v) <= 0.5 * 10**-places + 1e-12
+            if not near or significant_digits(tok) <= have:
+                continue
+            if significant_digits(tok) <= asked:
+                restated.add(tok.replace(",", ""))  # no digit of it may be made up
+            else:
+                restated.add(f"{x:.{max(asked - 1 - math.floor(math.log10(abs(x))), 0)}f}")
+    if len(restated) != 1:
+        return None
+    full = restated.pop()
+    return re.sub(rf"(?<![\w.]){re.escape(short)}(?!\d)", full, answer), short, full
+
+
 # A value a cell printed at a fixed number of decimals: f"{r:.4f}", round(r, 4).
 _NAME = r"([A-Za-z_][\w.\[\]'\"]*)"
 _FIXED = re.compile(rf"\{{{_NAME}\s*:\s*\.\d+f\}}|\bround\(\s*{_NAME}\s*,")
@@ -152,7 +181,8 @@ def placeholders(question: str) -> set[str]:
 # nan stated as a value: `@skewness[nan]`, "the p-value is nan", "r = NaN"; not "NaN values"
 # or "no NaN in the column".
 _NAN_VALUE = re.compile(
-    r"(?:\[\s*|\b(?:is|was|are|were|of|equals?|gives?|returns?)\s+|[=:]\s*)nan\b(?!\s+values?)",
+    r"(?:\[\s*|\b(?:is|was|are|were|of|equals?|gives?|returns?)\s+|[=:]\s*)nan\b(?!\s+values?)"
+    r"|^\W*nan\W*$",  # an Answer that is nan alone
     re.IGNORECASE,
 )
 

@@ -215,6 +215,18 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     return None
 
 
+def _restated(t: Transcript, answer: str) -> tuple[str, list[Step]]:
+    """The answer, with a number short of the significant digits the question asks for
+    restated as an output of this analysis printed it, and the notice that says so."""
+    asked = grounding.significant_asked(t.question)
+    found = grounding.with_significant(answer, _computed_outputs(t), asked) if asked else None
+    if found is None:
+        return answer, []
+    answer, short, full = found
+    said = f"Answer restated with the significant digits asked for: {short} is {full} in an output."
+    return answer, [_add(t, Step("notice", said))]
+
+
 def _computed_outputs(t: Transcript) -> list[str]:
     """The outputs of this analysis's cells that ran and computed something: not a cell
     that failed, nor one that only printed what its code spelled out."""
@@ -384,6 +396,8 @@ def _take(
             t.usage.format_failures += 1
             added.append(_add(t, Step("notice", "The model's Answer was empty.")))
             return added, None
+        parsed.answer, restated = _restated(t, parsed.answer)
+        added += restated
         hint = _unbacked(t, parsed.answer)
         if hint is not None and t.rejected_answers < MAX_REJECTED_ANSWERS:
             t.rejected_answers += 1

@@ -90,6 +90,7 @@ def is_change_question(question: str) -> bool:
 # 4 significant digits). Keyed on the term alone, as an analyst would say it. A note says
 # what to write, never what not to: told that `round` and `:.Nf` give decimal places, the
 # 1.5B wrote `:.4f` where, without the note, it had printed the value whole.
+_FITTED = re.compile(r"\bslope\b|\bleast[- ]squares\b|\bstraight line\b", re.IGNORECASE)
 _METHOD_NOTES = (
     (
         re.compile(r"\bpopulation (standard deviation|variance|std)\b", re.IGNORECASE),
@@ -102,10 +103,20 @@ _METHOD_NOTES = (
         ".var() do; np.std and np.var need ddof=1.",
     ),
     (
-        re.compile(r"\bslope\b|\bleast[- ]squares\b|\bstraight line\b", re.IGNORECASE),
+        _FITTED,
         "The slope of y fitted on x by least squares is np.polyfit(x, y, 1)[0] or "
         "scipy.stats.linregress(x, y).slope (drop rows missing either first); a correlation "
         "coefficient is not the slope.",
+    ),
+    (
+        # The 1.5B counted values above k standard deviations (no mean) or above the mean
+        # plus them (one side only).
+        re.compile(
+            r"\bstandard deviations?\b[^.?]{0,40}?\bfrom\s+(?:the\s+|its\s+|their\s+)?mean\b",
+            re.IGNORECASE,
+        ),
+        "A value more than k standard deviations from the mean may lie on either side of it: "
+        "(x - x.mean()).abs() > k * x.std().",
     ),
     (
         re.compile(r"\bsignificant (digits?|figures?)\b", re.IGNORECASE),
@@ -114,6 +125,45 @@ _METHOD_NOTES = (
 )
 
 
+# Which variable a question fits on which: "y is fitted as a line of x", "y regressed on x",
+# "a regression of y on x", "the slope of y against x", "predict y from x". On unseen tables
+# the 1.5B passed them to polyfit the other way round in 3 of 5 slope questions.
+_TERM = r"[A-Za-z_][\w%-]*(?: [A-Za-z_][\w%-]*){0,3}?"
+_END = r"(?=\s+(?:in|from|for|using|with|by|across|over)\b|\s*[(,;:?.`]|\s*$)"
+_FITS = (
+    re.compile(
+        rf"(?:^|\bif\s+|\bwhen\s+|[,;:]\s*)(?!(?:if|when)\b)(?:the\s+)?(?P<y>{_TERM})\s+(?:is|are)\s+"
+        r"(?:fitted|fit|regressed|modell?ed|predicted)(?:\s+(?:as|by))?(?:\s+an?)?"
+        r"(?:\s+(?:straight|linear))?(?:\s+(?:line|function|model))?\s+(?:of|on|against|from)\s+"
+        rf"(?:the\s+)?(?P<x>{_TERM}){_END}",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        rf"\b(?:regress(?:ion)?|slope|fit|line)\s+(?:of\s+)?(?:the\s+)?(?P<y>{_TERM})\s+"
+        rf"(?:on|against|versus|vs\.?)\s+(?:the\s+)?(?P<x>{_TERM}){_END}",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        rf"\bpredict(?:s|ing)?\s+(?:the\s+)?(?P<y>{_TERM})\s+from\s+(?:the\s+)?(?P<x>{_TERM}){_END}",
+        re.IGNORECASE,
+    ),
+)
+
+
+def fit_roles(question: str) -> tuple[str, str] | None:
+    """(y, x) of a fitted line the question names, in its own words, or None."""
+    for pattern in _FITS:
+        m = pattern.search(question)
+        if m:
+            return m.group("y").strip(), m.group("x").strip()
+    return None
+
+
 def method_notes(question: str) -> list[str]:
-    """Notes on the methods the question names, where a library's default differs."""
-    return [note for pattern, note in _METHOD_NOTES if pattern.search(question)]
+    """Notes on the methods the question names, where a library's default differs, and
+    which of the question's variables a line it asks for is fitted on."""
+    notes = [note for pattern, note in _METHOD_NOTES if pattern.search(question)]
+    roles = fit_roles(question) if _FITTED.search(question) else None
+    if roles is not None:
+        notes.append(f'In this question y is "{roles[0]}" and x is "{roles[1]}".')
+    return notes
