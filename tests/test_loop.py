@@ -372,3 +372,7 @@ def test_a_question_naming_a_population_or_sample_deviation_gets_what_the_librar
     # Both sides of the mean: the 1.5B counted values above 3 standard deviations, no mean.
     sides = user("How many fares lie more than 3 standard deviations away from the mean?")
     assert "(x - x.mean()).abs() > k * x.std()" in sides
+    # The most change up or down is in absolute value: the 1.5B took the largest rise.
+    most = user("Which region changed the most, up or down, from 2021 to 2022?")
+    assert "change.abs().idxmax()" in most
+    assert "abs()" not in user("Which region grew the most from 2021 to 2022?")

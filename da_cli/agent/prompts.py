@@ -119,6 +119,16 @@ _METHOD_NOTES = (
         "(x - x.mean()).abs() > k * x.std().",
     ),
     (
+        # The 1.5B took .idxmax() of the changes, the largest rise, where every group fell.
+        re.compile(
+            r"\bup or down\b|\beither direction\b|\bchanged? the most\b|"
+            r"\b(?:biggest|largest) (?:absolute )?change\b",
+            re.IGNORECASE,
+        ),
+        "The change up or down that is largest is the largest in absolute value: "
+        "change.abs().idxmax() names it, and change[that name] gives it with its sign.",
+    ),
+    (
         re.compile(r"\bsignificant (digits?|figures?)\b", re.IGNORECASE),
         'N significant digits: print f"{x:.Ng}" (4 significant digits of 0.0044671 are 0.004467).',
     ),
