@@ -316,6 +316,40 @@ def test_the_loops_own_lines_copied_into_an_answer_are_not_part_of_it(session):
         question="What is the value?",
     )
     assert t.answer == "It is 42."
+    # Nor what follows a line that opens with a tag: the 1.5B went on past its Answer with
+    # "<execute>" and a copy of the loop's note, or "<Final Answer>" and the Answer again.
+    for spill in ("\n\n<execute>\nThe question asks for 4 digits", "\n< Final Answer>\nIt is 42."):
+        t, _, _ = session(code_step("print(6 * 7)"), answer_step("It is 42." + spill))
+        assert t.answer == "It is 42."
+
+
+def test_a_name_whose_number_the_answer_cut_off_is_sent_back(session):
+    # Shown the customer "Lumen Works 204", the 1.5B answered "Lumen Works has the most
+    # rows, 204": the name's number taken for a count.
+    frame = "print(pd.DataFrame({'name': ['Lumen Works 204'], 'n': [7]}))"
+    t, _, model = session(
+        code_step(frame),
+        answer_step("Lumen Works has the most rows, 204."),
+        code_step(frame.replace("'n'", "'orders'")),
+        answer_step("Lumen Works 204 has the most rows, 7.", "It is Lumen Works 204, 7 rows."),
+        question="Which customer has the most rows?",
+    )
+    assert t.answer == "Lumen Works 204 has the most rows, 7." and t.rejected_answers == 1
+    said = 'An output shows the name "Lumen Works 204", and the answer gives it as "Lumen Works"'
+    assert said in model.history[2]["continuation"]
+
+
+def test_a_numbered_name_is_one_cell_of_a_printed_table():
+    from da_cli.agent import grounding
+
+    frame = "              name  n\n0  Lumen Works 204  7"
+    assert grounding.split_name("Lumen Works, 204 rows", [frame]) == (
+        "Lumen Works 204",
+        "Lumen Works",
+    )
+    assert grounding.split_name("Lumen Works 204, 7 rows", [frame]) is None
+    # A sentence is no table: "mean 3" printed alone, or a year in a title, names nothing.
+    assert grounding.split_name("The mean is 3.", ["mean 3", "Total for 2021"]) is None
 
 
 def test_after_an_answer_is_sent_back_the_next_step_must_run_code(session):

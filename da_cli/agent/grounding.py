@@ -212,6 +212,28 @@ def impossible_p_value(answer: str) -> str | None:
     return None
 
 
+# A table cell that is a name ending in a number ("Store 12", "Lumen Works 204"): pandas
+# sets the columns of a printed frame apart by two spaces or more, and a cell's own words by
+# one.
+_NUMBERED_NAME = re.compile(r"^(?P<name>[A-Z][\w&'.-]*(?: [A-Za-z][\w&'.-]*)*) (?P<n>\d+)$")
+
+
+def split_name(answer: str, outputs: list[str]) -> tuple[str, str] | None:
+    """A name the outputs print with a number at its end that the answer gives without it:
+    (the whole name, the part the answer gives). The 1.5B, shown the customer "Lumen Works
+    204", answered "Lumen Works has the most rows, 204", the number taken for a count."""
+    for text in outputs:
+        for line in text.splitlines():
+            cells = re.split(r"\s{2,}", line.strip())
+            for cell in cells if len(cells) > 1 else ():  # a table's row, not a sentence
+                m = _NUMBERED_NAME.match(cell)
+                if m is None or re.search(rf"(?<![\w-]){re.escape(cell)}(?!\w)", answer):
+                    continue
+                if re.search(rf"(?<![\w-]){re.escape(m['name'])}(?![\w-])", answer):
+                    return cell, m["name"]
+    return None
+
+
 def spelled_out(code: str) -> bool:
     """Whether a cell only shows what its own code spells out: it prints literals
     (`print("Albania")`, `print(f"@n[{0}]")`) or assigns them (`country = "Albania"`, which

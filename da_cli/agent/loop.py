@@ -52,6 +52,11 @@ SIGNIFICANT_HINT = (
     "The question asks for {asked} significant digits, and {value} has {has}. Print the value "
     "with {asked} significant digits, then answer from that output:\n{line}"
 )
+NAME_HINT = (
+    'An output shows the name "{whole}", and the answer gives it as "{part}": its number is '
+    "part of the name. Print the name with any count you give, then answer with the whole "
+    "name from that output."
+)
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
     "another number, a statistic or a coefficient. Print the test result's p-value by its "
@@ -70,7 +75,10 @@ _LOOP_LINES = re.compile(
             NAN_HINT,
             P_VALUE_HINT,
             CHOICE_HINT,
+            SIGNIFICANT_HINT,
+            NAME_HINT,
             REPEAT_NOTE,
+            STALE_NOTE,
         )
         for sentence in re.findall(r"[^.:]+[.:]", line)
     )
@@ -78,8 +86,16 @@ _LOOP_LINES = re.compile(
 )
 
 
+# A line that opens with a tag of its own ("<execute>", "< Execute>", "<Final Answer>"): a
+# small model goes on past its Answer with a copy of the loop's step or of the Answer.
+_SPILL = re.compile(r"\n[ \t]*<\s*/?\s*[A-Za-z][A-Za-z ]{0,20}>")
+
+
 def _own_words(answer: str) -> str:
-    """The Answer without the loop's lines copied into it."""
+    """The Answer without the loop's lines copied into it, nor what follows a tag line."""
+    spill = _SPILL.search(answer)
+    if spill is not None and answer[: spill.start()].strip():
+        answer = answer[: spill.start()]
     return re.sub(r"[ \t]*\n{3,}", "\n\n", _LOOP_LINES.sub("", answer)).strip()
 
 
@@ -170,7 +186,8 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     """Why an Answer is sent back, or None: it quotes numbers no output shows, or the
     question asks for a value and it states none that a cell printed (a cell that printed
     nothing is no evidence, and a format placeholder copied from the question is no
-    value), or it gives nan for one, or a p-value outside [0, 1], or fewer significant
+    value), or it cuts the number off a name ("Store" for "Store 12"), or it gives nan
+    for one, or a p-value outside [0, 1], or fewer significant
     digits than the question asks for, or the question asks to choose among listed values
     and no output shows the answer's choice."""
     evidence = _evidence(t)
@@ -192,6 +209,9 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     # A follow-up may answer from the earlier analysis's outputs (in its assistant turn).
     outputs = [m["content"] for m in t.messages if m["role"] == "assistant"]
     outputs += _computed_outputs(t)
+    split = grounding.split_name(answer, outputs)
+    if split is not None:
+        return NAME_HINT.format(whole=split[0], part=split[1])
     asks = grounding.asks_for_value(t.question)
     options = grounding.undecided_choice(answer, outputs, t.question)
     if asks and not grounding.states_computed_value(answer, outputs, t.question):
