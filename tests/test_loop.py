@@ -339,6 +339,25 @@ def test_a_name_whose_number_the_answer_cut_off_is_sent_back(session):
     assert said in model.history[2]["continuation"]
 
 
+def test_an_answer_from_code_that_never_selected_the_questions_year_is_sent_back(session):
+    # "In 2026, which department had the highest total salary?": the 1.5B summed all years.
+    t, _, model = session(
+        code_step("print('Support')"),
+        answer_step("Support had the highest total salary."),
+        code_step("year = 2026\nprint('Sales')"),
+        answer_step("Sales had the highest total salary in 2026.", "Sales, in 2026."),
+        question="In 2026, which department had the highest total salary?",
+    )
+    assert t.answer == "Sales had the highest total salary in 2026." and t.rejected_answers == 1
+    said = "The question asks about 2026, and no cell selected it: keep the rows of 2026"
+    assert said in model.history[2]["continuation"]
+    from da_cli.agent import grounding
+
+    # A number that is no year, or a year a cell has: nothing to say.
+    assert grounding.years_unused("Is 2,020 or 20201 or 2020.5 a total?", ["x = 1"]) == []
+    assert grounding.years_unused("From 2021 to 2022?", ["t[t.y == 2021]", "2022"]) == []
+
+
 def test_a_numbered_name_is_one_cell_of_a_printed_table():
     from da_cli.agent import grounding
 

@@ -234,6 +234,17 @@ def split_name(answer: str, outputs: list[str]) -> tuple[str, str] | None:
     return None
 
 
+_YEAR = re.compile(r"(?<![\w.,])(?:19|20)\d\d(?!\d|[.,]\d)")
+
+
+def years_unused(question: str, code: list[str]) -> list[str]:
+    """The years a question names ("In 2020, which origin …") that no cell's code has:
+    the analysis answered over all the years. On unseen tables the 1.5B left out the
+    question's year in 2 of 8 questions that named one, both answered wrong."""
+    cells = "\n".join(code)
+    return [y for y in dict.fromkeys(_YEAR.findall(question)) if y not in cells]
+
+
 def spelled_out(code: str) -> bool:
     """Whether a cell only shows what its own code spells out: it prints literals
     (`print("Albania")`, `print(f"@n[{0}]")`) or assigns them (`country = "Albania"`, which

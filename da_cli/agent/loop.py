@@ -57,6 +57,10 @@ NAME_HINT = (
     "part of the name. Print the name with any count you give, then answer with the whole "
     "name from that output."
 )
+YEAR_HINT = (
+    "The question asks about {years}, and no cell selected it: keep the rows of {years} (by "
+    "the date column's .dt.year), then answer from that output."
+)
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
     "another number, a statistic or a coefficient. Print the test result's p-value by its "
@@ -77,6 +81,7 @@ _LOOP_LINES = re.compile(
             CHOICE_HINT,
             SIGNIFICANT_HINT,
             NAME_HINT,
+            YEAR_HINT,
             REPEAT_NOTE,
             STALE_NOTE,
         )
@@ -186,7 +191,8 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     """Why an Answer is sent back, or None: it quotes numbers no output shows, or the
     question asks for a value and it states none that a cell printed (a cell that printed
     nothing is no evidence, and a format placeholder copied from the question is no
-    value), or it cuts the number off a name ("Store" for "Store 12"), or it gives nan
+    value), or no cell selected a year the question names, or it cuts the number off a
+    name ("Store" for "Store 12"), or it gives nan
     for one, or a p-value outside [0, 1], or fewer significant
     digits than the question asks for, or the question asks to choose among listed values
     and no output shows the answer's choice."""
@@ -209,6 +215,9 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     # A follow-up may answer from the earlier analysis's outputs (in its assistant turn).
     outputs = [m["content"] for m in t.messages if m["role"] == "assistant"]
     outputs += _computed_outputs(t)
+    years = grounding.years_unused(t.question, [s.text for s in t.steps if s.kind == "code"])
+    if years:
+        return YEAR_HINT.format(years=" and ".join(years))
     split = grounding.split_name(answer, outputs)
     if split is not None:
         return NAME_HINT.format(whole=split[0], part=split[1])
