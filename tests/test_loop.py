@@ -429,3 +429,8 @@ def test_a_question_naming_a_population_or_sample_deviation_gets_what_the_librar
     most = user("Which region changed the most, up or down, from 2021 to 2022?")
     assert "change.abs().idxmax()" in most
     assert "abs()" not in user("Which region grew the most from 2021 to 2022?")
+    # The IQR rule's bounds, and a model's error: the 1.5B wrote x > 1.5 * iqr, and answered
+    # .score() (R²) for a mean squared error.
+    assert "q1 - 1.5 * iqr" in user("How many outliers does the IQR method find in price?")
+    mse = user("Train a linear regression and report its MSE.")
+    assert "mean_squared_error(y_test, model.predict(X_test))" in mse and "iqr" not in mse

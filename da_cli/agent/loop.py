@@ -37,11 +37,14 @@ ROUNDING_HINT = (
     "answer from that output."
 )
 # nan has two common causes: missing values a scipy or numpy function did not skip, and a
-# standard deviation (or variance) of a single row, from a filter or group too narrow.
+# standard deviation (or variance) of a single row, from a filter or group too narrow. Told
+# ".dropna()", the 1.5B dropped the rows with any gap, the rows a question was about among
+# them: the hint names the columns' own.
 NAN_HINT = (
     "The answer gives nan, which is no value: a function got data with missing values, or "
-    "a standard deviation got a single row. Compute it again without missing values "
-    "(.dropna()) and over all the rows the question means, then answer from that output."
+    "a standard deviation got a single row. Compute it again without the missing values "
+    "of the columns it uses (df[['a', 'b']].dropna()) and over all the rows the question "
+    "means, then answer from that output."
 )
 CHOICE_HINT = (
     "No output shows which of {options} the answer is. Print it from code that applies "

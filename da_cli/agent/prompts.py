@@ -129,6 +129,18 @@ _METHOD_NOTES = (
         "change.abs().idxmax() names it, and change[that name] gives it with its sign.",
     ),
     (
+        # The 1.5B wrote x > 1.5 * iqr (no quartile) and iqr = 1.5 * (q3 - q1).
+        re.compile(r"\bIQR\b|\binter-?quartile\b", re.IGNORECASE),
+        "The IQR rule: q1, q3 = x.quantile(0.25), x.quantile(0.75); iqr = q3 - q1; outliers "
+        "lie below q1 - 1.5 * iqr or above q3 + 1.5 * iqr.",
+    ),
+    (
+        # The 1.5B answered a model's .score(), its R², for a mean squared error.
+        re.compile(r"\bmean squared error\b|\b(R)?MSE\b|\broot mean square", re.IGNORECASE),
+        "A model's mean squared error is mean_squared_error(y_test, model.predict(X_test)) "
+        "from sklearn.metrics; its square root is the RMSE.",
+    ),
+    (
         re.compile(r"\bsignificant (digits?|figures?)\b", re.IGNORECASE),
         'N significant digits: print f"{x:.Ng}" (4 significant digits of 0.0044671 are 0.004467).',
     ),
