@@ -234,7 +234,14 @@ def split_name(answer: str, outputs: list[str]) -> tuple[str, str] | None:
     return None
 
 
-_YEAR = re.compile(r"(?<![\w.,])(?:19|20)\d\d(?!\d|[.,]\d)")
+# A year a question selects: "in 2020", "during 2019", "from 2021 to 2022"; not a bound of a
+# format's range ("an integer from 1900 to the current year").
+_Y = r"(?<![\w.,])(?:19|20)\d\d(?!\d|[.,]\d)"
+_YEAR = re.compile(
+    rf"\b(?:in|during|for|of|since|before|after|by)\s+({_Y})(?!\s+to\s+the\b)"
+    rf"|({_Y})\s*(?:-|–|to|and|vs\.?|versus)\s*({_Y})",
+    re.IGNORECASE,
+)
 
 
 def years_unused(question: str, code: list[str]) -> list[str]:
@@ -242,7 +249,8 @@ def years_unused(question: str, code: list[str]) -> list[str]:
     the analysis answered over all the years. On unseen tables the 1.5B left out the
     question's year in 2 of 8 questions that named one, both answered wrong."""
     cells = "\n".join(code)
-    return [y for y in dict.fromkeys(_YEAR.findall(question)) if y not in cells]
+    named = [y for m in _YEAR.finditer(question) for y in m.groups() if y]
+    return [y for y in dict.fromkeys(named) if y not in cells]
 
 
 def spelled_out(code: str) -> bool:
