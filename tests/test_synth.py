@@ -299,6 +299,9 @@ def test_failed_last_cell_unread_table_or_repaired_step_rejects():
     t.rejected_answers = 1
     assert [c.kind for c in inspect.inspect(q, t).failed] == ["well_formed"]
     t = transcript("West.", [good])
+    t.restated = True  # the Answer's digits came from an output, not the model's text
+    assert [c.kind for c in inspect.inspect(q, t).failed] == ["well_formed"]
+    t = transcript("West.", [good])
     t.partial = True
     assert [c.kind for c in inspect.inspect(q, t).failed] == ["complete"]
 

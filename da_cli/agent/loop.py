@@ -255,6 +255,7 @@ def _restated(t: Transcript, answer: str) -> tuple[str, list[Step]]:
     if found is None:
         return answer, []
     answer, short, full = found
+    t.restated = True
     said = f"Answer restated with the significant digits asked for: {short} is {full} in an output."
     return answer, [_add(t, Step("notice", said))]
 

@@ -50,6 +50,9 @@ class Transcript:
     analysis_open: bool = False  # the last step's Analyze was closed but not yet acted on
     native: bool = False  # DeepAnalyze's own layout: reference prompt, "[Error]:" outputs
     rejected_answers: int = 0
+    # The Answer's number was restated from an output: `answer` is not the model's own text
+    # (the continuation still has what it wrote).
+    restated: bool = False
     # An Answer was sent back and no cell has run since: the next step must be code.
     sent_back: bool = False
     unverified: list[str] = field(

@@ -90,7 +90,8 @@ def check(c: Check, t: Transcript) -> bool:
     if c.kind == "complete":
         return t.answer is not None and not t.partial
     if c.kind == "well_formed":
-        return t.usage.format_failures == 0 and t.rejected_answers == 0
+        # A restated Answer is a repair too: the trajectory has the model's own digits.
+        return t.usage.format_failures == 0 and t.rejected_answers == 0 and not t.restated
     if c.kind == "ran":
         runs = [s for s in t.steps if s.kind == "execute"]
         return bool(runs) and not runs[-1].error and any(not s.error for s in runs)
