@@ -338,6 +338,19 @@ def test_a_name_whose_number_the_answer_cut_off_is_sent_back(session):
     assert t.answer == "Lumen Works 204 has the most rows, 7." and t.rejected_answers == 1
     said = 'An output shows the name "Lumen Works 204", and the answer gives it as "Lumen Works"'
     assert said in model.history[2]["continuation"]
+    assert not t.restated
+    # Told, the 1.5B printed the cut name and answered it again (5 of 6 unseen-table
+    # analyses): then the name is restated whole, as the one cell that has it printed it.
+    t, _, _ = session(
+        code_step(frame),
+        answer_step("Lumen Works has the most rows, 204."),
+        code_step("print('Lumen Works')"),
+        answer_step("Lumen Works has the most rows.", "The name is Lumen Works."),
+        question="Which customer has the most rows?",
+    )
+    assert t.answer == "Lumen Works 204 has the most rows." and t.restated
+    said = 'Answer restated with the whole name: "Lumen Works" is "Lumen Works 204" in an output.'
+    assert [s.text for s in t.steps if s.kind == "notice"][-1] == said
 
 
 def test_an_answer_from_code_that_never_selected_the_questions_year_is_sent_back(session):
@@ -370,6 +383,12 @@ def test_a_numbered_name_is_one_cell_of_a_printed_table():
     assert grounding.split_name("Lumen Works 204, 7 rows", [frame]) is None
     # A sentence is no table: "mean 3" printed alone, or a year in a title, names nothing.
     assert grounding.split_name("The mean is 3.", ["mean 3", "Total for 2021"]) is None
+    # Restated only from one printed name: "Store" of "Store 12" and "Store 13" is no one.
+    two = "  store  n\n0  Store 12  5\n1  Store 13  4"
+    assert grounding.with_whole_name("Store sold most.", [two]) is None
+    restated = grounding.with_whole_name("Lumen Works, 204 rows: Lumen Works leads", [frame])
+    whole = "Lumen Works 204"
+    assert restated == (f"{whole}, 204 rows: {whole} leads", "Lumen Works", whole)
 
 
 def test_after_an_answer_is_sent_back_the_next_step_must_run_code(session):

@@ -218,10 +218,10 @@ def impossible_p_value(answer: str) -> str | None:
 _NUMBERED_NAME = re.compile(r"^(?P<name>[A-Z][\w&'.-]*(?: [A-Za-z][\w&'.-]*)*) (?P<n>\d+)$")
 
 
-def split_name(answer: str, outputs: list[str]) -> tuple[str, str] | None:
-    """A name the outputs print with a number at its end that the answer gives without it:
-    (the whole name, the part the answer gives). The 1.5B, shown the customer "Lumen Works
-    204", answered "Lumen Works has the most rows, 204", the number taken for a count."""
+def _split_names(answer: str, outputs: list[str]) -> dict[str, list[str]]:
+    """The names the outputs print with a number at their end that the answer gives
+    without it: {the part the answer gives: [each whole name printed]}."""
+    found: dict[str, list[str]] = {}
     for text in outputs:
         for line in text.splitlines():
             cells = re.split(r"\s{2,}", line.strip())
@@ -230,7 +230,31 @@ def split_name(answer: str, outputs: list[str]) -> tuple[str, str] | None:
                 if m is None or re.search(rf"(?<![\w-]){re.escape(cell)}(?!\w)", answer):
                     continue
                 if re.search(rf"(?<![\w-]){re.escape(m['name'])}(?![\w-])", answer):
-                    return cell, m["name"]
+                    found.setdefault(m["name"], [])
+                    if cell not in found[m["name"]]:
+                        found[m["name"]].append(cell)
+    return found
+
+
+def split_name(answer: str, outputs: list[str]) -> tuple[str, str] | None:
+    """A name the outputs print with a number at its end that the answer gives without it:
+    (the whole name, the part the answer gives). The 1.5B, shown the customer "Lumen Works
+    204", answered "Lumen Works has the most rows, 204", the number taken for a count."""
+    for part, wholes in _split_names(answer, outputs).items():
+        return wholes[0], part
+    return None
+
+
+def with_whole_name(answer: str, outputs: list[str]) -> tuple[str, str, str] | None:
+    """The answer with a name it cut the number off restated whole, as the one output cell
+    that has it printed it: (answer, part, whole). Sent back with the whole name, the 1.5B
+    printed the cut one in code and answered it again in 5 of 6 unseen-table analyses. None
+    when two printed names extend the part."""
+    for part, wholes in _split_names(answer, outputs).items():
+        if len(wholes) == 1:
+            whole = wholes[0]
+            cut = rf"(?<![\w-]){re.escape(part)}(?![\w-])(?!\s+\d)"
+            return re.sub(cut, whole.replace("\\", r"\\"), answer), part, whole
     return None
 
 

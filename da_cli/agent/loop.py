@@ -249,15 +249,25 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
 
 def _restated(t: Transcript, answer: str) -> tuple[str, list[Step]]:
     """The answer, with a number short of the significant digits the question asks for
-    restated as an output of this analysis printed it, and the notice that says so."""
+    restated as an output of this analysis printed it, and, once it was sent back, a name
+    it cut the number off restated whole; and the notices that say so."""
+    notices = []
+    outputs = _computed_outputs(t)
     asked = grounding.significant_asked(t.question)
-    found = grounding.with_significant(answer, _computed_outputs(t), asked) if asked else None
-    if found is None:
-        return answer, []
-    answer, short, full = found
-    t.restated = True
-    said = f"Answer restated with the significant digits asked for: {short} is {full} in an output."
-    return answer, [_add(t, Step("notice", said))]
+    found = grounding.with_significant(answer, outputs, asked) if asked else None
+    if found is not None:
+        answer, short, full = found
+        notices.append(
+            f"Answer restated with the significant digits asked for: {short} is {full} in an "
+            "output."
+        )
+    # First the model is told (it may count again what it took the name's number for).
+    named = grounding.with_whole_name(answer, outputs)
+    if named is not None and t.rejected_answers >= MAX_REJECTED_ANSWERS:
+        answer, part, whole = named
+        notices.append(f'Answer restated with the whole name: "{part}" is "{whole}" in an output.')
+    t.restated = t.restated or bool(notices)
+    return answer, [_add(t, Step("notice", said)) for said in notices]
 
 
 def _computed_outputs(t: Transcript) -> list[str]:
