@@ -278,6 +278,21 @@ def test_a_number_is_restated_only_from_one_output_value_that_rounds_to_it():
     assert restate("r = 0.004471", ["0.0044712"], 4) is None
 
 
+def test_an_answer_with_no_number_where_digits_are_asked_is_sent_back(session):
+    # The 1.5B saw a slope of nan (data with gaps) and answered that it "cannot be
+    # determined due to missing values": words an output printed, and no number.
+    question = "What is the slope of y on x? Give 4 significant digits."
+    t, _, model = session(
+        code_step("print(float('nan'))"),
+        answer_step("The slope cannot be determined due to missing values."),
+        code_step("print(0.004467)"),
+        answer_step("The slope is 0.004467.", "Without the gaps it is 0.004467."),
+        question=question,
+    )
+    assert t.answer == "The slope is 0.004467." and t.rejected_answers == 1
+    assert loop.NAN_HINT in model.history[2]["continuation"]
+
+
 def test_significant_digits_as_asked_and_as_written():
     from da_cli.agent import grounding
 

@@ -196,7 +196,7 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     nothing is no evidence, and a format placeholder copied from the question is no
     value), or no cell selected a year the question names, or it cuts the number off a
     name ("Store" for "Store 12"), or it gives nan
-    for one, or a p-value outside [0, 1], or fewer significant
+    for one, or none where a number is asked for, or a p-value outside [0, 1], or fewer significant
     digits than the question asks for, or the question asks to choose among listed values
     and no output shows the answer's choice."""
     evidence = _evidence(t)
@@ -224,6 +224,13 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     split = grounding.split_name(answer, outputs)
     if split is not None:
         return NAME_HINT.format(whole=split[0], part=split[1])
+    asked = grounding.significant_asked(t.question)
+    if asked and not grounding.numbers(answer):
+        # A number is asked for ("Give 4 significant digits"), and an answer that says why
+        # there is none ("the slope cannot be determined due to missing values") names
+        # words an output printed: the 1.5B said so of 3 of 13 slopes of data with gaps.
+        nan = any(re.search(r"(?<![\w.])nan(?![\w.])", o, re.IGNORECASE) for o in outputs)
+        return NAN_HINT if nan else NO_VALUE_HINT
     asks = grounding.asks_for_value(t.question)
     options = grounding.undecided_choice(answer, outputs, t.question)
     if asks and not grounding.states_computed_value(answer, outputs, t.question):
@@ -236,7 +243,6 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     impossible = grounding.impossible_p_value(answer)
     if impossible is not None:
         return P_VALUE_HINT.format(value=impossible)
-    asked = grounding.significant_asked(t.question)
     short = grounding.short_of_significant(answer, asked) if asked else None
     if short is not None:
         has = grounding.significant_digits(short)
