@@ -36,7 +36,11 @@ def test_the_readme_python_examples_run(monkeypatch, tmp_path, capsys):
         monkeypatch,
         tmp_path,
         [
-            code_step('print(sql("SELECT region, sum(revenue) r FROM orders GROUP BY 1"))'),
+            # The question names 2025: code that never selects it would be sent back.
+            code_step(
+                'print(sql("SELECT region, sum(revenue) r FROM orders '
+                'WHERE year(order_date) = 2025 GROUP BY 1"))'
+            ),
             answer_step("West had the most revenue."),
         ],
     )
