@@ -354,7 +354,7 @@ def test_a_name_whose_number_the_answer_cut_off_is_sent_back(session):
     said = 'An output shows the name "Lumen Works 204", and the answer gives it as "Lumen Works"'
     assert said in model.history[2]["continuation"]
     assert not t.restated
-    # Told, the 1.5B printed the cut name and answered it again (5 of 6 unseen-table
+    # Told, the 1.5B printed the cut name and answered it again (5 of 5 unseen-table
     # analyses): then the name is restated whole, as the one cell that has it printed it.
     t, _, _ = session(
         code_step(frame),

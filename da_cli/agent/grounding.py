@@ -248,7 +248,7 @@ def split_name(answer: str, outputs: list[str]) -> tuple[str, str] | None:
 def with_whole_name(answer: str, outputs: list[str]) -> tuple[str, str, str] | None:
     """The answer with a name it cut the number off restated whole, as the one output cell
     that has it printed it: (answer, part, whole). Sent back with the whole name, the 1.5B
-    printed the cut one in code and answered it again in 5 of 6 unseen-table analyses. None
+    printed the cut one in code and answered it again in 5 of 5 unseen-table analyses. None
     when two printed names extend the part."""
     for part, wholes in _split_names(answer, outputs).items():
         if len(wholes) == 1:
