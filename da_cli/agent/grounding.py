@@ -240,9 +240,9 @@ def split_name(answer: str, outputs: list[str]) -> tuple[str, str] | None:
     """A name the outputs print with a number at its end that the answer gives without it:
     (the whole name, the part the answer gives). The 1.5B, shown the customer "Lumen Works
     204", answered "Lumen Works has the most rows, 204", the number taken for a count."""
-    for part, wholes in _split_names(answer, outputs).items():
-        return wholes[0], part
-    return None
+    found = _split_names(answer, outputs)
+    part = next(iter(found), None)
+    return None if part is None else (found[part][0], part)
 
 
 def with_whole_name(answer: str, outputs: list[str]) -> tuple[str, str, str] | None:
@@ -254,7 +254,7 @@ def with_whole_name(answer: str, outputs: list[str]) -> tuple[str, str, str] | N
         if len(wholes) == 1:
             whole = wholes[0]
             cut = rf"(?<![\w-]){re.escape(part)}(?![\w-])(?!\s+\d)"
-            return re.sub(cut, whole.replace("\\", r"\\"), answer), part, whole
+            return re.sub(cut, whole, answer), part, whole  # no backslash in a name cell
     return None
 
 

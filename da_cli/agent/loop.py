@@ -195,10 +195,10 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     question asks for a value and it states none that a cell printed (a cell that printed
     nothing is no evidence, and a format placeholder copied from the question is no
     value), or no cell selected a year the question names, or it cuts the number off a
-    name ("Store" for "Store 12"), or it gives nan
-    for one, or none where a number is asked for, or a p-value outside [0, 1], or fewer significant
-    digits than the question asks for, or the question asks to choose among listed values
-    and no output shows the answer's choice."""
+    name ("Store" for "Store 12"), or it gives nan for one, or none where a number is asked
+    for, or a p-value outside [0, 1], or fewer significant digits than the question asks
+    for, or the question asks to choose among listed values and no output shows the
+    answer's choice."""
     evidence = _evidence(t)
     missing = grounding.ungrounded(answer, evidence)
     if missing:
