@@ -493,6 +493,23 @@ def test_eval_tasks_scores_questions_whose_labels_code_computed(replay, tmp_path
     assert first["correct"] and all(c["ok"] for c in first["checks"])
     assert not results[-1]["correct"]
     assert json.loads(r.stdout)["correct"] == 1
+    # --rescore reads the checks from the tasks file as it is now and runs no model: a
+    # label moved out of the first answer's reach makes it wrong, the file rewritten.
+    moved = []
+    for item in items:
+        for c in item["checklist"]:
+            if c["kind"] == "number":
+                c["args"]["value"] += 1000
+        moved.append(json.dumps(item))
+    tasks.write_text("\n".join(moved) + "\n")
+    r = run_da("eval", "tasks", str(tasks), "-o", str(out), "--rescore", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["correct"] == 0
+    again = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [x["id"] for x in again] == [x["id"] for x in results]
+    assert not any(x["correct"] for x in again) and again[0]["answer"] == results[0]["answer"]
+    r = run_da("eval", "tasks", str(tasks), "-o", str(tmp_path / "gone.jsonl"), "--rescore")
+    assert r.returncode == 2 and "needs the results file" in r.stderr
     r = run_da("eval", "tasks", str(tmp_path / "none.jsonl"), "-m", "replay:/x")
     assert r.returncode == 2 and "No tasks file" in r.stderr
 

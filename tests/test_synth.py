@@ -242,12 +242,21 @@ def number_question(value: float, integer: bool) -> Question:
         (1197110.25, False, "About 1,197,000.", False),
         (0.0345, False, "The share is 0.0345.", True),
         (0.0345, False, "The share is 0.03.", False),
+        # A tiny slope at 4 significant digits: the label is the value's own digits, and
+        # a rounded-away 0.0000 is not them.
+        (8.666525e-09, False, "The slope is 8.667e-09.", True),
+        (8.666525e-09, False, "The slope is 0.0000.", False),
+        (-4.068342e-05, False, "The slope is -0.00004068.", True),
+        (-4.068342e-05, False, "The slope is -0.0000407.", False),
+        (0.12304, False, "It is 0.1230.", True),
+        (0.12304, False, "It is 0.1234.", False),
         (5319, True, "There are 5,319 orders.", True),
         (5319, True, "There are 5320 orders.", False),
     ],
 )
 def test_numbers_match_within_the_questions_tolerance(value, integer, answer, ok):
     q = number_question(value, integer)
+    assert float(q.reference) == pytest.approx(value, rel=1e-3)  # the label is the value
     t = transcript(answer, [(label_text(value, integer), False)])
     verdict = inspect.inspect(q, t)
     assert verdict.accepted is ok, verdict.to_list()

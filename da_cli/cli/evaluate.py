@@ -96,6 +96,7 @@ _DABENCH = examples(
 _TASKS = examples(
     "da eval tasks heldout.jsonl -o before.jsonl",
     "da eval tasks heldout.jsonl -m my.gguf -o after.jsonl --json",
+    "da eval tasks heldout.jsonl -o before.jsonl --rescore",
 )
 _COMPARE = examples(
     "da eval compare before.jsonl after.jsonl",
@@ -250,6 +251,11 @@ def tasks_(
     samples: int = SAMPLES,
     vote: VoteWhen = VOTE,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+    rescore: bool = typer.Option(
+        False,
+        "--rescore",
+        help="Score the output file's answers again by the tasks file's checks; run no model.",
+    ),
 ) -> None:
     """Run the agent on questions whose labels code computed (`da synth --questions-only`)
     and score each answer by the inspector's checks: the label within its precision, the
@@ -260,6 +266,17 @@ def tasks_(
     items = tasks_module.load(file, limit)
     if not items:
         raise UsageError(f"{file} has no question with a label to score.")
+    if rescore:
+        if output is None or not output.is_file():
+            raise UsageError("--rescore needs the results file to score again (-o FILE).")
+        done = results.read(output)
+        by_id = {i.id: i for i in items}
+        for record in done.values():
+            if record["id"] in by_id and "error" not in record:
+                tasks_module.rescore(record, by_id[record["id"]])
+        results.write(output, list(done.values()))
+        _report(list(done.values()), model=None, grammar=None, output=output, as_json=as_json)
+        return
     backend = load_model(cfg.model, threads=cfg.threads, gpu_layers=cfg.gpu_layers)
     name = re.sub(r"[^\w.-]+", "_", backend.name)
     output = output or paths.data_dir() / "evals" / f"tasks-{file.stem}-{name}.jsonl"

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from da_cli.agent.transcript import Transcript
 from da_cli.errors import DaError, DataError
 from da_cli.eval.run import Setup, analyse, transcript_fields
 from da_cli.models.base import Model
@@ -17,6 +18,7 @@ from da_cli.synth.questions import Check
 
 # The checks about what the answer says (the label, the entity first); the others (the code
 # ran, no step was sent back) describe the trajectory, which an evaluation does not score.
+# Each reads the Answer alone, so a results file can be scored again (`rescore`).
 ANSWER_CHECKS = {"number", "entity", "entity_first"}
 
 
@@ -62,6 +64,29 @@ def load(path: Path, limit: int | None = None) -> list[Item]:
     return items[:limit] if limit else items
 
 
+def _score(item: Item, t: Transcript) -> list[tuple[Check, bool]]:
+    return [(c, check(c, t)) for c in item.checks]
+
+
+def rescore(record: dict, item: Item) -> dict:
+    """Score a record's Answer again by the item's checks (as the tasks file has them now),
+    running nothing: every answer check reads the Answer alone."""
+    t = Transcript(item.question, [], answer=record.get("answer", ""))
+    results = _score(item, t)
+    record.update(
+        checks=[{"kind": c.kind, "item": c.text, "ok": ok} for c, ok in results],
+        correct=all(ok for _, ok in results),
+        right=sum(ok for _, ok in results),
+        total=len(results),
+    )
+    if "sample_answers" in record:
+        record["samples_correct"] = [
+            all(ok for _, ok in _score(item, Transcript(item.question, [], answer=a or "")))
+            for a in record["sample_answers"]
+        ]
+    return record
+
+
 def run_item(item: Item, model: Model, setup: Setup) -> dict:
     started = time.perf_counter()
     record: dict = {
@@ -77,7 +102,7 @@ def run_item(item: Item, model: Model, setup: Setup) -> dict:
         record.update(error=str(e), correct=False, right=0, total=len(item.checks))
         record["seconds"] = round(time.perf_counter() - started, 2)
         return record
-    results = [(c, check(c, t)) for c in item.checks]
+    results = _score(item, t)
     record.update(
         answer=t.answer or "",
         checks=[{"kind": c.kind, "item": c.text, "ok": ok} for c, ok in results],
@@ -88,5 +113,5 @@ def run_item(item: Item, model: Model, setup: Setup) -> dict:
         seconds=round(time.perf_counter() - started, 2),
     )
     if len(samples_run) > 1:
-        record["samples_correct"] = [all(check(c, s) for c in item.checks) for s in samples_run]
+        record["samples_correct"] = [all(ok for _, ok in _score(item, s)) for s in samples_run]
     return record

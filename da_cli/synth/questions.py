@@ -104,8 +104,9 @@ def label_text(v: float, integer: bool) -> str:
     if integer:
         return str(int(round(v)))
     # Half rounds up: 101.585 comes out of one engine as 101.58499999999999 and of another
-    # as 101.58500000000001, and the label must not depend on which.
-    v += math.copysign(1e-9 * max(1.0, abs(v)), v)
+    # as 101.58500000000001, and the label must not depend on which. The nudge is relative:
+    # a fixed 1e-9 turned a slope of 8.667e-09 into the label 9.667e-09.
+    v += 1e-9 * v
     if abs(v) >= 1:
         return f"{v:.2f}"
     return f"{v:.4g}"
@@ -124,13 +125,17 @@ def shown(v: float, integer: bool) -> str:
 
 def tolerance(v: float, integer: bool) -> float:
     """How far a number in an answer may be from the label: none for whole numbers; for
-    others, rounding to the label's precision or 0.001 % of the value, whichever is more
-    (so 1,197,110 passes for 1,197,110.25, and 1,197,000 does not)."""
+    others, rounding to the label's precision (2 decimals, or 4 significant digits below 1)
+    or 0.001 % of the value, whichever is more (so 1,197,110 passes for 1,197,110.25, and
+    1,197,000 does not)."""
     if integer:
         return 0.0
-    text = label_text(v, False)
-    decimals = len(text.split(".", 1)[1]) if "." in text and "e" not in text else 0
-    return max(0.5 * 10**-decimals, 1e-5 * abs(v))
+    if abs(v) >= 1:
+        return max(0.005, 1e-5 * abs(v))  # 2 decimal places
+    # 4 significant digits: half a unit of the fourth, so 8.667e-09 is ± 5e-13 (not ± 0.5,
+    # which passed an answer of 0.0000) and 0.5 is ± 0.00005. Zero is read as 0.0000.
+    size = math.floor(math.log10(abs(float(label_text(v, False))))) if v else -1
+    return 0.5 * 10 ** (size - 3)
 
 
 # A template whose answer's size it cannot know writes this in its question, and `settle`
