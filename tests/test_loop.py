@@ -224,9 +224,11 @@ def test_a_value_rounded_wrongly_is_sent_back_with_its_right_rounding(session):
 
 def test_fewer_significant_digits_than_asked_are_sent_back(session):
     # The 1.5B printed f"{r:.4f}" and answered 0.0045 for 4 significant digits of 0.004467.
+    # Here `r` is bound to something else after the print, so the loop's own print of it
+    # (next test) finds no value that rounds to the answer's, and the model is told.
     question = "What is the correlation of a and b? Give 4 significant digits."
     t, _, model = session(
-        code_step('r = sum([0.002, 0.002467])\nprint(f"{r:.4f}")'),
+        code_step('r = sum([0.002, 0.002467])\nprint(f"{r:.4f}")\nr = "done"'),
         answer_step("The correlation is 0.0045, close to 0."),
         code_step('print(f"{r:.4g}")'),
         answer_step("The correlation is 0.004467.", "Printed with .4g, it is 0.004467."),
@@ -250,9 +252,9 @@ def test_an_answer_short_of_significant_digits_is_restated_from_the_output_that_
     # analyses on unseen tables): the output it ran says which value it meant.
     question = "What is the correlation of a and b? Give 4 significant digits."
     t, _, _ = session(
-        code_step('r = sum([0.002, 0.00247])\nprint(f"{r:.4f}")'),
+        code_step('r = sum([0.002, 0.00247])\nprint(f"{r:.4f}")\nr = None'),
         answer_step("The correlation is 0.0045, close to 0."),
-        code_step('print(f"{r:.4g}")'),
+        code_step('r = sum([0.002, 0.00247])\nprint(f"{r:.4g}")'),
         answer_step("The correlation is 0.0045 (weak).", "It printed 0.00447."),
         question=question,
     )
@@ -260,6 +262,36 @@ def test_an_answer_short_of_significant_digits_is_restated_from_the_output_that_
     assert t.restated  # a repair: synth's inspector does not keep it as well formed
     said = "Answer restated with the significant digits asked for: 0.0045 is 0.00447 in an output."
     assert [s.text for s in t.steps if s.kind == "notice"][-1] == said
+    assert not t.unverified
+
+
+@pytest.mark.parametrize(
+    "cell, answer, line, restated",
+    [
+        # Sent back with the line to run, the 1.5B ran its `:.4f` again and answered 0.0056
+        # again: the loop prints the value the cell printed at fixed decimals itself.
+        ('slope = 0.0056123\nprint(f"{slope:.4f}")', "The slope is 0.0056.", "slope", "0.005612"),
+        # .4g drops a trailing zero (0.0663 is three digits); the loop's print keeps it.
+        ("slope = 0.066300001\nprint(round(slope, 4))", "It is 0.0663.", "slope", "0.06630"),
+        # Of the values the cell printed, the one that rounds to the answer's number.
+        ('r, p = 0.5, 0.0012346\nprint(f"{r:.2f} {p:.4f}")', "p = 0.0012", "p", "0.001235"),
+    ],
+)
+def test_a_value_short_of_significant_digits_is_printed_by_the_loop(
+    session, cell, answer, line, restated
+):
+    question = "What is the slope of y on x? Give 4 significant digits."
+    t, _, model = session(code_step(cell), answer_step(answer), question=question)
+    assert t.answer == answer.replace(answer.split()[-1].rstrip("."), restated)
+    assert t.rejected_answers == 0 and t.restated and len(model.history) == 2
+    printed = f'print(f"{{{line}:#.4g}}")'
+    assert [s.text for s in t.steps if s.kind == "code"][-1] == printed
+    assert [s.text for s in t.steps if s.kind == "execute"][-1].strip() == restated
+    notice = [s.text for s in t.steps if s.kind == "notice"][-1]
+    assert notice == (
+        f"Answer restated with the significant digits asked for: "
+        f"{answer.split()[-1].rstrip('.')} is {restated}, printed by {printed}."
+    )
     assert not t.unverified
 
 

@@ -143,12 +143,18 @@ _NAME = r"([A-Za-z_][\w.\[\]'\"]*)"
 _FIXED = re.compile(rf"\{{{_NAME}\s*:\s*\.\d+f\}}|\bround\(\s*{_NAME}\s*,")
 
 
+def fixed_names(code: str) -> list[str]:
+    """The names whose values a cell printed at a fixed number of decimals (`{r:.4f}`,
+    `round(slope, 4)`), in the order the code gives them."""
+    found = (m.group(1) or m.group(2) for m in _FIXED.finditer(code))
+    return list(dict.fromkeys(found))
+
+
 def significant_print(code: str, asked: int) -> str:
     """The line that prints a value with `asked` significant digits: the value the cell
     printed at fixed decimals (`{r:.4f}` gives 0.0045 for 0.004467), else a placeholder.
     A small model told in words to use .4g wrote .4f again; the line itself it copies."""
-    m = _FIXED.search(code)
-    name = (m.group(1) or m.group(2)) if m else "value"
+    name = next(iter(fixed_names(code)), "value")
     return f'print(f"{{{name}:.{asked}g}}")'
 
 

@@ -116,6 +116,7 @@ class Budget:
 
 
 MAX_LISTED_FILES = 20
+MAX_PRINTED = 3  # values of the last cell the loop prints itself for significant digits
 
 
 def new_transcript(
@@ -276,6 +277,39 @@ def _restated(t: Transcript, answer: str) -> tuple[str, list[Step]]:
     return answer, [_add(t, Step("notice", said)) for said in notices]
 
 
+def _printed_significant(t: Transcript, sandbox: Sandbox, answer: str) -> tuple[str, list[Step]]:
+    """The answer, with a number short of the significant digits the question asks for
+    restated from the loop's own print of the value the last cell printed at fixed
+    decimals (`{slope:.4f}` gave 0.0056; `{slope:#.4g}` prints 0.005612), when that print
+    rounds to it; and the steps it added (the print, its output, the notice). Sent back
+    with the line to run, the 1.5B ran its `:.4f` again and repeated 0.0056 (2 of 6
+    send-backs on unseen tables): the value is in the worker, and printing it changes
+    nothing. The answer as it was, and no steps, when no such print restates it."""
+    asked = grounding.significant_asked(t.question)
+    if not asked or grounding.short_of_significant(answer, asked) is None:
+        return answer, []
+    for name in grounding.fixed_names(_last_code(t))[:MAX_PRINTED]:
+        # `#` keeps trailing zeros: .4g prints 0.06630 as 0.0663, three digits.
+        line = f'print(f"{{{name}:#.{asked}g}}")'
+        result = sandbox.run(line)
+        t.usage.sandbox_seconds += result.seconds
+        if not result.ok:
+            continue
+        output = result.observation()
+        found = grounding.with_significant(answer, [output], asked)
+        if found is None:
+            continue
+        restated, short, full = found
+        t.restated = True
+        said = (
+            f"Answer restated with the significant digits asked for: {short} is {full}, "
+            f"printed by {line}."
+        )
+        shown = [Step("code", line), Step("execute", output, seconds=result.seconds)]
+        return restated, [_add(t, s) for s in (*shown, Step("notice", said))]
+    return answer, []
+
+
 def _computed_outputs(t: Transcript) -> list[str]:
     """The outputs of this analysis's cells that ran and computed something: not a cell
     that failed, nor one that only printed what its code spelled out."""
@@ -398,17 +432,19 @@ def steps(t: Transcript, model: Model, sandbox: Sandbox, budget: Budget) -> Iter
     turn = _step_turn(t, budget)
     (gen,) = generate_all(model, [_request(t, model, turn)])
     _count(t, gen)
-    added, code = _take(t, model, turn, gen)
+    added, code = _take(t, model, turn, gen, sandbox)
     yield from added
     if code is not None:
         yield _add(t, _observe(t, sandbox.run(code)))
 
 
 def _take(
-    t: Transcript, model: Model, turn: Turn, gen: Generation
+    t: Transcript, model: Model, turn: Turn, gen: Generation, sandbox: Sandbox
 ) -> tuple[list[Step], str | None]:
     """Add one generation to the transcript: the steps it adds, and the code it asks to
-    run (None: no cell to run). The cell's output is added by `_observe` once it ran."""
+    run (None: no cell to run). The cell's output is added by `_observe` once it ran; the
+    sandbox is for the loop's own print of a value an Answer gives short of the digits
+    asked (`_printed_significant`)."""
     text, finish = gen.text, gen.finish
     if turn.forced is not None:
         return [_forced_answer(t, turn, text, finish)], None
@@ -447,6 +483,9 @@ def _take(
             return added, None
         parsed.answer, restated = _restated(t, parsed.answer)
         added += restated
+        if not restated:
+            parsed.answer, printed = _printed_significant(t, sandbox, parsed.answer)
+            added += printed
         hint = _unbacked(t, parsed.answer)
         if hint is not None and t.rejected_answers < MAX_REJECTED_ANSWERS:
             t.rejected_answers += 1
@@ -589,7 +628,7 @@ def run_many(
         cells: dict[int, str] = {}
         for i, gen in zip(live, gens, strict=True):
             _count(ts[i], gen)
-            added, code = _take(ts[i], model, turns[i], gen)
+            added, code = _take(ts[i], model, turns[i], gen, sandboxes[i])
             for s in added:
                 yield i, s
             if code is not None:
