@@ -116,6 +116,26 @@ def test_the_join_example_is_shown_for_a_question_about_two_tables_only():
     assert "shop_sales" in one
 
 
+def test_a_question_about_one_of_several_joined_tables_gets_a_note_to_leave_out_the_rest(
+    tmp_path,
+):
+    # Shown the join keys, the 1.5B joined a second table into a question about one in 25
+    # of 80 questions on unseen tables, and counted the joined rows.
+    from da_cli.agent.session import Session
+
+    with Session([str(WAREHOUSE)]) as s:
+        one = s.opening("How many orders were cancelled?").messages[1]["content"]
+        two = s.opening("Which customer has the most orders?").messages[1]["content"]
+    note = "Note: The question is about `orders` alone: compute it from `orders`, with no join."
+    assert note in one
+    assert "alone" not in two
+    # A single table has nothing to join: no note.
+    csv = tmp_path / "s.csv"
+    csv.write_text("a,b\n1,x\n2,y\n")
+    with Session([str(csv)]) as s:
+        assert "alone" not in s.opening("What is the mean of a in s?").messages[1]["content"]
+
+
 def test_a_value_list_is_never_shown_as_complete_when_it_is_not(tmp_path):
     # HyperLogLog estimates these 7 values as fewer (a collision), as on a 290 MB file
     # whose 7 regions were listed as 6, with no "…".

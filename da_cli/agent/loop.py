@@ -126,12 +126,14 @@ def new_transcript(
     tables: list[str],
     *,
     joins: bool = False,
+    alone: str | None = None,
     native: bool = False,
 ) -> Transcript:
     """The opening prompt: the protocol in a system message, then the DeepAnalyze-layout
     user message (instruction, files sorted by name) followed by the data profile. The
     worked example matches the question: a change over time, a join across related tables
-    (`joins`: the profile found join keys), or a plain aggregate.
+    (`joins`: the profile found join keys), or a plain aggregate. `alone`: the one table
+    of several the question is about, which a note says to compute from without a join.
 
     `native`: a DeepAnalyze checkpoint gets the reference prompt byte for byte instead (one
     user message, no system prompt, no profile), as it was trained."""
@@ -153,7 +155,7 @@ def new_transcript(
         question=question.strip(),
         files=entries,
         profile=profile,
-        notes=prompts.method_notes(question),
+        notes=prompts.method_notes(question) + ([prompts.alone_note(alone)] if alone else []),
     )
     return Transcript(
         question=question,

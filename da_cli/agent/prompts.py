@@ -181,6 +181,14 @@ def fit_roles(question: str) -> tuple[str, str] | None:
     return None
 
 
+def alone_note(table: str) -> str:
+    """The note for a question about one table of several. Shown join keys, the 1.5B joined
+    a second table into a question about one in 25 of 80 such questions on unseen tables,
+    and counted the joined rows ("38 courses of faculty Arts" for 10) or grouped the total
+    asked for by the other table's category."""
+    return f"The question is about `{table}` alone: compute it from `{table}`, with no join."
+
+
 def method_notes(question: str) -> list[str]:
     """Notes on the methods the question names, where a library's default differs, and
     which of the question's variables a line it asks for is fitted on."""

@@ -116,17 +116,22 @@ class Session:
         reference prompt instead. `joins` overrides whether the join example is shown
         (default: the profile found join keys and the question is about two tables or more:
         a small model copies the example it is shown, so a question about one table of a
-        joined dataset sees the one-table example)."""
+        joined dataset sees the one-table example, and a note to compute from it alone)."""
         ordered = by_relevance(self.profiles, question)
+        asked = tables_asked_about(self.profiles, question)
+        keyed = bool(infer_joins(self.profiles))
         if joins is None:
-            asked = tables_asked_about(self.profiles, question)
-            joins = bool(infer_joins(self.profiles)) and len(asked) >= 2
+            joins = keyed and len(asked) >= 2
+        # The one table of several joined ones that the question names (or that holds every
+        # column it names) gets a note to leave the others out.
+        alone = asked[0] if keyed and len(asked) == 1 else None
         return loop.new_transcript(
             question,
             [Path(s) for s in self.catalog.sources],
             render(ordered),
             [p.name for p in ordered],
             joins=joins,
+            alone=alone,
             native=native,
         )
 
