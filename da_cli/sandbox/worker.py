@@ -337,6 +337,29 @@ _REDUCTIONS = {"corr", "corrwith", "cov", "mean", "median", "std", "var", "sem",
                "kurt", "sum", "prod", "quantile"}  # fmt: skip
 
 
+def _unrun_hint(exc: BaseException, code: str, filename: str) -> str:
+    """Which of the cell's lines did not run because the error stopped it. After an error
+    at line 13 of 46, the 1.5B's next cell fixed that line and left out the rest (11 of 66
+    such DABench analyses, none right): what the lines after it compute never existed."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    if not frames or frames[0].lineno is None:
+        return ""
+    failed = frames[0].lineno
+    body = ast.parse(code).body
+    stopped = next((s for s in body if s.lineno <= failed <= (s.end_lineno or s.lineno)), None)
+    if stopped is None:
+        return ""
+    later = [s for s in body if s.lineno > (stopped.end_lineno or stopped.lineno)]
+    if not later:
+        return ""
+    first, last = later[0].lineno, later[-1].end_lineno or later[-1].lineno
+    lines, them = (f"line {first}", "it") if first == last else (f"lines {first}-{last}", "them")
+    return (
+        f"\nThe error stopped the cell at line {failed}: {lines} did not run, so the next "
+        f"cell must run {them} too."
+    )
+
+
 def _hint(make, *args) -> str:
     """A hint, or none when making it fails: the cell's own error must always come back
     (an exception whose str() raises, a frame pandas did not expect)."""
@@ -1393,31 +1416,35 @@ def _run_cell(
             error = _cell_traceback(e, filename)
             # The clock stops first: a timeout inside a hint would escape this handler.
             signal.setitimer(signal.ITIMER_REAL, 0)
+            hints = ""
             if isinstance(e, FileNotFoundError):
-                error += _file_hint(ns.get("TABLES", []))
+                hints += _file_hint(ns.get("TABLES", []))
             changed_api = _hint(_changed_api_hint, e)
-            error += changed_api
+            hints += changed_api
             if isinstance(e, KeyError):
-                error += _hint(_key_hint, e, ns, filename) or _hint(_label_hint, e, code, filename)
+                hints += _hint(_key_hint, e, ns, filename) or _hint(_label_hint, e, code, filename)
             if isinstance(e, IndexError):
-                error += _hint(_empty_hint, e, ns, code, filename)
+                hints += _hint(_empty_hint, e, ns, code, filename)
             if isinstance(e, NameError):
-                error += _hint(_name_hint, e, code, filename)
+                hints += _hint(_name_hint, e, code, filename)
             elif isinstance(e, AttributeError):
-                error += _hint(_attribute_hint, e, ns, code, filename)
+                hints += _hint(_attribute_hint, e, ns, code, filename)
             elif isinstance(e, (ValueError, TypeError)):
                 refused = _hint(_refused_nan_hint, e, filename)
                 if refused:
                     # scikit-learn's advice after its first line is to change the model.
                     error = error.replace(str(e), str(e).split("\n")[0])
-                error += (
+                hints += (
                     refused
                     or _hint(_input_hint, e, filename)
                     or _hint(_date_text_hint, e)
                     or _hint(_groupby_all_columns_hint, e, code, filename)
                 )
                 if not changed_api and _TEXT_GIVEN.search(str(e)):
-                    error += _hint(_text_argument_hint, e, ns, code, filename, False)
+                    hints += _hint(_text_argument_hint, e, ns, code, filename, False)
+            # The lines that did not run come right after the error: a hint's line to run
+            # comes last, as the model copies what it reads last.
+            error += _hint(_unrun_hint, e, code, filename) + hints
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     if finished and error is None and value is None and (names or earlier):
