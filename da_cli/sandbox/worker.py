@@ -339,8 +339,9 @@ _REDUCTIONS = {"corr", "corrwith", "cov", "mean", "median", "std", "var", "sem",
 
 def _unrun_hint(exc: BaseException, code: str, filename: str) -> str:
     """Which of the cell's lines did not run because the error stopped it. After an error
-    at line 13 of 46, the 1.5B's next cell fixed that line and left out the rest (11 of 66
-    such DABench analyses, none right): what the lines after it compute never existed."""
+    at line 13 of 46, the 1.5B's next cell fixed that line and left out the rest (11 of the
+    46 recorded benchmark analyses whose cell failed before its last statement, none right),
+    so what those lines compute never existed. Keyed on the cell's own statements alone."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
     if not frames or frames[0].lineno is None:
         return ""
