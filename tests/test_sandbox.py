@@ -76,6 +76,32 @@ def test_a_silent_cell_ending_in_an_assignment_shows_what_it_assigned(sandbox):
     assert sandbox.run("w").error is not None
 
 
+def test_a_statistic_no_later_line_reads_is_named_unless_it_is_shown(sandbox):
+    # The 1.5B counted outliers "3 standard deviations from its mean" as `x > 3 * sd`,
+    # its mean computed on the line before and dropped.
+    cell = (
+        "import pandas as pd\nx = pd.Series([1.0, 2.0, 3.0, 40.0])\nm = x.mean()\n"
+        "sd = x.std()\nprint(int((x > 3 * sd).sum()))"
+    )
+    assert sandbox.run(cell).observation() == (
+        "0\n(`m` was computed, and no later line of the cell reads it.)"
+    )
+    cell = "import numpy as np\nlo = np.min([1, 2])\nhi = np.max([1, 2])\nprint('range')"
+    assert sandbox.run(cell).observation() == (
+        "range\n(`lo`, `hi` were computed, and no later line of the cell reads them.)"
+    )
+    # Read later (an f-string too), or not a statistic: nothing to say.
+    cell = "import numpy as np\nm = np.mean([1, 3])\nn = len([1])\nprint(f'{m:.1f}')"
+    assert sandbox.run(cell).observation() == "2.0"
+    # A silent cell shows it, so it is not dropped; the last line's names are shown too.
+    assert sandbox.run("import numpy as np\nm = np.mean([1, 3])\nk = 2").observation() == (
+        "m = 2.0\nk = 2"
+    )
+    # A cell that failed says why it failed, nothing more.
+    out = sandbox.run("import numpy as np\nm = np.mean([1, 3])\nprint(1 / 0)").observation()
+    assert "ZeroDivisionError" in out and "computed" not in out
+
+
 def test_a_silent_cell_shows_the_values_its_earlier_lines_computed(sandbox):
     # The 1.5B computed a mean, a median and a deviation on three lines, saw only the
     # deviation, and answered with a mean it never saw.

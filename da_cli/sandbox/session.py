@@ -88,6 +88,8 @@ class ExecutionResult:
     assigned: str | None = None
     # Why a printed nan may be the data's missing values (the worker's `_missing_inputs`).
     note: str | None = None
+    # Names the cell set to a statistic that no later line read (`unused_statistics`).
+    unused: list[str] = field(default_factory=list)
     error: str | None = None
     figures: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -109,8 +111,17 @@ class ExecutionResult:
             parts.append(self.error)
         # A warning (pandas and scipy print many) is not the cell showing a result.
         silent = self.value is None and not self.figures and not self.error
+        shown = ""
         if self.assigned and silent and not ASIDE_LINES.sub("", self.output).strip():
             parts.append(self.assigned)
+            shown = self.assigned
+        # A statistic neither read nor shown is one the cell's result left out (the mean
+        # of "3 standard deviations from the mean"); one the display shows is not.
+        dropped = [n for n in self.unused if not re.search(rf"^{re.escape(n)} =", shown, re.M)]
+        if dropped:
+            listed = ", ".join(f"`{n}`" for n in dropped)
+            verb, it = ("was", "it") if len(dropped) == 1 else ("were", "them")
+            parts.append(f"({listed} {verb} computed, and no later line of the cell reads {it}.)")
         return "\n".join(parts) if parts else "(no output)"
 
 
@@ -341,6 +352,7 @@ class Sandbox:
                 value=_clip(reply.get("value"), self.limits.output_chars),
                 assigned=_clip(reply.get("assigned"), self.limits.output_chars),
                 note=reply.get("note"),
+                unused=list(reply.get("unused") or []),
                 error=error,
                 figures=reply.get("figures", []),
                 seconds=time.perf_counter() - start,

@@ -1295,6 +1295,48 @@ def silent_cell_names(body: list[ast.stmt]) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(reversed(earlier)))[::-1], last
 
 
+# Reductions whose value is a statistic of the data (`x.mean()`, `np.std(x)`, `s.max()`).
+# fmt: off
+_STATISTICS = frozenset((
+    "mean", "std", "median", "var", "quantile", "sum", "min", "max", "mode", "corr", "cov",
+    "skew", "kurt", "count", "nunique", "idxmax", "idxmin", "sem",
+))
+# fmt: on
+
+
+def unused_statistics(code: str) -> list[str]:
+    """The names a cell's top-level lines set to a statistic that no later line of the cell
+    reads. The 1.5B counted outliers "3 standard deviations from the mean" as
+    `x > 3 * std`, the mean computed on the line before and then dropped; on three unseen
+    question sets every analysis whose last cell left a statistic unread and unshown was
+    wrong (10 of 10). The last line's names are left out: a silent cell shows them."""
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:
+        return []
+    found = []
+    for i, stmt in enumerate(body[:-1]):
+        if not (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+        ):
+            continue
+        calls = [n for n in ast.walk(stmt.value) if isinstance(n, ast.Call)]
+        if not any(isinstance(c.func, ast.Attribute) and c.func.attr in _STATISTICS for c in calls):
+            continue
+        name = stmt.targets[0].id
+        read = {
+            n.id
+            for later in body[i + 1 :]
+            for n in ast.walk(later)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        if name not in read and not name.startswith("_"):
+            found.append(name)
+    return list(dict.fromkeys(found))
+
+
 def _shown(ns: dict, names: list[str], earlier: list[str]) -> str | None:
     """`name = value` for each name, a table's lines under its name; a value whose repr
     does not fit what is left of SHOWN_CHARS (four train/test splits, say) by its type and
@@ -1613,6 +1655,7 @@ def main(fd_in: int, fd_out: int) -> None:
             if _NAN.search(result["output"] + (result["value"] or "")):
                 notes.append(_hint(_missing_inputs, msg["code"], ns))
             result["note"] = "\n".join(n for n in notes if n) or None
+            result["unused"] = unused_statistics(msg["code"])
         wire.send(fd_out, result)
 
 
