@@ -97,6 +97,11 @@ def test_a_statistic_no_later_line_reads_is_named_unless_it_is_shown(sandbox):
     assert sandbox.run("import numpy as np\nm = np.mean([1, 3])\nk = 2").observation() == (
         "m = 2.0\nk = 2"
     )
+    # Unless the cell went on from another statistic without it: shown, and still named.
+    cell = "import numpy as np\nm = np.mean([1, 3])\nsd = np.std([1, 3])\ncut = 3 * sd"
+    assert sandbox.run(cell).observation() == (
+        "m = 2.0\nsd = 1.0\ncut = 3.0\n(`m` was computed, and no later line of the cell reads it.)"
+    )
     # A cell that failed says why it failed, nothing more.
     out = sandbox.run("import numpy as np\nm = np.mean([1, 3])\nprint(1 / 0)").observation()
     assert "ZeroDivisionError" in out and "computed" not in out

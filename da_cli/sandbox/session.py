@@ -88,8 +88,9 @@ class ExecutionResult:
     assigned: str | None = None
     # Why a printed nan may be the data's missing values (the worker's `_missing_inputs`).
     note: str | None = None
-    # Names the cell set to a statistic that no later line read (`unused_statistics`).
-    unused: list[str] = field(default_factory=list)
+    # Names the cell set to a statistic that no later line read, each with whether a
+    # later line read another of its statistics (`unused_statistics`).
+    unused: list[tuple[str, bool]] = field(default_factory=list)
     error: str | None = None
     figures: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -116,8 +117,13 @@ class ExecutionResult:
             parts.append(self.assigned)
             shown = self.assigned
         # A statistic neither read nor shown is one the cell's result left out (the mean
-        # of "3 standard deviations from the mean"); one the display shows is not.
-        dropped = [n for n in self.unused if not re.search(rf"^{re.escape(n)} =", shown, re.M)]
+        # of "3 standard deviations from the mean"), and so is one shown while the cell
+        # went on from its sibling (the deviation); one shown alone is a reported value.
+        dropped = [
+            name
+            for name, beside in self.unused
+            if beside or not re.search(rf"^{re.escape(name)} =", shown, re.M)
+        ]
         if dropped:
             listed = ", ".join(f"`{n}`" for n in dropped)
             verb, it = ("was", "it") if len(dropped) == 1 else ("were", "them")
@@ -352,7 +358,7 @@ class Sandbox:
                 value=_clip(reply.get("value"), self.limits.output_chars),
                 assigned=_clip(reply.get("assigned"), self.limits.output_chars),
                 note=reply.get("note"),
-                unused=list(reply.get("unused") or []),
+                unused=[(str(n), bool(b)) for n, b in reply.get("unused") or []],
                 error=error,
                 figures=reply.get("figures", []),
                 seconds=time.perf_counter() - start,
