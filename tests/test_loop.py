@@ -16,13 +16,19 @@ def session(tmp_path):
     catalog = build_catalog([str(SALES)])
     with Sandbox(catalog, tmp_path / "ws") as sandbox:
 
-        def run(*outputs: str | dict, grammar: bool = False, question: str = "q?", **budget):
+        def run(
+            *outputs: str | dict,
+            grammar: bool = False,
+            question: str = "q?",
+            which: tuple[str, list[str]] | None = None,
+            **budget,
+        ):
             script = tmp_path / "script.jsonl"
             rows = [o if isinstance(o, dict) else {"text": o} for o in outputs]
             script.write_text("".join(json.dumps(r) + "\n" for r in rows))
             model = ReplayModel(script)
             model.supports_grammar = grammar  # plays what a grammar-bound model wrote
-            t = loop.new_transcript(question, [SALES], "profile", ["orders"])
+            t = loop.new_transcript(question, [SALES], "profile", ["orders"], which=which)
             steps = list(loop.run(t, model, sandbox, loop.Budget(**budget)))
             return t, steps, model
 
@@ -417,6 +423,38 @@ def test_an_answer_from_code_that_never_selected_the_questions_year_is_sent_back
     # A number that is no year, or a year a cell has: nothing to say.
     assert grounding.years_unused("Is 2,020 or 20201 or 2020.5 a total?", ["x = 1"]) == []
     assert grounding.years_unused("From 2021 to 2022?", ["t[t.y == 2021]", "2022"]) == []
+
+
+def test_an_answer_naming_no_value_of_the_column_a_which_question_asks_about_is_sent_back(
+    session,
+):
+    # Asked "which country", the 1.5B printed BR and answered "Brazil".
+    countries = ["BR", "DE", "FR", "IN", "US"]
+    t, _, model = session(
+        code_step("print('BR', 229.75)"),
+        answer_step("Brazil has the highest average duration, 229.75 s."),
+        code_step("print(f'country: {\"BR\"}')"),
+        answer_step("BR has the highest average duration, 229.75 s.", "The country is BR."),
+        question="Which country has the highest average duration?",
+        which=("country", countries),
+    )
+    assert t.answer == "BR has the highest average duration, 229.75 s." and t.rejected_answers == 1
+    said = (
+        "The question asks which country, and the answer names none of its values as the "
+        "data has them (BR, DE, FR, IN, US). Print the country value from code"
+    )
+    assert said in model.history[2]["continuation"]
+    from da_cli.agent import grounding
+
+    # A code in capitals only in its own case ("in", "us" are words); a longer value, or
+    # true/false, in any; never inside another word.
+    assert not grounding.names_a_value("Most sessions come in from us", countries)
+    assert grounding.names_a_value("Sessions from IN last longest", countries)
+    assert grounding.names_a_value("The FOLLOW-UP visits", ["follow-up", "new"])
+    assert grounding.names_a_value("True: on time ships take longer", ["false", "true"])
+    assert not grounding.names_a_value("Newark leads", ["New", "Old"])
+    # The values an output shows come first in the hint.
+    assert grounding.values_shown(countries, ["US  207.9\nIN  206.4"], 3) == ["IN", "US", "BR"]
 
 
 def test_a_numbered_name_is_one_cell_of_a_printed_table():

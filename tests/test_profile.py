@@ -8,6 +8,8 @@ from da_cli.data.catalog import build_catalog
 from da_cli.data.profile import (
     BUDGET_TOKENS,
     by_relevance,
+    column_asked_which,
+    distinct_values,
     infer_joins,
     profile,
     render,
@@ -104,6 +106,44 @@ def test_the_tables_a_question_is_about():
     # `order_items` names `orders` only inside its own name.
     assert asked("What is the average quantity in order_items?") == ["order_items"]
     assert asked("What is the average quantity?") == ["order_items"]
+
+
+def test_the_column_a_which_question_asks_a_value_of_and_its_values():
+    # Asked "which country", the 1.5B answered "Brazil" from a column of codes (BR): the
+    # loop checks the Answer names one of the column's values.
+    catalog = build_catalog([str(WAREHOUSE)])
+    profiles = profile(catalog)
+    assert column_asked_which(profiles, "Which segment placed the most orders?") == (
+        "segment",
+        ["customers"],
+    )
+    assert column_asked_which(profiles, "which statuses are most common?") == ("status", ["orders"])
+    # Two tables have `city`: the one the question is about, else both.
+    assert column_asked_which(profiles, "Which city has the most customers?") == (
+        "city",
+        ["customers"],
+    )
+    assert column_asked_which(profiles, "Which city is it?") == (
+        "city",
+        ["customers", "warehouses"],
+    )
+    # A key, a number or a date, or no "which" before the column: nothing to check.
+    for q in ["Which customer_id ordered most?", "In which order_date?", "What segment?"]:
+        assert column_asked_which(profiles, q) is None
+    con = catalog.connect()
+    assert distinct_values(con, ["orders"], "status") == sorted(
+        r[0] for r in con.execute("SELECT DISTINCT status FROM orders").fetchall()
+    )
+    assert len(distinct_values(con, ["customers", "warehouses"], "city")) >= 21
+    assert distinct_values(con, ["orders"], "order_id") is None  # 3,075 values: too many
+    from da_cli.agent.session import Session
+
+    segments = sorted(
+        r[0] for r in con.execute("SELECT DISTINCT segment FROM customers").fetchall()
+    )
+    with Session([str(WAREHOUSE)]) as s:
+        assert s.opening("Which segment placed the most orders?").which == ("segment", segments)
+        assert s.opening("How many orders were cancelled?").which is None
 
 
 def test_the_join_example_is_shown_for_a_question_about_two_tables_only():

@@ -264,6 +264,25 @@ def with_whole_name(answer: str, outputs: list[str]) -> tuple[str, str, str] | N
     return None
 
 
+def _value_pattern(value: str) -> re.Pattern[str]:
+    # A code in capitals (BR, IN, US) is matched in its own case: "in" and "us" are words.
+    short_code = len(value) <= 3 and value.isupper()
+    flags = 0 if short_code else re.IGNORECASE
+    return re.compile(rf"(?<![\w-]){re.escape(value)}(?![\w-])", flags)
+
+
+def names_a_value(answer: str, values: list[str]) -> bool:
+    """Whether the answer names one of a column's values as the data writes them."""
+    return any(_value_pattern(v).search(answer) for v in values if v.strip())
+
+
+def values_shown(values: list[str], outputs: list[str], most: int = 5) -> list[str]:
+    """Up to `most` of a column's values, those an output shows first."""
+    text = "\n".join(outputs)
+    shown = [v for v in values if v.strip() and _value_pattern(v).search(text)]
+    return (shown + [v for v in values if v not in shown])[:most]
+
+
 # A year a question selects: "in 2020", "during 2019", "from 2021 to 2022"; not a bound of a
 # format's range ("an integer from 1900 to the current year").
 _Y = r"(?<![\w.,])(?:19|20)\d\d(?!\d|[.,]\d)"

@@ -64,6 +64,12 @@ YEAR_HINT = (
     "The question asks about {years}, and no cell selected it: keep the rows of {years} (by "
     "the date column's .dt.year), then answer from that output."
 )
+# Asked "which country", the 1.5B answered "Brazil" from a column of codes (BR).
+WHICH_HINT = (
+    "The question asks which {column}, and the answer names none of its values as the data "
+    "has them ({values}). Print the {column} value from code, then answer with it as that "
+    "output shows it."
+)
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
     "another number, a statistic or a coefficient. Print the test result's p-value by its "
@@ -127,6 +133,7 @@ def new_transcript(
     *,
     joins: bool = False,
     alone: str | None = None,
+    which: tuple[str, list[str]] | None = None,
     native: bool = False,
 ) -> Transcript:
     """The opening prompt: the protocol in a system message, then the DeepAnalyze-layout
@@ -134,6 +141,8 @@ def new_transcript(
     worked example matches the question: a change over time, a join across related tables
     (`joins`: the profile found join keys), or a plain aggregate. `alone`: the one table
     of several the question is about, which a note says to compute from without a join.
+    `which`: the column a "which ..." question asks a value of, and its values, one of
+    which the Answer must name.
 
     `native`: a DeepAnalyze checkpoint gets the reference prompt byte for byte instead (one
     user message, no system prompt, no profile), as it was trained."""
@@ -160,6 +169,7 @@ def new_transcript(
     return Transcript(
         question=question,
         messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+        which=which,
     )
 
 
@@ -198,7 +208,8 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     question asks for a value and it states none that a cell printed (a cell that printed
     nothing is no evidence, and a format placeholder copied from the question is no
     value), or no cell selected a year the question names, or it cuts the number off a
-    name ("Store" for "Store 12"), or it gives nan for one, or none where a number is asked
+    name ("Store" for "Store 12"), or it names none of the values of the column a "which"
+    question asks about, or it gives nan for one, or none where a number is asked
     for, or a p-value outside [0, 1], or fewer significant digits than the question asks
     for, or the question asks to choose among listed values and no output shows the
     answer's choice."""
@@ -227,6 +238,11 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     split = grounding.split_name(answer, outputs)
     if split is not None:
         return NAME_HINT.format(whole=split[0], part=split[1])
+    if t.which is not None and not grounding.names_a_value(answer, t.which[1]):
+        column, values = t.which
+        shown = grounding.values_shown(values, outputs)
+        more = ", …" if len(values) > len(shown) else ""
+        return WHICH_HINT.format(column=column, values=", ".join(shown) + more)
     asked = grounding.significant_asked(t.question)
     if asked and not grounding.numbers(answer):
         # A number is asked for ("Give 4 significant digits"), and an answer that says why

@@ -20,6 +20,8 @@ import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
+import duckdb
+
 from da_cli import interrupts
 from da_cli.agent import loop, vote
 from da_cli.agent.transcript import Step, Transcript
@@ -28,6 +30,8 @@ from da_cli.data.catalog import Catalog, build_catalog
 from da_cli.data.profile import (
     ViewProfile,
     by_relevance,
+    column_asked_which,
+    distinct_values,
     infer_joins,
     profile,
     render,
@@ -83,6 +87,7 @@ class Session:
         self._temporary: Path | None = None
         self._workspace = Path(workspace) if workspace is not None else None
         self._profiles: list[ViewProfile] | None = None
+        self._which_values: dict[str, tuple[str, list[str]] | None] = {}
         self._sandbox: Sandbox | None = None
         self.model: Model | None = None
         self.transcript: Transcript | None = None
@@ -132,8 +137,27 @@ class Session:
             [p.name for p in ordered],
             joins=joins,
             alone=alone,
+            which=self._which(question),
             native=native,
         )
+
+    def _which(self, question: str) -> tuple[str, list[str]] | None:
+        """The column a "which <column> ..." question asks a value of, with every value
+        it has (read once per question: each of several analyses checks its Answer by
+        them); None when it names none or the column has too many values to list."""
+        if question not in self._which_values:
+            asked = column_asked_which(self.profiles, question)
+            values = None
+            if asked is not None:
+                con = self.catalog.connect()
+                try:
+                    values = distinct_values(con, asked[1], asked[0])
+                except duckdb.Error:
+                    values = None  # a check of the Answer is never a reason to stop
+                finally:
+                    con.close()
+            self._which_values[question] = (asked[0], values) if asked and values else None
+        return self._which_values[question]
 
     # --- the analysis ----------------------------------------------------------------------
 

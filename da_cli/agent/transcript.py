@@ -62,6 +62,8 @@ class Transcript:
     # its random stream, with the step number).
     temperature: float = 0.0
     seed: int = 0
+    # The column a "which <column> ..." question asks a value of, and its values.
+    which: tuple[str, list[str]] | None = None
     # When this analysis was chosen among several by their evidence: the vote (vote.Vote)
     agreement: dict | None = None
 

@@ -265,6 +265,46 @@ def tables_asked_about(profiles: list[ViewProfile], question: str) -> list[str]:
     return [p.name for p in named + by_column]
 
 
+# A value a "which <column> ..." question asks for is one of the column's own; past this
+# many distinct values the column is an identifier or free text, and no list is read.
+WHICH_MAX_VALUES = 1000
+
+
+def column_asked_which(profiles: list[ViewProfile], question: str) -> tuple[str, list[str]] | None:
+    """The text or true/false column a question asks which value of ("Which country has the
+    highest ...": `country`; "Which on time has ...": `on_time`), and the tables that hold
+    it (those of them the question is about, when any is); None when it names none, or
+    names a key or a column of numbers or dates. Asked
+    "which country", the 1.5B answered "Brazil" from a column of codes (BR), and asked
+    "which on time", a shipment id."""
+    asked = set(tables_asked_about(profiles, question))
+    for p in sorted(profiles, key=lambda p: p.name not in asked):
+        for c in p.columns:
+            if c.type not in ("VARCHAR", "BOOLEAN") or _is_key(c.name):
+                continue
+            words = [w for w in re.split(r"[_\s]+", c.name.lower()) if w]
+            if not words:
+                continue
+            said = r"[\s_]+".join(re.escape(w) for w in words)
+            if re.search(rf"\bwhich\s+{said}(?:e?s)?\b(?!\s*[_(])", question, re.IGNORECASE):
+                holders = [q.name for q in profiles if any(k.name == c.name for k in q.columns)]
+                # `city` of customers and of warehouses: the asked table's, when it has one.
+                return c.name, [h for h in holders if h in asked] or holders
+    return None
+
+
+def distinct_values(con, tables: list[str], column: str) -> list[str] | None:
+    """Every distinct value of `column` in `tables`, as text (True/False as DuckDB writes
+    them: true, false); None past WHICH_MAX_VALUES."""
+    c = _ident(column)
+    union = " UNION ".join(
+        f"SELECT DISTINCT CAST({c} AS VARCHAR) AS v FROM {_ident(t)} WHERE {c} IS NOT NULL"
+        for t in tables
+    )
+    rows = con.execute(f"SELECT v FROM ({union}) LIMIT {WHICH_MAX_VALUES + 1}").fetchall()
+    return None if len(rows) > WHICH_MAX_VALUES else sorted(str(r[0]) for r in rows)
+
+
 def _words(text: str) -> set[str]:
     return {_singular(w) for w in re.findall(r"[a-z0-9]+", text.lower())}
 
