@@ -457,6 +457,37 @@ def test_an_answer_naming_no_value_of_the_column_a_which_question_asks_about_is_
     assert grounding.values_shown(countries, ["US  207.9\nIN  206.4"], 3) == ["IN", "US", "BR"]
 
 
+def test_an_answer_naming_a_row_below_the_top_of_a_printed_ranking_is_sent_back(session):
+    # Shown "Science 21, Arts 11", the 1.5B answered "Arts has the most rows".
+    query = "SELECT region, count(*) AS n FROM orders GROUP BY region ORDER BY n DESC"
+    t, _, model = session(
+        code_step(f'print(sql("{query}"))'),  # North 1446, East 1434, West 1412, South 1027
+        answer_step("East has the most orders, 1434."),
+        code_step(f'print(sql("{query} LIMIT 1"))'),
+        answer_step("North has the most orders, 1446.", "North is first."),
+        question="Which region has the most orders?",
+        which=("region", ["East", "North", "South", "West"]),
+    )
+    assert t.answer == "North has the most orders, 1446." and t.rejected_answers == 1
+    said = (
+        "The answer names East, which an output shows with 1434, and North with 1446: the "
+        "question asks for the most. Print the region with the most alone from code"
+    )
+    assert said in model.history[2]["continuation"]
+    from da_cli.agent import grounding
+
+    values, shown = ["Arts", "Business", "Science"], ["Business 3.5\nArts 11\nScience 21"]
+    misread = grounding.misread_ranking
+    assert misread("Which has the fewest?", "Arts", shown, values) == (
+        "fewest", "Arts", "11", ["Business"], "3.5"
+    )  # fmt: skip
+    # The top itself, the second asked for, a change up or down, or no ranking: nothing.
+    assert misread("Which has the most?", "Science, 21", shown, values) is None
+    assert misread("Which has the second most?", "Arts", shown, values) is None
+    assert misread("Which changed the most?", "Arts", shown, values) is None
+    assert misread("Which has the most?", "Arts", ["Arts 11 and Science 21 and 4"], values) is None
+
+
 def test_a_numbered_name_is_one_cell_of_a_printed_table():
     from da_cli.agent import grounding
 

@@ -283,6 +283,61 @@ def values_shown(values: list[str], outputs: list[str], most: int = 5) -> list[s
     return (shown + [v for v in values if v not in shown])[:most]
 
 
+# A question that asks for the top or the bottom of a ranking, by the word it uses; not
+# the second, nor a change up or down (whose largest is by absolute value).
+_MOST = re.compile(r"\b(most|highest|largest|greatest|biggest|maximum|longest)\b", re.I)
+_LEAST = re.compile(r"\b(lowest|least|smallest|fewest|minimum|shortest)\b", re.I)
+_NOT_TOP = re.compile(
+    r"\b(second|third|up or down|change[sd]?|increased?|decreased?|grew|fell|rose|dropped)\b",
+    re.I,
+)
+_INDEX = re.compile(r"^\s*\d+\s+")  # a table's default row number
+
+
+def _ranking(output: str, values: list[str]) -> dict[str, tuple[float, str]] | None:
+    """{value: (its number, as printed)} of an output that prints a column's values one to
+    a line, each with one number (a row number aside): a ranking, or None."""
+    rows: dict[str, tuple[float, str]] = {}
+    for line in output.splitlines():
+        named = [v for v in values if v.strip() and _value_pattern(v).search(line)]
+        if len(named) != 1 or named[0] in rows:
+            continue
+        rest = _INDEX.sub(" ", _value_pattern(named[0]).sub(" ", line))
+        found = numbers(rest)
+        if len(found) == 1 and (number := value(found[0])) is not None:
+            rows[named[0]] = (number, found[0])
+    return rows if len(rows) >= 2 else None
+
+
+def misread_ranking(
+    question: str, answer: str, outputs: list[str], values: list[str]
+) -> tuple[str, str, str, list[str], str] | None:
+    """For a question that asks which value of a column is at the top (or bottom) of
+    something: (the word it asks by, the value the answer names, its number as printed,
+    the values at the top, the top number as printed) when the latest output that ranks the column's
+    values shows another value at the top. Shown "Science 21, Arts 11", the 1.5B answered
+    "Arts has the most rows", the row below the first, in 2 unseen-table analyses."""
+    most, least = _MOST.search(question), _LEAST.search(question)
+    if bool(most) == bool(least) or _NOT_TOP.search(question):
+        return None
+    named = [v for v in values if v.strip() and _value_pattern(v).search(answer)]
+    if len(named) != 1:
+        return None
+    for output in reversed(outputs):
+        rows = _ranking(output, values)
+        if rows is None:
+            continue
+        if named[0] not in rows:
+            return None
+        top = (max if most else min)(n for n, _ in rows.values())
+        if rows[named[0]][0] == top:
+            return None
+        word = (most or least).group(1).lower()  # type: ignore[union-attr]
+        at_top = [v for v, (n, _) in rows.items() if n == top]
+        return word, named[0], rows[named[0]][1], at_top, rows[at_top[0]][1]
+    return None
+
+
 # A year a question selects: "in 2020", "during 2019", "from 2021 to 2022"; not a bound of a
 # format's range ("an integer from 1900 to the current year").
 _Y = r"(?<![\w.,])(?:19|20)\d\d(?!\d|[.,]\d)"

@@ -70,6 +70,11 @@ WHICH_HINT = (
     "has them ({values}). Print the {column} value from code, then answer with it as that "
     "output shows it."
 )
+RANKING_HINT = (
+    "The answer names {named}, which an output shows with {its}, and {top} with {best}: the "
+    "question asks for the {word}. Print the {column} with the {word} alone from code, then "
+    "answer with it."
+)
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
     "another number, a statistic or a coefficient. Print the test result's p-value by its "
@@ -209,7 +214,8 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     nothing is no evidence, and a format placeholder copied from the question is no
     value), or no cell selected a year the question names, or it cuts the number off a
     name ("Store" for "Store 12"), or it names none of the values of the column a "which"
-    question asks about, or it gives nan for one, or none where a number is asked
+    question asks about, or names one that a printed ranking shows below the top the
+    question asks for, or it gives nan for one, or none where a number is asked
     for, or a p-value outside [0, 1], or fewer significant digits than the question asks
     for, or the question asks to choose among listed values and no output shows the
     answer's choice."""
@@ -243,6 +249,14 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
         shown = grounding.values_shown(values, outputs)
         more = ", …" if len(values) > len(shown) else ""
         return WHICH_HINT.format(column=column, values=", ".join(shown) + more)
+    if t.which is not None:
+        misread = grounding.misread_ranking(t.question, answer, _computed_outputs(t), t.which[1])
+        if misread is not None:
+            word, named, its, top, best = misread
+            return RANKING_HINT.format(
+                named=named, its=its, top=" and ".join(top), best=best, word=word,
+                column=t.which[0],
+            )  # fmt: skip
     asked = grounding.significant_asked(t.question)
     if asked and not grounding.numbers(answer):
         # A number is asked for ("Give 4 significant digits"), and an answer that says why
