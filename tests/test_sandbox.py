@@ -107,6 +107,25 @@ def test_a_statistic_no_later_line_reads_is_named_unless_it_is_shown(sandbox):
     assert "ZeroDivisionError" in out and "computed" not in out
 
 
+def test_a_count_of_every_row_of_a_true_false_mask_says_how_many_it_keeps(sandbox):
+    # The 1.5B printed len(outliers) of `outliers = (x < lo) | (x > hi)`: every row.
+    cell = (
+        "import pandas as pd\nx = pd.Series([1.0, 2.0, 3.0, 40.0])\n"
+        "outliers = (x < 0) | (x > 10)\nprint(len(outliers))"
+    )
+    assert sandbox.run(cell).observation() == (
+        "4\nlen(outliers) is 4, every row of the True/False mask outliers; the rows it keeps "
+        "are outliers.sum(): 1."
+    )
+    # numpy's masks too, and a Series' .count() (the values that are not missing).
+    out = sandbox.run("import numpy as np\nbig = np.array([1, 5, 9]) > 4\nprint(len(big))")
+    assert out.observation().endswith("mask big; the rows it keeps are big.sum(): 2.")
+    assert "outliers.count() is 4" in sandbox.run("print(outliers.count())").observation()
+    # A count of the kept rows, or of a mask that keeps them all: nothing to say.
+    assert sandbox.run("print(len(x[outliers]), outliers.sum())").observation() == "1 1"
+    assert sandbox.run("every = x > 0\nprint(len(every))").observation() == "4"
+
+
 def test_a_silent_cell_shows_the_values_its_earlier_lines_computed(sandbox):
     # The 1.5B computed a mean, a median and a deviation on three lines, saw only the
     # deviation, and answered with a mean it never saw.

@@ -1162,6 +1162,40 @@ def _emptied_by_filter(code: str, ns: dict) -> str:
     return ""
 
 
+def _mask_counted(code: str, ns: dict) -> str:
+    """For a cell that ran: `len(m)` or `m.count()` of a True/False mask `m`, which counts
+    every row the mask has, not the rows it keeps. The 1.5B wrote `outliers = (x < lo) |
+    (x > hi)` and printed `len(outliers)`, all 1,338 rows, as the number of outliers."""
+    import numpy as np
+
+    pd = sys.modules.get("pandas")
+    for node in ast.walk(ast.parse(code)):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        if isinstance(f, ast.Name) and f.id == "len" and len(node.args) == 1:
+            target, how = node.args[0], "len({})"
+        elif isinstance(f, ast.Attribute) and f.attr == "count" and not node.args:
+            target, how = f.value, "{}.count()"
+        else:
+            continue
+        if not isinstance(target, ast.Name):
+            continue
+        mask = ns.get(target.id)
+        kinds = (np.ndarray,) + ((pd.Series,) if pd is not None else ())
+        if not isinstance(mask, kinds) or mask.dtype.kind != "b":
+            continue
+        kept = int(mask.sum())
+        if kept == len(mask):
+            continue  # every row kept: both counts agree
+        name = target.id
+        return (
+            f"{how.format(name)} is {len(mask):,}, every row of the True/False mask {name}; "
+            f"the rows it keeps are {name}.sum(): {kept:,}."
+        )
+    return ""
+
+
 MAX_SHOWN_VALUES = 4
 
 
@@ -1656,7 +1690,10 @@ def main(fd_in: int, fd_out: int) -> None:
         result["seconds"] = time.perf_counter() - start
         result["output"] = _read_capture(capture, int(msg.get("limit", 4000)))
         if result["error"] is None:
-            notes = [_hint(_emptied_by_filter, msg["code"], ns)]
+            notes = [
+                _hint(_emptied_by_filter, msg["code"], ns),
+                _hint(_mask_counted, msg["code"], ns),
+            ]
             if _NAN.search(result["output"] + (result["value"] or "")):
                 notes.append(_hint(_missing_inputs, msg["code"], ns))
             result["note"] = "\n".join(n for n in notes if n) or None
