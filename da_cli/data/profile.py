@@ -280,7 +280,9 @@ def column_asked_which(profiles: list[ViewProfile], question: str) -> tuple[str,
     asked = set(tables_asked_about(profiles, question))
     for p in sorted(profiles, key=lambda p: p.name not in asked):
         for c in p.columns:
-            if c.type not in ("VARCHAR", "BOOLEAN") or _is_key(c.name):
+            # The profile's estimate of distinct values spares a scan of a column of names.
+            many = c.distinct > 2 * WHICH_MAX_VALUES
+            if c.type not in ("VARCHAR", "BOOLEAN") or _is_key(c.name) or many:
                 continue
             words = [w for w in re.split(r"[_\s]+", c.name.lower()) if w]
             if not words:
