@@ -314,9 +314,10 @@ def misread_ranking(
 ) -> tuple[str, str, str, list[str], str] | None:
     """For a question that asks which value of a column is at the top (or bottom) of
     something: (the word it asks by, the value the answer names, its number as printed,
-    the values at the top, the top number as printed) when the latest output that ranks the column's
-    values shows another value at the top. Shown "Science 21, Arts 11", the 1.5B answered
-    "Arts has the most rows", the row below the first, in 2 unseen-table analyses."""
+    the values at the top, the top number as printed) when the latest output that ranks
+    the column's values shows another value at the top. Shown "Science 21, Arts 11", the
+    1.5B answered "Arts has the most rows", the row below the first, in 2 unseen-table
+    analyses."""
     most, least = _MOST.search(question), _LEAST.search(question)
     if bool(most) == bool(least) or _NOT_TOP.search(question):
         return None

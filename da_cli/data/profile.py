@@ -274,9 +274,8 @@ def column_asked_which(profiles: list[ViewProfile], question: str) -> tuple[str,
     """The text or true/false column a question asks which value of ("Which country has the
     highest ...": `country`; "Which on time has ...": `on_time`), and the tables that hold
     it (those of them the question is about, when any is); None when it names none, or
-    names a key or a column of numbers or dates. Asked
-    "which country", the 1.5B answered "Brazil" from a column of codes (BR), and asked
-    "which on time", a shipment id."""
+    names a key or a column of numbers or dates. Asked "which country", the 1.5B answered
+    "Brazil" from a column of codes (BR), and asked "which on time", a shipment id."""
     asked = set(tables_asked_about(profiles, question))
     for p in sorted(profiles, key=lambda p: p.name not in asked):
         for c in p.columns:
