@@ -451,8 +451,10 @@ def test_a_rejected_question_is_tried_again_by_sampling_until_one_is_accepted(re
         return [code_step(code), answer_step(f"The answer is {q['reference'][0]}.")]
 
     model = replay(
-        code_step("print(' '.join(['nothing', 'found']))"),
-        answer_step("Nothing found."),  # the first question's greedy analysis: rejected
+        # The first question's greedy analysis takes the lowest target: the inspector
+        # rejects it (the loop cannot tell from one printed row).
+        code_step('print(sql("SELECT region FROM regions ORDER BY quarterly_target LIMIT 1"))'),
+        answer_step("South."),
         *solved(first),  # its second, sampled analysis: accepted
         *solved(second),  # the second question right at once: not tried again
     )
@@ -467,7 +469,7 @@ def test_a_rejected_question_is_tried_again_by_sampling_until_one_is_accepted(re
     assert (rows[first["question"]]["attempts"], rows[first["question"]]["temperature"]) == (2, 0.7)
     assert (rows[second["question"]]["attempts"], rows[second["question"]]["temperature"]) == (1, 0)
     # The kept analysis is the accepted one alone, not the rejected attempt before it.
-    assert "Nothing found" not in rows[first["question"]]["messages"][-1]["content"]
+    assert "South." not in rows[first["question"]]["messages"][-1]["content"]
 
 
 def test_code_and_understand_items_need_no_model_and_all_pass(tmp_path):
