@@ -488,26 +488,6 @@ def test_an_answer_naming_a_row_below_the_top_of_a_printed_ranking_is_sent_back(
     assert misread("Which has the most?", "Arts", ["Arts 11 and Science 21 and 4"], values) is None
 
 
-def test_an_answer_from_a_cell_that_left_a_statistic_unread_is_sent_back(session):
-    # Told in the output that the mean went unread, the 1.5B answered x > 3 * std anyway.
-    cell = "x = load('orders').units\nm = x.mean()\nsd = x.std()\nprint((x > 1 * sd).sum())"
-    fixed = "print(((x - m).abs() > 1 * sd).sum())"
-    t, _, model = session(
-        code_step(cell),
-        answer_step("2363 rows."),
-        code_step(fixed),
-        answer_step("710 rows.", "With the mean."),
-        question="How many rows have units more than 1 standard deviation from the mean?",
-    )
-    said = (
-        "The cell this answer comes from computed `m` and never used it. If the question's "
-        "rule needs it, compute the answer with it, then answer from that output."
-    )
-    assert said in model.history[2]["continuation"] and t.rejected_answers == 1
-    assert t.steps[2].text.endswith("(`m` was computed, and no later line of the cell reads it.)")
-    assert t.answer == "710 rows." and t.unread == []  # the second cell read it
-
-
 def test_a_numbered_name_is_one_cell_of_a_printed_table():
     from da_cli.agent import grounding
 

@@ -75,12 +75,6 @@ RANKING_HINT = (
     "question asks for the {word}. Print the {column} with the {word} alone from code, then "
     "answer with it."
 )
-# Told in the cell's output that the mean was computed and not read, the 1.5B answered its
-# count of values "3 standard deviations from the mean" (x > 3 * std) anyway, 4 of 4.
-UNREAD_HINT = (
-    "The cell this answer comes from computed {names} and never used {it}. If the "
-    "question's rule needs {it}, compute the answer with {it}, then answer from that output."
-)
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
     "another number, a statistic or a coefficient. Print the test result's p-value by its "
@@ -224,7 +218,7 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     question asks for, or it gives nan for one, or none where a number is asked
     for, or a p-value outside [0, 1], or fewer significant digits than the question asks
     for, or the question asks to choose among listed values and no output shows the
-    answer's choice, or the last cell that ran left a statistic it computed unread."""
+    answer's choice."""
     evidence = _evidence(t)
     missing = grounding.ungrounded(answer, evidence)
     if missing:
@@ -289,9 +283,6 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
         return SIGNIFICANT_HINT.format(asked=asked, value=short, has=has, line=line)
     if options is not None:
         return CHOICE_HINT.format(options=_listed(options))
-    if t.unread:
-        names = " and ".join(f"`{n}`" for n in t.unread)
-        return UNREAD_HINT.format(names=names, it="it" if len(t.unread) == 1 else "them")
     return None
 
 
@@ -565,7 +556,6 @@ def _observe(t: Transcript, result: ExecutionResult) -> Step:
     observation = result.observation()
     if result.ok:
         t.sent_back = False
-        t.unread = result.dropped
     if t.native and result.error:
         observation = "[Error]:\n" + observation  # how the reference marks a failed block
     t.usage.sandbox_seconds += result.seconds

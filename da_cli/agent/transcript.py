@@ -62,9 +62,6 @@ class Transcript:
     # its random stream, with the step number).
     temperature: float = 0.0
     seed: int = 0
-    # The statistics the last cell that ran computed and left out of its result
-    # (`ExecutionResult.dropped`).
-    unread: list[str] = field(default_factory=list)
     # The column a "which <column> ..." question asks a value of, and its values.
     which: tuple[str, list[str]] | None = None
     # When this analysis was chosen among several by their evidence: the vote (vote.Vote)

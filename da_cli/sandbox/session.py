@@ -101,24 +101,6 @@ class ExecutionResult:
     def ok(self) -> bool:
         return self.error is None
 
-    @property
-    def _shows_assigned(self) -> bool:
-        # A warning (pandas and scipy print many) is not the cell showing a result.
-        silent = self.value is None and not self.figures and not self.error
-        return bool(self.assigned) and silent and not ASIDE_LINES.sub("", self.output).strip()
-
-    @property
-    def dropped(self) -> list[str]:
-        """The statistics the cell left out of its result: one neither read by a later line
-        nor shown (the mean of "3 standard deviations from the mean"), or shown while the
-        cell went on from its sibling (the deviation); one shown alone is a reported value."""
-        shown = (self.assigned or "") if self._shows_assigned else ""
-        return [
-            name
-            for name, beside in self.unused
-            if beside or not re.search(rf"^{re.escape(name)} =", shown, re.M)
-        ]
-
     def observation(self) -> str:
         parts = [self.output.rstrip("\n")] if self.output.strip() else []
         if self.value is not None:
@@ -128,9 +110,20 @@ class ExecutionResult:
             parts.append(self.note)
         if self.error:
             parts.append(self.error)
-        if self._shows_assigned:
-            parts.append(self.assigned)  # type: ignore[arg-type]
-        dropped = self.dropped
+        # A warning (pandas and scipy print many) is not the cell showing a result.
+        silent = self.value is None and not self.figures and not self.error
+        shown = ""
+        if self.assigned and silent and not ASIDE_LINES.sub("", self.output).strip():
+            parts.append(self.assigned)
+            shown = self.assigned
+        # A statistic neither read nor shown is one the cell's result left out (the mean
+        # of "3 standard deviations from the mean"), and so is one shown while the cell
+        # went on from its sibling (the deviation); one shown alone is a reported value.
+        dropped = [
+            name
+            for name, beside in self.unused
+            if beside or not re.search(rf"^{re.escape(name)} =", shown, re.M)
+        ]
         if dropped:
             listed = ", ".join(f"`{n}`" for n in dropped)
             verb, it = ("was", "it") if len(dropped) == 1 else ("were", "them")
