@@ -271,15 +271,20 @@ def _value_pattern(value: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-]){re.escape(value)}(?![\w-])", flags)
 
 
+def _value_patterns(values: list[str]) -> dict[str, re.Pattern[str]]:
+    # Compiled once per check: a column may have up to a thousand values.
+    return {v: _value_pattern(v) for v in values if v.strip()}
+
+
 def names_a_value(answer: str, values: list[str]) -> bool:
     """Whether the answer names one of a column's values as the data writes them."""
-    return any(_value_pattern(v).search(answer) for v in values if v.strip())
+    return any(p.search(answer) for p in _value_patterns(values).values())
 
 
 def values_shown(values: list[str], outputs: list[str], most: int = 5) -> list[str]:
     """Up to `most` of a column's values, those an output shows first."""
     text = "\n".join(outputs)
-    shown = [v for v in values if v.strip() and _value_pattern(v).search(text)]
+    shown = [v for v, p in _value_patterns(values).items() if p.search(text)]
     return (shown + [v for v in values if v not in shown])[:most]
 
 
@@ -294,15 +299,17 @@ _NOT_TOP = re.compile(
 _INDEX = re.compile(r"^\s*\d+\s+")  # a table's default row number
 
 
-def _ranking(output: str, values: list[str]) -> dict[str, tuple[float, str]] | None:
+def _ranking(
+    output: str, patterns: dict[str, re.Pattern[str]]
+) -> dict[str, tuple[float, str]] | None:
     """{value: (its number, as printed)} of an output that prints a column's values one to
     a line, each with one number (a row number aside): a ranking, or None."""
     rows: dict[str, tuple[float, str]] = {}
     for line in output.splitlines():
-        named = [v for v in values if v.strip() and _value_pattern(v).search(line)]
+        named = [v for v, p in patterns.items() if p.search(line)]
         if len(named) != 1 or named[0] in rows:
             continue
-        rest = _INDEX.sub(" ", _value_pattern(named[0]).sub(" ", line))
+        rest = _INDEX.sub(" ", patterns[named[0]].sub(" ", line))
         found = numbers(rest)
         if len(found) == 1 and (number := value(found[0])) is not None:
             rows[named[0]] = (number, found[0])
@@ -321,11 +328,12 @@ def misread_ranking(
     most, least = _MOST.search(question), _LEAST.search(question)
     if bool(most) == bool(least) or _NOT_TOP.search(question):
         return None
-    named = [v for v in values if v.strip() and _value_pattern(v).search(answer)]
+    patterns = _value_patterns(values)
+    named = [v for v, p in patterns.items() if p.search(answer)]
     if len(named) != 1:
         return None
     for output in reversed(outputs):
-        rows = _ranking(output, values)
+        rows = _ranking(output, patterns)
         if rows is None:
             continue
         if named[0] not in rows:
