@@ -81,6 +81,46 @@ def test_an_answer_whose_analysis_repeats_one_from_before_new_output_is_sampled_
     assert again["continuation"].count(stale) == 1  # the copied step is not in the transcript
 
 
+def test_a_failed_cell_written_again_is_written_anew_from_its_failed_line(session):
+    failing = "x = 20\ny = x.values\nprint(y + 1)"
+    t, _, model = session(
+        code_step(failing),
+        code_step(failing),  # the same cell again, as the 1.5B wrote it
+        "y = x\nprint(y + 1)\n```\n</Code>",  # the rest, from the failed line on
+        answer_step("21"),
+        grammar=True,
+    )
+    rewrite = model.history[2]
+    assert rewrite["grammar"] == loop.protocol.REST_OF_CODE_GRAMMAR
+    opening = "I will write line 2 again, changed as the output says.\n</Analyze>\n"
+    assert rewrite["continuation"].endswith(opening + "<Code>\n```python\nx = 20\n")
+    assert t.code == [failing, "x = 20\ny = x\nprint(y + 1)"]
+    assert [s.text for s in t.steps if s.kind == "execute"][-1] == "21"
+    assert t.answer == "21" and sum(s.repeated for s in t.steps) == 1
+    # What the model reads next is the protocol's own layout: the cell it ran, then its output.
+    assert model.history[3]["continuation"].endswith(
+        "```python\nx = 20\ny = x\nprint(y + 1)\n```\n</Code>\n<Execute>\n21\n</Execute>\n"
+    )
+
+
+def test_a_failed_cell_written_anew_the_same_way_is_dropped_as_a_repeat(session):
+    failing = "x = 20\ny = x.values"
+    t, _, model = session(
+        code_step(failing),
+        code_step(failing),
+        "y = x.values\n```\n</Code>",  # the same line again: nothing new to run
+        code_step("print(21)"),
+        answer_step("21"),
+    )
+    assert t.code == [failing, "print(21)"] and t.answer == "21"
+    assert model.history[3]["temperature"] == loop.RUT_TEMPERATURE
+
+
+def test_a_repeat_of_a_cell_that_ran_is_not_rewritten(session):
+    _, _, model = session(code_step("print(1)"), code_step("print(1)"), answer_step("1"))
+    assert all(loop.REWRITE_ANALYZE[:20] not in h["continuation"] for h in model.history)
+
+
 def test_repeats_without_end_force_a_partial_answer(session):
     t, _, _ = session(*[code_step("print(1)")] * 5, answer_step("1"))
     assert t.partial and t.stop_reason == "repeated code"
