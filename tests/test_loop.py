@@ -92,7 +92,11 @@ def test_a_failed_cell_written_again_is_written_anew_from_its_failed_line(sessio
     )
     rewrite = model.history[2]
     assert rewrite["grammar"] == loop.protocol.REST_OF_CODE_GRAMMAR
-    opening = "I will write line 2 again, changed as the output says.\n</Analyze>\n"
+    # The Analyze before it quotes the error; the cell opens with the lines before line 2.
+    assert "Line 2 failed: AttributeError: 'int' object has no attribute 'values'" in (
+        rewrite["continuation"]
+    )
+    opening = "so I will write it again, changed as the output says.\n</Analyze>\n"
     assert rewrite["continuation"].endswith(opening + "<Code>\n```python\nx = 20\n")
     assert t.code == [failing, "x = 20\ny = x\nprint(y + 1)"]
     assert [s.text for s in t.steps if s.kind == "execute"][-1] == "21"
@@ -101,6 +105,18 @@ def test_a_failed_cell_written_again_is_written_anew_from_its_failed_line(sessio
     assert model.history[3]["continuation"].endswith(
         "```python\nx = 20\ny = x\nprint(y + 1)\n```\n</Code>\n<Execute>\n21\n</Execute>\n"
     )
+
+
+def test_a_failed_cell_written_again_runs_with_the_line_its_output_mended(session):
+    # The 1.5B read "Line 2 with it: ..." and wrote df["wind_speed"] again, until its budget
+    # ran out.
+    failing = 'df = load("orders")\nkept = df.dropna(subset=["unitprice"])\nprint(len(kept))'
+    t, _, model = session(code_step(failing), code_step(failing), answer_step("5319"))
+    assert len(model.history) == 3  # no generation for the mended line
+    assert t.code[-1] == failing.replace('"unitprice"', '"unit_price"')
+    assert [s.text for s in t.steps if s.kind == "execute"][-1] == "5319"
+    assert "as the output gives it.\n</Analyze>\n<Code>" in model.history[2]["continuation"]
+    assert any(s.kind == "notice" and s.repeated for s in t.steps) and t.answer == "5319"
 
 
 def test_a_failed_cell_written_anew_the_same_way_is_dropped_as_a_repeat(session):

@@ -76,10 +76,13 @@ RANKING_HINT = (
     "answer with it."
 )
 # Told not to run a failed cell again, the 1.5B wrote it again word for word, three times
-# over, in 31 of 257 benchmark analyses (24 of them wrong): the loop then writes the cell's
-# lines before the failed one itself, after this Analyze, and the model writes on from there.
+# over, in 31 of 257 benchmark analyses (24 of them wrong), even when the output gave the
+# line mended ("Line 2 with it: ..."). On such a repeat the loop runs the cell with that
+# line, or writes the cell's lines before the failed one itself, after an Analyze that
+# quotes the error, and the model writes on from there.
+MENDED_ANALYZE = "Line {line} failed. I will run the cell with line {line} as the output gives it."
 REWRITE_ANALYZE = (
-    "Line {line} failed, and the same code would fail the same way. I will write line {line} "
+    "Line {line} failed: {error} The same line would fail the same way, so I will write it "
     "again, changed as the output says."
 )
 P_VALUE_HINT = (
@@ -561,51 +564,73 @@ def _take(
 # Where a failed cell stopped: its traceback's "  line N: <code>" (the last one is the
 # deepest frame of the cell's own code), or a SyntaxError's "(line N)".
 _FAILED_AT = re.compile(r"^  line (\d+): |^SyntaxError: .* \(line (\d+)\)$", re.MULTILINE)
+# The error's own line and the hints after it, up to the loop's note.
+_ERROR = re.compile(r"^(?:\w+\.)*\w*(?:Error|Exception|Warning)\b.*", re.MULTILINE | re.DOTALL)
+# A sandbox hint that gives the failed line mended (sandbox/worker.py).
+_MENDED = re.compile(r"^Line (\d+) with (?:it|them): (.+)$", re.MULTILINE)
+MAX_QUOTED_ERROR = 300
 
 
-def _failed_line(t: Transcript, code: str) -> int | None:
-    """The line the last cell failed at, when `code` is that cell again and it failed."""
+def _failed_line(t: Transcript, code: str) -> tuple[int, str] | None:
+    """The line the last cell failed at and its output, when `code` is that cell again."""
     cells = [s for s in t.steps if s.kind in ("code", "execute")]
     if len(cells) < 2 or cells[-1].kind != "execute" or not cells[-1].error:
         return None
     if protocol.normalize_code(cells[-2].text) != protocol.normalize_code(code):
         return None
-    found = [int(a or b) for a, b in _FAILED_AT.findall(cells[-1].text)]
+    output = cells[-1].text
+    found = [int(a or b) for a, b in _FAILED_AT.findall(output)]
     lines = cells[-2].text.splitlines()
-    return found[-1] if found and 1 <= found[-1] <= len(lines) else None
+    return (found[-1], output) if found and 1 <= found[-1] <= len(lines) else None
 
 
 def _rewrite_failed(
     t: Transcript, model: Model, turn: Turn, code: str
 ) -> tuple[list[Step], str] | None:
-    """The model repeated the cell that just failed: the loop writes the cell's lines
-    before the failed one, and the model the rest, from the failed line on. The steps
-    this adds and the cell to run, or None (it wrote the same code again: the repeat is
-    dropped as any other)."""
-    line = _failed_line(t, code)
-    if line is None:
+    """The model repeated the cell that just failed: the cell with the line its output
+    gave mended, or the cell's lines before the failed one written by the loop and the
+    rest by the model. The steps this adds and the cell to run, or None (the model wrote
+    the same code again: the repeat is dropped as any other)."""
+    failed = _failed_line(t, code)
+    if failed is None:
         return None
+    line, output = failed
     written = [s.text for s in t.steps if s.kind == "code"][-1].splitlines(keepends=True)
-    failed = written[line - 1]
-    head = "".join(written[: line - 1]) + failed[: len(failed) - len(failed.lstrip())]
-    analyze = REWRITE_ANALYZE.format(line=line)
-    opening = f"<Analyze>\n{analyze}\n</Analyze>\n<Code>\n```python\n{head}"
-    request = _request(t, model, turn)
-    request.continuation += opening
-    request.grammar = protocol.REST_OF_CODE_GRAMMAR if model.supports_grammar else None
-    (gen,) = generate_all(model, [request])
-    _count(t, gen)
-    rest = gen.text.split("```", 1)[0]
-    cell = head + rest
-    if gen.finish == "length" or not rest.strip() or _ran_before(t, cell):
-        return None
-    t.continuation += f"{opening}{rest}```\n</Code>"
-    notice = (
-        f"The model wrote the failed cell again; it wrote it anew from line {line}, the line "
-        "that failed."
-    )
-    steps = [_note(t, notice, True), _add(t, Step("analyze", analyze))]
-    return [*steps, _add(t, Step("code", cell.strip("\n")))], cell.strip("\n")
+    mended = _MENDED.search(output)
+    if mended is not None and 1 <= int(mended[1]) <= len(written):
+        line = int(mended[1])
+        old = written[line - 1]
+        written[line - 1] = old[: len(old) - len(old.lstrip())] + mended[2].strip() + "\n"
+        cell = "".join(written).strip("\n")
+        analyze = MENDED_ANALYZE.format(line=line)
+        if _ran_before(t, cell):
+            return None
+        t.continuation += (
+            f"<Analyze>\n{analyze}\n</Analyze>\n<Code>\n```python\n{cell}\n```\n</Code>"
+        )
+        said = f"The model wrote the failed cell again; it runs with line {line} as the output "
+        said += "gave it."
+    else:
+        error = _ERROR.search(output.removesuffix(REPEAT_NOTE).strip())
+        quoted = " ".join((error[0] if error else "").split())[:MAX_QUOTED_ERROR]
+        analyze = REWRITE_ANALYZE.format(line=line, error=quoted.rstrip(".") + ".")
+        head = "".join(written[: line - 1])
+        head += written[line - 1][: len(written[line - 1]) - len(written[line - 1].lstrip())]
+        opening = f"<Analyze>\n{analyze}\n</Analyze>\n<Code>\n```python\n{head}"
+        request = _request(t, model, turn)
+        request.continuation += opening
+        request.grammar = protocol.REST_OF_CODE_GRAMMAR if model.supports_grammar else None
+        (gen,) = generate_all(model, [request])
+        _count(t, gen)
+        rest = gen.text.split("```", 1)[0]
+        cell = (head + rest).strip("\n")
+        if gen.finish == "length" or not rest.strip() or _ran_before(t, cell):
+            return None
+        t.continuation += f"{opening}{rest}```\n</Code>"
+        said = f"The model wrote the failed cell again; it wrote it anew from line {line}, the "
+        said += "line that failed."
+    steps = [_note(t, said, True), _add(t, Step("analyze", analyze))]
+    return [*steps, _add(t, Step("code", cell))], cell
 
 
 def _add(t: Transcript, s: Step) -> Step:
