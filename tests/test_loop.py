@@ -93,9 +93,8 @@ def test_a_failed_cell_written_again_is_written_anew_from_its_failed_line(sessio
     rewrite = model.history[2]
     assert rewrite["grammar"] == loop.protocol.REST_OF_CODE_GRAMMAR
     # The Analyze before it quotes the error; the cell opens with the lines before line 2.
-    assert "Line 2 failed: AttributeError: 'int' object has no attribute 'values'" in (
-        rewrite["continuation"]
-    )
+    quoted = "Line 2 failed: AttributeError: 'int' object has no attribute 'values'"
+    assert quoted in rewrite["continuation"]
     opening = "so I will write it again, changed as the output says.\n</Analyze>\n"
     assert rewrite["continuation"].endswith(opening + "<Code>\n```python\nx = 20\n")
     assert t.code == [failing, "x = 20\ny = x\nprint(y + 1)"]
