@@ -92,17 +92,17 @@ def test_a_failed_cell_written_again_is_written_anew_from_its_failed_line(sessio
     )
     rewrite = model.history[2]
     assert rewrite["grammar"] == loop.protocol.REST_OF_CODE_GRAMMAR
-    # The Analyze before it quotes the error; the cell opens with the lines before line 2.
-    quoted = "Line 2 failed: AttributeError: 'int' object has no attribute 'values'"
-    assert quoted in rewrite["continuation"]
-    opening = "so I will write it again, changed as the output says.\n</Analyze>\n"
-    assert rewrite["continuation"].endswith(opening + "<Code>\n```python\nx = 20\n")
-    assert t.code == [failing, "x = 20\ny = x\nprint(y + 1)"]
+    # The cell opens with the lines before line 2, and the error as a comment in its place.
+    opening = "I will write it again, changed as the output says.\n</Analyze>\n"
+    quoted = "# AttributeError: 'int' object has no attribute 'values'"
+    assert opening + "<Code>\n```python\nx = 20\n" + quoted in rewrite["continuation"]
+    assert rewrite["continuation"].endswith("\n")
+    assert t.code[0] == failing and t.code[1].endswith("without .values.\ny = x\nprint(y + 1)")
     assert [s.text for s in t.steps if s.kind == "execute"][-1] == "21"
     assert t.answer == "21" and sum(s.repeated for s in t.steps) == 1
     # What the model reads next is the protocol's own layout: the cell it ran, then its output.
     assert model.history[3]["continuation"].endswith(
-        "```python\nx = 20\ny = x\nprint(y + 1)\n```\n</Code>\n<Execute>\n21\n</Execute>\n"
+        ".values.\ny = x\nprint(y + 1)\n```\n</Code>\n<Execute>\n21\n</Execute>\n"
     )
 
 

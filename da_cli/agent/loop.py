@@ -82,8 +82,8 @@ RANKING_HINT = (
 # quotes the error, and the model writes on from there.
 MENDED_ANALYZE = "Line {line} failed. I will run the cell with line {line} as the output gives it."
 REWRITE_ANALYZE = (
-    "Line {line} failed: {error} The same line would fail the same way, so I will write it "
-    "again, changed as the output says."
+    "Line {line} failed, and the same line would fail the same way: I will write it again, "
+    "changed as the output says."
 )
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
@@ -568,6 +568,7 @@ _FAILED_AT = re.compile(r"^  line (\d+): |^SyntaxError: .* \(line (\d+)\)$", re.
 _ERROR = re.compile(r"^(?:\w+\.)*\w*(?:Error|Exception|Warning)\b.*", re.MULTILINE | re.DOTALL)
 # A sandbox hint that gives the failed line mended (sandbox/worker.py).
 _MENDED = re.compile(r"^Line (\d+) with (?:it|them): (.+)$", re.MULTILINE)
+_UNRUN = re.compile(r"^The error stopped the cell at line .*$", re.MULTILINE)
 MAX_QUOTED_ERROR = 300
 
 
@@ -612,10 +613,14 @@ def _rewrite_failed(
         said += "gave it."
     else:
         error = _ERROR.search(output.removesuffix(REPEAT_NOTE).strip())
-        quoted = " ".join((error[0] if error else "").split())[:MAX_QUOTED_ERROR]
-        analyze = REWRITE_ANALYZE.format(line=line, error=quoted.rstrip(".") + ".")
-        head = "".join(written[: line - 1])
-        head += written[line - 1][: len(written[line - 1]) - len(written[line - 1].lstrip())]
+        # The lines the error left unrun are written from here on anyway.
+        quoted = _UNRUN.sub("", error[0] if error else "")
+        quoted = " ".join(quoted.split())[:MAX_QUOTED_ERROR]
+        analyze = REWRITE_ANALYZE.format(line=line)
+        # Written greedily after an Analyze that quoted the error, the 1.5B wrote the same
+        # line again (3 of 3): the error goes in a comment right where the line is written.
+        indent = written[line - 1][: len(written[line - 1]) - len(written[line - 1].lstrip())]
+        head = "".join(written[: line - 1]) + (f"{indent}# {quoted}\n" if quoted else "") + indent
         opening = f"<Analyze>\n{analyze}\n</Analyze>\n<Code>\n```python\n{head}"
         request = _request(t, model, turn)
         request.continuation += opening
@@ -624,7 +629,8 @@ def _rewrite_failed(
         _count(t, gen)
         rest = gen.text.split("```", 1)[0]
         cell = (head + rest).strip("\n")
-        if gen.finish == "length" or not rest.strip() or _ran_before(t, cell):
+        uncommented = ("".join(written[: line - 1]) + indent + rest).strip("\n")
+        if gen.finish == "length" or not rest.strip() or _ran_before(t, uncommented):
             return None
         t.continuation += f"{opening}{rest}```\n</Code>"
         said = f"The model wrote the failed cell again; it wrote it anew from line {line}, the "
