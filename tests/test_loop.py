@@ -81,31 +81,6 @@ def test_an_answer_whose_analysis_repeats_one_from_before_new_output_is_sampled_
     assert again["continuation"].count(stale) == 1  # the copied step is not in the transcript
 
 
-def test_a_failed_cell_written_again_is_written_anew_from_its_failed_line(session):
-    failing = "x = 20\ny = x.values\nprint(y + 1)"
-    t, _, model = session(
-        code_step(failing),
-        code_step(failing),  # the same cell again, as the 1.5B wrote it
-        "y = x\nprint(y + 1)\n```\n</Code>",  # the rest, from the failed line on
-        answer_step("21"),
-        grammar=True,
-    )
-    rewrite = model.history[2]
-    assert rewrite["grammar"] == loop.protocol.REST_OF_CODE_GRAMMAR
-    # The cell opens with the lines before line 2, and the error as a comment in its place.
-    opening = "I will write it again, changed as the output says.\n</Analyze>\n"
-    quoted = "# AttributeError: 'int' object has no attribute 'values'"
-    assert opening + "<Code>\n```python\nx = 20\n" + quoted in rewrite["continuation"]
-    assert rewrite["continuation"].endswith("\n")
-    assert t.code[0] == failing and t.code[1].endswith("without .values.\ny = x\nprint(y + 1)")
-    assert [s.text for s in t.steps if s.kind == "execute"][-1] == "21"
-    assert t.answer == "21" and sum(s.repeated for s in t.steps) == 1
-    # What the model reads next is the protocol's own layout: the cell it ran, then its output.
-    assert model.history[3]["continuation"].endswith(
-        ".values.\ny = x\nprint(y + 1)\n```\n</Code>\n<Execute>\n21\n</Execute>\n"
-    )
-
-
 def test_a_failed_cell_written_again_runs_with_the_line_its_output_mended(session):
     # The 1.5B read "Line 2 with it: ..." and wrote df["wind_speed"] again, until its budget
     # ran out.
@@ -118,22 +93,23 @@ def test_a_failed_cell_written_again_runs_with_the_line_its_output_mended(sessio
     assert any(s.kind == "notice" and s.repeated for s in t.steps) and t.answer == "5319"
 
 
-def test_a_failed_cell_written_anew_the_same_way_is_dropped_as_a_repeat(session):
+def test_a_failed_cell_written_again_without_a_mended_line_is_dropped_as_a_repeat(session):
     failing = "x = 20\ny = x.values"
     t, _, model = session(
-        code_step(failing),
-        code_step(failing),
-        "y = x.values\n```\n</Code>",  # the same line again: nothing new to run
-        code_step("print(21)"),
-        answer_step("21"),
+        code_step(failing), code_step(failing), code_step("print(21)"), answer_step("21")
     )
     assert t.code == [failing, "print(21)"] and t.answer == "21"
-    assert model.history[3]["temperature"] == loop.RUT_TEMPERATURE
+    assert model.history[2]["temperature"] == loop.RUT_TEMPERATURE
+    assert loop.MENDED_ANALYZE[:12] not in model.history[2]["continuation"]
 
 
-def test_a_repeat_of_a_cell_that_ran_is_not_rewritten(session):
-    _, _, model = session(code_step("print(1)"), code_step("print(1)"), answer_step("1"))
-    assert all(loop.REWRITE_ANALYZE[:20] not in h["continuation"] for h in model.history)
+def test_a_mended_cell_that_ran_before_is_not_run_again(session):
+    failing = 'df = load("orders")\nkept = df.dropna(subset=["unitprice"])\nprint(len(kept))'
+    mended = failing.replace('"unitprice"', '"unit_price"')
+    t, _, _ = session(
+        code_step(mended), code_step(failing), code_step(failing), answer_step("5319")
+    )
+    assert t.code == [mended, failing] and t.answer == "5319"
 
 
 def test_repeats_without_end_force_a_partial_answer(session):

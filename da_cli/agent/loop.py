@@ -77,14 +77,11 @@ RANKING_HINT = (
 )
 # Told not to run a failed cell again, the 1.5B wrote it again word for word, three times
 # over, in 31 of 257 benchmark analyses (24 of them wrong), even when the output gave the
-# line mended ("Line 2 with it: ..."). On such a repeat the loop runs the cell with that
-# line, or writes the cell's lines before the failed one itself, after an Analyze that
-# quotes the error, and the model writes on from there.
+# failed line mended ("Line 2 with it: ..."): on such a repeat the loop runs the cell with
+# that line. (Written on from the failed line by the model, after an Analyze quoting the
+# error, the 1.5B wrote the same line again, 3 of 3; with the error as a comment above the
+# line, it recited the rest of the output, 3 of 3.)
 MENDED_ANALYZE = "Line {line} failed. I will run the cell with line {line} as the output gives it."
-REWRITE_ANALYZE = (
-    "Line {line} failed, and the same line would fail the same way: I will write it again, "
-    "changed as the output says."
-)
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
     "another number, a statistic or a coefficient. Print the test result's p-value by its "
@@ -499,13 +496,12 @@ def _take(
     answer_only = parsed.answer is not None and parsed.code is None
     if not answer_only and parsed.code is not None and _ran_before(t, parsed.code):
         # Small models copy their own previous step, so a repeat left in the transcript begets
-        # more repeats: drop it (the transcript is as before) and sample the next try, or,
-        # when it repeats the cell that just failed, have the model write that cell on from
-        # its failed line.
+        # more repeats: drop it (the transcript is as before) and sample the next try, or
+        # run the cell that just failed with the line its output mended.
         _amend_last_execute(t)
-        rewritten = _rewrite_failed(t, model, turn, parsed.code)
-        if rewritten is not None:
-            return rewritten
+        mended = _mended(t, parsed.code)
+        if mended is not None:
+            return mended
         return [_note(t, "The model repeated code that already ran; trying again.", True)], None
     if answer_only and _stale(t, parsed.analyze):
         # After new output a small model often copies an earlier Analyze word for word and
@@ -561,80 +557,31 @@ def _take(
     return added, None
 
 
-# Where a failed cell stopped: its traceback's "  line N: <code>" (the last one is the
-# deepest frame of the cell's own code), or a SyntaxError's "(line N)".
-_FAILED_AT = re.compile(r"^  line (\d+): |^SyntaxError: .* \(line (\d+)\)$", re.MULTILINE)
-# The error's own line and the hints after it, up to the loop's note.
-_ERROR = re.compile(r"^(?:\w+\.)*\w*(?:Error|Exception|Warning)\b.*", re.MULTILINE | re.DOTALL)
 # A sandbox hint that gives the failed line mended (sandbox/worker.py).
 _MENDED = re.compile(r"^Line (\d+) with (?:it|them): (.+)$", re.MULTILINE)
-_UNRUN = re.compile(r"^The error stopped the cell at line .*$", re.MULTILINE)
-MAX_QUOTED_ERROR = 300
 
 
-def _failed_line(t: Transcript, code: str) -> tuple[int, str] | None:
-    """The line the last cell failed at and its output, when `code` is that cell again."""
+def _mended(t: Transcript, code: str) -> tuple[list[Step], str] | None:
+    """`code` is the cell that just failed, written again, and its output gave a line of it
+    mended: the steps that run the cell with that line, and the cell; else None."""
     cells = [s for s in t.steps if s.kind in ("code", "execute")]
     if len(cells) < 2 or cells[-1].kind != "execute" or not cells[-1].error:
         return None
     if protocol.normalize_code(cells[-2].text) != protocol.normalize_code(code):
         return None
-    output = cells[-1].text
-    found = [int(a or b) for a, b in _FAILED_AT.findall(output)]
-    lines = cells[-2].text.splitlines()
-    return (found[-1], output) if found and 1 <= found[-1] <= len(lines) else None
-
-
-def _rewrite_failed(
-    t: Transcript, model: Model, turn: Turn, code: str
-) -> tuple[list[Step], str] | None:
-    """The model repeated the cell that just failed: the cell with the line its output
-    gave mended, or the cell's lines before the failed one written by the loop and the
-    rest by the model. The steps this adds and the cell to run, or None (the model wrote
-    the same code again: the repeat is dropped as any other)."""
-    failed = _failed_line(t, code)
-    if failed is None:
+    mended = _MENDED.search(cells[-1].text)
+    written = cells[-2].text.splitlines()
+    if mended is None or not 1 <= int(mended[1]) <= len(written):
         return None
-    line, output = failed
-    written = [s.text for s in t.steps if s.kind == "code"][-1].splitlines(keepends=True)
-    mended = _MENDED.search(output)
-    if mended is not None and 1 <= int(mended[1]) <= len(written):
-        line = int(mended[1])
-        old = written[line - 1]
-        written[line - 1] = old[: len(old) - len(old.lstrip())] + mended[2].strip() + "\n"
-        cell = "".join(written).strip("\n")
-        analyze = MENDED_ANALYZE.format(line=line)
-        if _ran_before(t, cell):
-            return None
-        t.continuation += (
-            f"<Analyze>\n{analyze}\n</Analyze>\n<Code>\n```python\n{cell}\n```\n</Code>"
-        )
-        said = f"The model wrote the failed cell again; it runs with line {line} as the output "
-        said += "gave it."
-    else:
-        error = _ERROR.search(output.removesuffix(REPEAT_NOTE).strip())
-        # The lines the error left unrun are written from here on anyway.
-        quoted = _UNRUN.sub("", error[0] if error else "")
-        quoted = " ".join(quoted.split())[:MAX_QUOTED_ERROR]
-        analyze = REWRITE_ANALYZE.format(line=line)
-        # Written greedily after an Analyze that quoted the error, the 1.5B wrote the same
-        # line again (3 of 3): the error goes in a comment right where the line is written.
-        indent = written[line - 1][: len(written[line - 1]) - len(written[line - 1].lstrip())]
-        head = "".join(written[: line - 1]) + (f"{indent}# {quoted}\n" if quoted else "") + indent
-        opening = f"<Analyze>\n{analyze}\n</Analyze>\n<Code>\n```python\n{head}"
-        request = _request(t, model, turn)
-        request.continuation += opening
-        request.grammar = protocol.REST_OF_CODE_GRAMMAR if model.supports_grammar else None
-        (gen,) = generate_all(model, [request])
-        _count(t, gen)
-        rest = gen.text.split("```", 1)[0]
-        cell = (head + rest).strip("\n")
-        uncommented = ("".join(written[: line - 1]) + indent + rest).strip("\n")
-        if gen.finish == "length" or not rest.strip() or _ran_before(t, uncommented):
-            return None
-        t.continuation += f"{opening}{rest}```\n</Code>"
-        said = f"The model wrote the failed cell again; it wrote it anew from line {line}, the "
-        said += "line that failed."
+    line = int(mended[1])
+    old = written[line - 1]
+    written[line - 1] = old[: len(old) - len(old.lstrip())] + mended[2].strip()
+    cell = "\n".join(written)
+    if _ran_before(t, cell):
+        return None
+    analyze = MENDED_ANALYZE.format(line=line)
+    t.continuation += f"<Analyze>\n{analyze}\n</Analyze>\n<Code>\n```python\n{cell}\n```\n</Code>"
+    said = f"The model wrote the failed cell again; it runs with line {line} as the output gave it."
     steps = [_note(t, said, True), _add(t, Step("analyze", analyze))]
     return [*steps, _add(t, Step("code", cell))], cell
 

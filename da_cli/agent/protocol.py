@@ -66,8 +66,6 @@ FIRST_GRAMMAR = (
 # After an Analyze block that the token limit cut (and the loop closed).
 AFTER_ANALYZE_GRAMMAR = "root ::= understand? (code | answer)\n" + _COMMON
 AFTER_ANALYZE_CODE_GRAMMAR = "root ::= understand? code\n" + _COMMON
-# The rest of a Code block whose opening the loop wrote (its lines before a failed one).
-REST_OF_CODE_GRAMMAR = 'root ::= body "```\\n</Code>"\n' + _COMMON
 
 _BLOCK = {tag: re.compile(rf"<{tag}>(.*?)(?:</{tag}>|\Z)", re.DOTALL) for tag in TAGS}
 # A tag, protocol or not: an Answer's text ends at one. A model whose answer was sent back
