@@ -82,6 +82,13 @@ RANKING_HINT = (
 # error, the 1.5B wrote the same line again, 3 of 3; with the error as a comment above the
 # line, it recited the rest of the output, 3 of 3.)
 MENDED_ANALYZE = "Line {line} failed. I will run the cell with line {line} as the output gives it."
+# Without a mended line, the failed step is taken out of what the model reads and written
+# again, its Analyze opened with how the first try failed: nothing to copy, and the error
+# said where the model plans the step.
+RETRY_ANALYZE = (
+    "My first try failed: line {line}, `{code}`, raised {error} So I will not write that line "
+    "again: I will"
+)
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
     "another number, a statistic or a coefficient. Print the test result's p-value by its "
@@ -499,9 +506,9 @@ def _take(
         # more repeats: drop it (the transcript is as before) and sample the next try, or
         # run the cell that just failed with the line its output mended.
         _amend_last_execute(t)
-        mended = _mended(t, parsed.code)
-        if mended is not None:
-            return mended
+        again = _mended(t, parsed.code) or _retried(t, model, turn, parsed.code)
+        if again is not None:
+            return again
         return [_note(t, "The model repeated code that already ran; trying again.", True)], None
     if answer_only and _stale(t, parsed.analyze):
         # After new output a small model often copies an earlier Analyze word for word and
@@ -557,6 +564,14 @@ def _take(
     return added, None
 
 
+# Where a failed cell stopped: its traceback's "  line N: <code>" (the last one is the
+# deepest frame of the cell's own code), or a SyntaxError's "(line N)".
+_FAILED_AT = re.compile(r"^  line (\d+): |^SyntaxError: .* \(line (\d+)\)$", re.MULTILINE)
+# The error's own line and the hints after it, but the lines it left unrun (the step is
+# written again whole).
+_ERROR = re.compile(r"^(?:\w+\.)*\w*(?:Error|Exception)\b.*", re.MULTILINE | re.DOTALL)
+_UNRUN = re.compile(r"^The error stopped the cell at line .*$", re.MULTILINE)
+MAX_QUOTED = 300
 # A sandbox hint that gives the failed line mended (sandbox/worker.py).
 _MENDED = re.compile(r"^Line (\d+) with (?:it|them): (.+)$", re.MULTILINE)
 
@@ -584,6 +599,44 @@ def _mended(t: Transcript, code: str) -> tuple[list[Step], str] | None:
     said = f"The model wrote the failed cell again; it runs with line {line} as the output gave it."
     steps = [_note(t, said, True), _add(t, Step("analyze", analyze))]
     return [*steps, _add(t, Step("code", cell))], cell
+
+
+def _retried(t: Transcript, model: Model, turn: Turn, code: str) -> tuple[list[Step], str] | None:
+    """`code` is the cell that just failed, written again: the steps of that step written
+    again in its place, told how it failed, and the cell to run; None when the model wrote
+    no new code."""
+    cells = [s for s in t.steps if s.kind in ("code", "execute")]
+    if len(cells) < 2 or cells[-1].kind != "execute" or not cells[-1].error:
+        return None
+    if protocol.normalize_code(cells[-2].text) != protocol.normalize_code(code):
+        return None
+    output, written = cells[-1].text, cells[-2].text.splitlines()
+    at = [int(a or b) for a, b in _FAILED_AT.findall(output)]
+    error = _ERROR.search(_UNRUN.sub("", output))
+    code_at = t.continuation.rfind("<Code>")
+    start = t.continuation.rfind("<Analyze>", 0, code_at)
+    if not at or not 1 <= at[-1] <= len(written) or error is None or start < 0:
+        return None
+    quoted = " ".join(error[0].split())[:MAX_QUOTED].rstrip(".") + "."
+    failed = " ".join(written[at[-1] - 1].split())[:MAX_QUOTED]
+    opening = "<Analyze>\n" + RETRY_ANALYZE.format(line=at[-1], code=failed, error=quoted)
+    request = _request(t, model, turn)
+    request.continuation = t.continuation[:start] + opening
+    request.grammar = protocol.OPENED_ANALYZE_CODE_GRAMMAR if model.supports_grammar else None
+    (gen,) = generate_all(model, [request])
+    _count(t, gen)
+    text = opening + gen.text
+    if model.supports_grammar:
+        text = protocol.canonical(text)
+    parsed = protocol.parse_step(text)
+    if gen.finish == "length" or not parsed.code or _ran_before(t, parsed.code):
+        return None
+    end = text.find("</Code>")
+    step = text[: end + len("</Code>")] if end >= 0 else text + "\n</Code>"
+    t.continuation = t.continuation[:start] + step
+    said = "The model wrote the failed cell again; it wrote that step anew, told how it failed."
+    steps = [_note(t, said, True), _add(t, Step("analyze", parsed.analyze or ""))]
+    return [*steps, _add(t, Step("code", parsed.code))], parsed.code
 
 
 def _add(t: Transcript, s: Step) -> Step:
