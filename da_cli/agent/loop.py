@@ -576,16 +576,25 @@ MAX_QUOTED = 300
 _MENDED = re.compile(r"^Line (\d+) with (?:it|them): (.+)$", re.MULTILINE)
 
 
-def _mended(t: Transcript, code: str) -> tuple[list[Step], str] | None:
-    """`code` is the cell that just failed, written again, and its output gave a line of it
-    mended: the steps that run the cell with that line, and the cell; else None."""
+def _failed_again(t: Transcript, code: str) -> tuple[str, list[str]] | None:
+    """When `code` is the cell that just failed, written again: that cell's output, and
+    its lines."""
     cells = [s for s in t.steps if s.kind in ("code", "execute")]
     if len(cells) < 2 or cells[-1].kind != "execute" or not cells[-1].error:
         return None
     if protocol.normalize_code(cells[-2].text) != protocol.normalize_code(code):
         return None
-    mended = _MENDED.search(cells[-1].text)
-    written = cells[-2].text.splitlines()
+    return cells[-1].text, cells[-2].text.splitlines()
+
+
+def _mended(t: Transcript, code: str) -> tuple[list[Step], str] | None:
+    """`code` is the cell that just failed, written again, and its output gave a line of it
+    mended: the steps that run the cell with that line, and the cell; else None."""
+    failed = _failed_again(t, code)
+    if failed is None:
+        return None
+    output, written = failed
+    mended = _MENDED.search(output)
     if mended is None or not 1 <= int(mended[1]) <= len(written):
         return None
     line = int(mended[1])
@@ -605,12 +614,10 @@ def _retried(t: Transcript, model: Model, turn: Turn, code: str) -> tuple[list[S
     """`code` is the cell that just failed, written again: the steps of that step written
     again in its place, told how it failed, and the cell to run; None when the model wrote
     no new code."""
-    cells = [s for s in t.steps if s.kind in ("code", "execute")]
-    if len(cells) < 2 or cells[-1].kind != "execute" or not cells[-1].error:
+    failed = _failed_again(t, code)
+    if failed is None:
         return None
-    if protocol.normalize_code(cells[-2].text) != protocol.normalize_code(code):
-        return None
-    output, written = cells[-1].text, cells[-2].text.splitlines()
+    output, written = failed
     at = [int(a or b) for a, b in _FAILED_AT.findall(output)]
     error = _ERROR.search(_UNRUN.sub("", output))
     code_at = t.continuation.rfind("<Code>")
@@ -618,8 +625,8 @@ def _retried(t: Transcript, model: Model, turn: Turn, code: str) -> tuple[list[S
     if not at or not 1 <= at[-1] <= len(written) or error is None or start < 0:
         return None
     quoted = " ".join(error[0].split())[:MAX_QUOTED].rstrip(".") + "."
-    failed = " ".join(written[at[-1] - 1].split())[:MAX_QUOTED]
-    opening = "<Analyze>\n" + RETRY_ANALYZE.format(line=at[-1], code=failed, error=quoted)
+    line = " ".join(written[at[-1] - 1].split())[:MAX_QUOTED]
+    opening = "<Analyze>\n" + RETRY_ANALYZE.format(line=at[-1], code=line, error=quoted)
     request = _request(t, model, turn)
     request.continuation = t.continuation[:start] + opening
     request.grammar = protocol.OPENED_ANALYZE_CODE_GRAMMAR if model.supports_grammar else None
