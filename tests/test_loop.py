@@ -129,6 +129,29 @@ def test_a_failed_cell_written_anew_the_same_way_is_dropped_as_a_repeat(session)
     assert "My first try" not in model.history[3]["continuation"]
 
 
+def test_a_cell_that_opens_with_the_failed_line_is_not_run_but_written_anew(session):
+    # The 1.5B's next cell began with the line that had just failed (or kept the lines
+    # before it), in 6 recorded analyses, and failed the same way in all 6.
+    failing = "x = 20\ny = x.values\nprint(y)"
+    t, _, model = session(
+        code_step(failing),
+        code_step("y = x.values\nprint(y + 1)"),  # the failed line again, nothing new first
+        " use x itself.\n</Analyze>\n<Code>\n```python\nprint(x + 1)\n```\n</Code>",
+        answer_step("21"),
+        grammar=True,
+    )
+    assert "My first try failed: line 2" in model.history[2]["continuation"]
+    assert t.code == [failing, "print(x + 1)"] and t.answer == "21"
+
+
+def test_a_cell_that_makes_what_the_failed_line_lacked_runs(session):
+    failing = 'df = load("orders")\nprint(df["margin"].sum())'
+    fixed = 'df["margin"] = df["revenue"] - df["units"]\nprint(df["margin"].sum())'
+    t, _, model = session(code_step(failing), code_step(fixed), answer_step("1"))
+    assert t.code == [failing, fixed] and len(model.history) == 3
+    assert "My first try" not in model.history[2]["continuation"]
+
+
 def test_a_mended_cell_that_ran_before_is_not_run_again(session):
     failing = 'df = load("orders")\nkept = df.dropna(subset=["unitprice"])\nprint(len(kept))'
     mended = failing.replace('"unitprice"', '"unit_price"')

@@ -501,15 +501,23 @@ def _take(
     t.analysis_open = False
     parsed = protocol.parse_step(text)
     answer_only = parsed.answer is not None and parsed.code is None
-    if not answer_only and parsed.code is not None and _ran_before(t, parsed.code):
+    if (
+        not answer_only
+        and parsed.code is not None
+        and (_ran_before(t, parsed.code) or _failed_again(t, parsed.code))
+    ):
         # Small models copy their own previous step, so a repeat left in the transcript begets
         # more repeats: drop it (the transcript is as before) and sample the next try, or
-        # run the cell that just failed with the line its output mended.
+        # run the cell that just failed with the line its output mended, or have the model
+        # write that step anew, told how it failed.
         _amend_last_execute(t)
         again = _mended(t, parsed.code) or _retried(t, model, turn, parsed.code)
         if again is not None:
             return again
-        return [_note(t, "The model repeated code that already ran; trying again.", True)], None
+        said = "The model repeated code that already ran; trying again."
+        if not _ran_before(t, parsed.code):
+            said = "The model wrote the line that just failed again; trying again."
+        return [_note(t, said, True)], None
     if answer_only and _stale(t, parsed.analyze):
         # After new output a small model often copies an earlier Analyze word for word and
         # then the Answer that followed it, which the new output may contradict ("poor fit"
@@ -576,15 +584,33 @@ MAX_QUOTED = 300
 _MENDED = re.compile(r"^Line (\d+) with (?:it|them): (.+)$", re.MULTILINE)
 
 
+def _failed_at(output: str, written: list[str]) -> int | None:
+    """The line of a cell (`written`) that its failed `output` names."""
+    at = [int(a or b) for a, b in _FAILED_AT.findall(output)]
+    return at[-1] if at and 1 <= at[-1] <= len(written) else None
+
+
 def _failed_again(t: Transcript, code: str) -> tuple[str, list[str]] | None:
-    """When `code` is the cell that just failed, written again: that cell's output, and
-    its lines."""
+    """When `code` is the cell that just failed written again, or a cell that runs its
+    failed line again with nothing new before it: the failed cell's output, and its lines.
+    (The 1.5B's next cell began with the failed line, or kept the lines before it, in 6
+    recorded analyses, and failed the same way in all 6.)"""
     cells = [s for s in t.steps if s.kind in ("code", "execute")]
     if len(cells) < 2 or cells[-1].kind != "execute" or not cells[-1].error:
         return None
-    if protocol.normalize_code(cells[-2].text) != protocol.normalize_code(code):
+    output, written = cells[-1].text, cells[-2].text.splitlines()
+    if protocol.normalize_code(cells[-2].text) == protocol.normalize_code(code):
+        return output, written
+    at = _failed_at(output, written)
+    if at is None:
         return None
-    return cells[-1].text, cells[-2].text.splitlines()
+    failed = protocol.normalize_code(written[at - 1])
+    lines = [protocol.normalize_code(line) for line in code.splitlines()]
+    if not failed or failed not in lines:
+        return None
+    kept = {protocol.normalize_code(line) for line in written[: at - 1]}
+    new = {line for line in lines[: lines.index(failed)] if line} - kept
+    return None if new else (output, written)
 
 
 def _mended(t: Transcript, code: str) -> tuple[list[Step], str] | None:
@@ -605,7 +631,9 @@ def _mended(t: Transcript, code: str) -> tuple[list[Step], str] | None:
         return None
     analyze = MENDED_ANALYZE.format(line=line)
     t.continuation += f"<Analyze>\n{analyze}\n</Analyze>\n<Code>\n```python\n{cell}\n```\n</Code>"
-    said = f"The model wrote the failed cell again; it runs with line {line} as the output gave it."
+    said = (
+        f"The model wrote failed code again; the cell runs with line {line} as the output gave it."
+    )
     steps = [_note(t, said, True), _add(t, Step("analyze", analyze))]
     return [*steps, _add(t, Step("code", cell))], cell
 
@@ -618,15 +646,15 @@ def _retried(t: Transcript, model: Model, turn: Turn, code: str) -> tuple[list[S
     if failed is None:
         return None
     output, written = failed
-    at = [int(a or b) for a, b in _FAILED_AT.findall(output)]
+    at = _failed_at(output, written)
     error = _ERROR.search(_UNRUN.sub("", output))
     code_at = t.continuation.rfind("<Code>")
     start = t.continuation.rfind("<Analyze>", 0, code_at)
-    if not at or not 1 <= at[-1] <= len(written) or error is None or start < 0:
+    if at is None or error is None or start < 0:
         return None
     quoted = " ".join(error[0].split())[:MAX_QUOTED].rstrip(".") + "."
-    line = " ".join(written[at[-1] - 1].split())[:MAX_QUOTED]
-    opening = "<Analyze>\n" + RETRY_ANALYZE.format(line=at[-1], code=line, error=quoted)
+    line = " ".join(written[at - 1].split())[:MAX_QUOTED]
+    opening = "<Analyze>\n" + RETRY_ANALYZE.format(line=at, code=line, error=quoted)
     request = _request(t, model, turn)
     request.continuation = t.continuation[:start] + opening
     request.grammar = protocol.OPENED_ANALYZE_CODE_GRAMMAR if model.supports_grammar else None
@@ -636,12 +664,14 @@ def _retried(t: Transcript, model: Model, turn: Turn, code: str) -> tuple[list[S
     if model.supports_grammar:
         text = protocol.canonical(text)
     parsed = protocol.parse_step(text)
-    if gen.finish == "length" or not parsed.code or _ran_before(t, parsed.code):
+    if gen.finish == "length" or not parsed.code:
+        return None
+    if _ran_before(t, parsed.code) or _failed_again(t, parsed.code):
         return None
     end = text.find("</Code>")
     step = text[: end + len("</Code>")] if end >= 0 else text + "\n</Code>"
     t.continuation = t.continuation[:start] + step
-    said = "The model wrote the failed cell again; it wrote that step anew, told how it failed."
+    said = "The model wrote failed code again; it wrote that step anew, told how it failed."
     steps = [_note(t, said, True), _add(t, Step("analyze", parsed.analyze or ""))]
     return [*steps, _add(t, Step("code", parsed.code))], parsed.code
 
