@@ -93,74 +93,21 @@ def test_a_failed_cell_written_again_runs_with_the_line_its_output_mended(sessio
     assert any(s.kind == "notice" and s.repeated for s in t.steps) and t.answer == "5319"
 
 
-def test_a_failed_cell_written_again_is_written_anew_in_its_place_told_how_it_failed(session):
-    failing = "x = 20\ny = x.values\nprint(y)"
-    t, _, model = session(
-        code_step(failing, "Take x's values."),
-        code_step(failing, "Take x's values."),  # the 1.5B's repeat, word for word
-        " use x itself.\n</Analyze>\n<Code>\n```python\nprint(x + 1)\n```\n</Code>",
-        answer_step("21"),
-        grammar=True,
-    )
-    retry = model.history[2]
-    assert retry["grammar"] == loop.protocol.OPENED_ANALYZE_CODE_GRAMMAR
-    told = "My first try failed: line 2, `y = x.values`, raised AttributeError: 'int' object"
-    assert told in retry["continuation"] and retry["continuation"].endswith("again: I will")
-    assert "Take x's values." not in retry["continuation"]  # the failed step is taken out
-    assert t.code == [failing, "print(x + 1)"] and t.answer == "21"
-    shown = model.history[3]["continuation"]
-    assert "x.values" not in shown.split("My first try")[0]
-    assert shown.endswith("I will use x itself.\n</Analyze>\n<Code>\n```python\nprint(x + 1)"
-                          "\n```\n</Code>\n<Execute>\n21\n</Execute>\n")  # fmt: skip
-    assert sum(s.repeated for s in t.steps) == 1
-
-
-def test_a_failed_cell_written_anew_the_same_way_is_dropped_as_a_repeat(session):
+def test_a_failed_cell_written_again_without_a_mended_line_is_dropped_as_a_repeat(session):
     failing = "x = 20\ny = x.values"
     t, _, model = session(
-        code_step(failing),
-        code_step(failing),
-        code_step(failing),  # written again in its place: the same cell
-        code_step("print(21)"),
-        answer_step("21"),
+        code_step(failing), code_step(failing), code_step("print(21)"), answer_step("21")
     )
     assert t.code == [failing, "print(21)"] and t.answer == "21"
-    assert model.history[3]["temperature"] == loop.RUT_TEMPERATURE
-    assert "My first try" not in model.history[3]["continuation"]
-
-
-def test_a_cell_that_opens_with_the_failed_line_is_not_run_but_written_anew(session):
-    # The 1.5B's next cell began with the line that had just failed (or kept the lines
-    # before it), in 6 recorded analyses, and failed the same way in all 6.
-    failing = "x = 20\ny = x.values\nprint(y)"
-    t, _, model = session(
-        code_step(failing),
-        code_step("y = x.values\nprint(y + 1)"),  # the failed line again, nothing new first
-        " use x itself.\n</Analyze>\n<Code>\n```python\nprint(x + 1)\n```\n</Code>",
-        answer_step("21"),
-        grammar=True,
-    )
-    assert "My first try failed: line 2" in model.history[2]["continuation"]
-    assert t.code == [failing, "print(x + 1)"] and t.answer == "21"
-
-
-def test_a_cell_that_makes_what_the_failed_line_lacked_runs(session):
-    failing = 'df = load("orders")\nprint(df["margin"].sum())'
-    fixed = 'df["margin"] = df["revenue"] - df["units"]\nprint(df["margin"].sum())'
-    t, _, model = session(code_step(failing), code_step(fixed), answer_step("1"))
-    assert t.code == [failing, fixed] and len(model.history) == 3
-    assert "My first try" not in model.history[2]["continuation"]
+    assert model.history[2]["temperature"] == loop.RUT_TEMPERATURE
+    assert loop.MENDED_ANALYZE[:12] not in model.history[2]["continuation"]
 
 
 def test_a_mended_cell_that_ran_before_is_not_run_again(session):
     failing = 'df = load("orders")\nkept = df.dropna(subset=["unitprice"])\nprint(len(kept))'
     mended = failing.replace('"unitprice"', '"unit_price"')
     t, _, _ = session(
-        code_step(mended),
-        code_step(failing),
-        code_step(failing),
-        code_step(failing),  # written anew in its place, the same again
-        answer_step("5319"),
+        code_step(mended), code_step(failing), code_step(failing), answer_step("5319")
     )
     assert t.code == [mended, failing] and t.answer == "5319"
 

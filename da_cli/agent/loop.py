@@ -78,17 +78,12 @@ RANKING_HINT = (
 # Told not to run a failed cell again, the 1.5B wrote it again word for word, three times
 # over, in 31 of 257 benchmark analyses (24 of them wrong), even when the output gave the
 # failed line mended ("Line 2 with it: ..."): on such a repeat the loop runs the cell with
-# that line. (Written on from the failed line by the model, after an Analyze quoting the
-# error, the 1.5B wrote the same line again, 3 of 3; with the error as a comment above the
-# line, it recited the rest of the output, 3 of 3.)
+# that line. Having the model write the step again did not help: written on from the
+# failed line after an Analyze quoting the error, the 1.5B wrote the same line again (3 of
+# 3); with the error as a comment above the line, it recited the output as code (3 of 3);
+# with the failed step taken out and its Analyze opened with how the first try failed, it
+# wrote new code, and 4 -> 3 of the 27 benchmark analyses it reached were right (stop 51).
 MENDED_ANALYZE = "Line {line} failed. I will run the cell with line {line} as the output gives it."
-# Without a mended line, the failed step is taken out of what the model reads and written
-# again, its Analyze opened with how the first try failed: nothing to copy, and the error
-# said where the model plans the step.
-RETRY_ANALYZE = (
-    "My first try failed: line {line}, `{code}`, raised {error} So I will not write that line "
-    "again: I will"
-)
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
     "another number, a statistic or a coefficient. Print the test result's p-value by its "
@@ -501,23 +496,15 @@ def _take(
     t.analysis_open = False
     parsed = protocol.parse_step(text)
     answer_only = parsed.answer is not None and parsed.code is None
-    if (
-        not answer_only
-        and parsed.code is not None
-        and (_ran_before(t, parsed.code) or _failed_again(t, parsed.code))
-    ):
+    if not answer_only and parsed.code is not None and _ran_before(t, parsed.code):
         # Small models copy their own previous step, so a repeat left in the transcript begets
         # more repeats: drop it (the transcript is as before) and sample the next try, or
-        # run the cell that just failed with the line its output mended, or have the model
-        # write that step anew, told how it failed.
+        # run the cell that just failed with the line its output mended.
         _amend_last_execute(t)
-        again = _mended(t, parsed.code) or _retried(t, model, turn, parsed.code)
-        if again is not None:
-            return again
-        said = "The model repeated code that already ran; trying again."
-        if not _ran_before(t, parsed.code):
-            said = "The model wrote the line that just failed again; trying again."
-        return [_note(t, said, True)], None
+        mended = _mended(t, parsed.code)
+        if mended is not None:
+            return mended
+        return [_note(t, "The model repeated code that already ran; trying again.", True)], None
     if answer_only and _stale(t, parsed.analyze):
         # After new output a small model often copies an earlier Analyze word for word and
         # then the Answer that followed it, which the new output may contradict ("poor fit"
@@ -572,55 +559,20 @@ def _take(
     return added, None
 
 
-# Where a failed cell stopped: its traceback's "  line N: <code>" (the last one is the
-# deepest frame of the cell's own code), or a SyntaxError's "(line N)".
-_FAILED_AT = re.compile(r"^  line (\d+): |^SyntaxError: .* \(line (\d+)\)$", re.MULTILINE)
-# The error's own line and the hints after it, but the lines it left unrun (the step is
-# written again whole).
-_ERROR = re.compile(r"^(?:\w+\.)*\w*(?:Error|Exception)\b.*", re.MULTILINE | re.DOTALL)
-_UNRUN = re.compile(r"^The error stopped the cell at line .*$", re.MULTILINE)
-MAX_QUOTED = 300
 # A sandbox hint that gives the failed line mended (sandbox/worker.py).
 _MENDED = re.compile(r"^Line (\d+) with (?:it|them): (.+)$", re.MULTILINE)
-
-
-def _failed_at(output: str, written: list[str]) -> int | None:
-    """The line of a cell (`written`) that its failed `output` names."""
-    at = [int(a or b) for a, b in _FAILED_AT.findall(output)]
-    return at[-1] if at and 1 <= at[-1] <= len(written) else None
-
-
-def _failed_again(t: Transcript, code: str) -> tuple[str, list[str]] | None:
-    """When `code` is the cell that just failed written again, or a cell that runs its
-    failed line again with nothing new before it: the failed cell's output, and its lines.
-    (The 1.5B's next cell began with the failed line, or kept the lines before it, in 6
-    recorded analyses, and failed the same way in all 6.)"""
-    cells = [s for s in t.steps if s.kind in ("code", "execute")]
-    if len(cells) < 2 or cells[-1].kind != "execute" or not cells[-1].error:
-        return None
-    output, written = cells[-1].text, cells[-2].text.splitlines()
-    if protocol.normalize_code(cells[-2].text) == protocol.normalize_code(code):
-        return output, written
-    at = _failed_at(output, written)
-    if at is None:
-        return None
-    failed = protocol.normalize_code(written[at - 1])
-    lines = [protocol.normalize_code(line) for line in code.splitlines()]
-    if not failed or failed not in lines:
-        return None
-    kept = {protocol.normalize_code(line) for line in written[: at - 1]}
-    new = {line for line in lines[: lines.index(failed)] if line} - kept
-    return None if new else (output, written)
 
 
 def _mended(t: Transcript, code: str) -> tuple[list[Step], str] | None:
     """`code` is the cell that just failed, written again, and its output gave a line of it
     mended: the steps that run the cell with that line, and the cell; else None."""
-    failed = _failed_again(t, code)
-    if failed is None:
+    cells = [s for s in t.steps if s.kind in ("code", "execute")]
+    if len(cells) < 2 or cells[-1].kind != "execute" or not cells[-1].error:
         return None
-    output, written = failed
-    mended = _MENDED.search(output)
+    if protocol.normalize_code(cells[-2].text) != protocol.normalize_code(code):
+        return None
+    mended = _MENDED.search(cells[-1].text)
+    written = cells[-2].text.splitlines()
     if mended is None or not 1 <= int(mended[1]) <= len(written):
         return None
     line = int(mended[1])
@@ -631,49 +583,9 @@ def _mended(t: Transcript, code: str) -> tuple[list[Step], str] | None:
         return None
     analyze = MENDED_ANALYZE.format(line=line)
     t.continuation += f"<Analyze>\n{analyze}\n</Analyze>\n<Code>\n```python\n{cell}\n```\n</Code>"
-    said = (
-        f"The model wrote failed code again; the cell runs with line {line} as the output gave it."
-    )
+    said = f"The model wrote the failed cell again; it runs with line {line} as the output gave it."
     steps = [_note(t, said, True), _add(t, Step("analyze", analyze))]
     return [*steps, _add(t, Step("code", cell))], cell
-
-
-def _retried(t: Transcript, model: Model, turn: Turn, code: str) -> tuple[list[Step], str] | None:
-    """`code` is the cell that just failed, written again: the steps of that step written
-    again in its place, told how it failed, and the cell to run; None when the model wrote
-    no new code."""
-    failed = _failed_again(t, code)
-    if failed is None:
-        return None
-    output, written = failed
-    at = _failed_at(output, written)
-    error = _ERROR.search(_UNRUN.sub("", output))
-    code_at = t.continuation.rfind("<Code>")
-    start = t.continuation.rfind("<Analyze>", 0, code_at)
-    if at is None or error is None or start < 0:
-        return None
-    quoted = " ".join(error[0].split())[:MAX_QUOTED].rstrip(".") + "."
-    line = " ".join(written[at - 1].split())[:MAX_QUOTED]
-    opening = "<Analyze>\n" + RETRY_ANALYZE.format(line=at, code=line, error=quoted)
-    request = _request(t, model, turn)
-    request.continuation = t.continuation[:start] + opening
-    request.grammar = protocol.OPENED_ANALYZE_CODE_GRAMMAR if model.supports_grammar else None
-    (gen,) = generate_all(model, [request])
-    _count(t, gen)
-    text = opening + gen.text
-    if model.supports_grammar:
-        text = protocol.canonical(text)
-    parsed = protocol.parse_step(text)
-    if gen.finish == "length" or not parsed.code:
-        return None
-    if _ran_before(t, parsed.code) or _failed_again(t, parsed.code):
-        return None
-    end = text.find("</Code>")
-    step = text[: end + len("</Code>")] if end >= 0 else text + "\n</Code>"
-    t.continuation = t.continuation[:start] + step
-    said = "The model wrote failed code again; it wrote that step anew, told how it failed."
-    steps = [_note(t, said, True), _add(t, Step("analyze", parsed.analyze or ""))]
-    return [*steps, _add(t, Step("code", parsed.code))], parsed.code
 
 
 def _add(t: Transcript, s: Step) -> Step:

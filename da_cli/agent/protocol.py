@@ -66,10 +66,6 @@ FIRST_GRAMMAR = (
 # After an Analyze block that the token limit cut (and the loop closed).
 AFTER_ANALYZE_GRAMMAR = "root ::= understand? (code | answer)\n" + _COMMON
 AFTER_ANALYZE_CODE_GRAMMAR = "root ::= understand? code\n" + _COMMON
-# The rest of an Analyze the loop opened, then code.
-OPENED_ANALYZE_CODE_GRAMMAR = (
-    'root ::= text ("</Analyze>\\n" understand? code | inline | code)\n' + _COMMON
-)
 
 _BLOCK = {tag: re.compile(rf"<{tag}>(.*?)(?:</{tag}>|\Z)", re.DOTALL) for tag in TAGS}
 # A tag, protocol or not: an Answer's text ends at one. A model whose answer was sent back
