@@ -328,6 +328,18 @@ def test_a_date_or_time_read_as_a_number_is_told_how_pandas_reads_it(sandbox):
         assert "pd.to_datetime" not in sandbox.run(other).error
 
 
+def test_columns_picked_with_a_tuple_get_the_line_with_a_list(sandbox):
+    # pandas 2 refuses `g["a", "b"]` ("Use a list instead"); the 1.5B wrote it again until
+    # its budget ran out.
+    frame = (
+        "import pandas as pd\nt = pd.DataFrame({'k': [1, 1, 2], 'a': [1, 2, 3], 'b': [4, 5, 6]})\n"
+    )
+    r = sandbox.run(frame + "s = t.groupby('k')['a', 'b'].sum()\nprint(s)")
+    assert r.error.endswith("Line 3 with it: s = t.groupby('k')[['a', 'b']].sum()"), r.error
+    assert sandbox.run(frame + "s = t.groupby('k')[['a', 'b']].sum()").ok
+    assert "with it" not in sandbox.run(frame + "int('x')").error
+
+
 def test_an_aggregate_over_every_grouped_column_is_told_to_pick_the_column_first(sandbox):
     # The 1.5B read "datetime64 type does not support operation 'sum'" as its weight column
     # holding text, converted it three times, and answered a made-up origin.

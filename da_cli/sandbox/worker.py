@@ -1036,6 +1036,28 @@ def _groupby_all_columns_hint(exc: Exception, code: str, filename: str) -> str:
     return ""
 
 
+def _column_tuple_hint(exc: Exception, code: str, filename: str) -> str:
+    """`df.groupby("continent")["lifeexp", "gdppercap"]`: columns picked with a tuple, which
+    pandas 2 refuses ("Use a list instead"). The 1.5B read that and wrote the same line
+    again until its budget ran out: the line with the columns in a list."""
+    if "Cannot subset columns with a tuple" not in str(exc):
+        return ""
+    line, _ = _past_cell(exc, filename)
+    text = linecache.getline(filename, line).strip()
+    fixed = text
+    for node in ast.walk(ast.parse(code)):
+        if not (isinstance(node, ast.Subscript) and node.lineno == line):
+            continue
+        if not (isinstance(node.slice, ast.Tuple) and len(node.slice.elts) > 1):
+            continue
+        picked = ast.get_source_segment(code, node.slice)
+        if picked and "\n" not in picked:
+            fixed = fixed.replace(f"[{picked}]", f"[[{picked}]]", 1)
+    if fixed == text:
+        return ""
+    return f"\nLine {line} with it: {fixed}"
+
+
 def _refused_nan_hint(exc: Exception, filename: str) -> str:
     """scikit-learn's "Input X contains NaN" names neither the column nor the count (and
     suggests another model): the 1.5B fitted the same table again three times. The hint
@@ -1521,6 +1543,7 @@ def _run_cell(
                     or _hint(_input_hint, e, filename)
                     or _hint(_date_text_hint, e)
                     or _hint(_groupby_all_columns_hint, e, code, filename)
+                    or _hint(_column_tuple_hint, e, code, filename)
                 )
                 if not changed_api and _TEXT_GIVEN.search(str(e)):
                     hints += _hint(_text_argument_hint, e, ns, code, filename, False)
