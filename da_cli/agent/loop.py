@@ -559,7 +559,7 @@ def _take(
     return added, None
 
 
-# A sandbox hint that gives the failed line mended (sandbox/worker.py).
+# A sandbox hint that gives the failed line mended (sandbox/worker.py's `_mended_line`).
 _MENDED = re.compile(r"^Line (\d+) with (?:it|them): (.+)$", re.MULTILINE)
 
 

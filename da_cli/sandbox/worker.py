@@ -361,6 +361,12 @@ def _unrun_hint(exc: BaseException, code: str, filename: str) -> str:
     )
 
 
+def _mended_line(line: int, text: str, names: int = 1) -> str:
+    """A hint's failed line, mended: the agent loop runs the cell with it when the model
+    writes the failed cell again (agent/loop.py's `_MENDED` reads this form)."""
+    return f"Line {line} with {'it' if names == 1 else 'them'}: {text}"
+
+
 def _hint(make, *args) -> str:
     """A hint, or none when making it fails: the cell's own error must always come back
     (an exception whose str() raises, a frame pandas did not expect)."""
@@ -716,8 +722,8 @@ def _filter_of_another(stmt: ast.stmt, name: str, code: str) -> str | None:
     fixed = re.sub(rf"(?<![\w.]){re.escape(name)}\b", table, condition)
     return (
         f"\n{name} is assigned by this line, so it does not exist yet: the condition inside "
-        f"{table}[...] tests {table}'s own columns.\nLine {stmt.lineno} with it: "
-        f"{line.replace(condition, fixed, 1)}"
+        f"{table}[...] tests {table}'s own columns.\n"
+        + _mended_line(stmt.lineno, line.replace(condition, fixed, 1))
     )
 
 
@@ -803,7 +809,7 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
                 mended,
             )
         if mended != text:
-            lines.append(f"Line {line} with {'it' if len(named) == 1 else 'them'}: {mended}")
+            lines.append(_mended_line(line, mended, len(named)))
     return "".join("\n" + line for line in lines)
 
 
@@ -1031,7 +1037,7 @@ def _groupby_all_columns_hint(exc: Exception, code: str, filename: str) -> str:
         fixed = text.replace(whole, f"{by}[{picked}].{agg.func.attr}{args}", 1)
         return (
             f"\n.{agg.func.attr}() after groupby() runs over every column, and a date or text "
-            f"column cannot take it: pick the column first.\nLine {line} with it: {fixed}"
+            "column cannot take it: pick the column first.\n" + _mended_line(line, fixed)
         )
     return ""
 
@@ -1055,7 +1061,7 @@ def _column_tuple_hint(exc: Exception, code: str, filename: str) -> str:
             fixed = fixed.replace(f"[{picked}]", f"[[{picked}]]", 1)
     if fixed == text:
         return ""
-    return f"\nLine {line} with it: {fixed}"
+    return "\n" + _mended_line(line, fixed)
 
 
 def _refused_nan_hint(exc: Exception, filename: str) -> str:
