@@ -94,7 +94,7 @@ def test_a_failed_cell_written_again_runs_with_the_line_its_output_mended(sessio
 
 
 def test_a_failed_cell_written_again_without_a_mended_line_is_dropped_as_a_repeat(session):
-    failing = "x = 20\ny = x.values"
+    failing = 'x = 20\ny = x + "a"'
     t, _, model = session(
         code_step(failing), code_step(failing), code_step("print(21)"), answer_step("21")
     )

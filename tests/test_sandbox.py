@@ -340,6 +340,26 @@ def test_columns_picked_with_a_tuple_get_the_line_with_a_list(sandbox):
     assert "with it" not in sandbox.run(frame + "int('x')").error
 
 
+def test_a_groupby_after_the_columns_that_drop_its_key_gets_the_line_grouping_first(sandbox):
+    # `df[['Fare']].groupby('Pclass')` raises only KeyError: 'Pclass'; the 1.5B read it as
+    # the table lacking Pclass and wrote the line again until its budget ran out.
+    frame = (
+        "import pandas as pd\nt = pd.DataFrame({'k': [1, 1, 2], 'a': [1, 2, 3], 'b': [4, 5, 6]})\n"
+    )
+    r = sandbox.run(frame + "s = t[['a']].groupby('k')['a'].agg(['mean', 'std'])")
+    assert r.error.endswith(
+        "KeyError: 'k'\nt[['a']] keeps only those columns, so 'k' is not there to group by: "
+        "group first, then pick the columns.\n"
+        "Line 3 with it: s = t.groupby('k')['a'].agg(['mean', 'std'])"
+    ), r.error
+    r = sandbox.run(frame + "s = t[['a', 'b']].groupby(by='k').sum()")
+    assert r.error.endswith("Line 3 with it: s = t.groupby(by='k')[['a', 'b']].sum()"), r.error
+    assert sandbox.run(frame + "s = t.groupby(by='k')[['a', 'b']].sum()").ok
+    # The key picked, or a key no table has: not this mistake.
+    r = sandbox.run(frame + "t[['a', 'k']].groupby('z')")
+    assert "group first" not in r.error and r.error.splitlines()[-1] != "", r.error
+
+
 def test_an_aggregate_over_every_grouped_column_is_told_to_pick_the_column_first(sandbox):
     # The 1.5B read "datetime64 type does not support operation 'sum'" as its weight column
     # holding text, converted it three times, and answered a made-up origin.
@@ -651,10 +671,16 @@ def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_
     cells = {  # what the 1.5B wrote, each until its budget ran out, and what it is told
         "df['Open'].corr(df['Volume']).pvalue": "r, p = pearsonr(x, y) (from scipy.stats "
         "import pearsonr; drop missing values first).",
+        # ... with the line mended, which the loop runs if the model writes the cell again.
         "df[['Open', 'Volume']].corr().iloc[0, 1].values": "That is one number already "
-        "(float64): use it as it is, without .values.",
+        "(float64): use it as it is, without .values.\nLine 1 with it: "
+        "df[['Open', 'Volume']].corr().iloc[0, 1]",
         "from scipy.stats import zscore\nzscore(df['Open']).abs()": "That is a numpy array, "
-        "not a pandas Series: np.abs(x) or pd.Series(x).abs().",
+        "not a pandas Series: np.abs(x) or pd.Series(x).abs().\nLine 2 with it: "
+        "pd.Series(zscore(df['Open'])).abs()",
+        # Two accesses on the line: which one failed is not known, so no line is given.
+        "r = df['Open'].corr(df['Volume'])\nprint(r.values, r.values)": "That is one number "
+        "already (float64): use it as it is, without .values.",
         "pd.ttest_ind(df['Open'], df['Volume'])": "ttest_ind is in scipy.stats: from "
         "scipy.stats import ttest_ind.",
         "from scipy.stats import anderson\nanderson(df['Open']).pvalue": "AndersonResult has: "

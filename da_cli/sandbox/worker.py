@@ -919,13 +919,19 @@ def _attribute_hint(exc: AttributeError, ns: dict, code: str, filename: str) -> 
             return f"\nThat is one number: {_CORR_R_ALONE}"
         # Not the number itself: the 1.5B took a number shown in a hint for a result.
         kind = type(obj).__name__
-        return f"\nThat is one number already ({kind}): use it as it is, without .{name}."
+        mended = _attribute_mended(exc, code, filename, lambda held: held)
+        return f"\nThat is one number already ({kind}): use it as it is, without .{name}.{mended}"
     if isinstance(obj, np.dtype) and obj.kind == "O":
         return _text_argument_hint(exc, ns, code, filename)
     if isinstance(obj, np.ndarray) and hasattr(pd.Series, name):
         own = f"np.{name}(x) or " if callable(getattr(np, name, None)) else ""
         call = "()" if callable(getattr(pd.Series, name)) else ""
-        return f"\nThat is a numpy array, not a pandas Series: {own}pd.Series(x).{name}{call}."
+        # The mended line needs pandas under the name the cell's namespace gives it.
+        series = ns.get("pd") is pd
+        mended = _attribute_mended(exc, code, filename, lambda held: f"pd.Series({held}).{name}")
+        return f"\nThat is a numpy array, not a pandas Series: {own}pd.Series(x).{name}{call}." + (
+            mended if series else ""
+        )
     if isinstance(obj, (pd.DataFrame, pd.Series, np.ndarray, type)) or callable(obj):
         return ""
     # Looked up without running properties: no code of the object's runs for a hint.
@@ -934,6 +940,28 @@ def _attribute_hint(exc: AttributeError, ns: dict, code: str, filename: str) -> 
     if 0 < len(fields) <= MAX_LISTED_FIELDS:
         return f"\n{type(obj).__name__} has: {', '.join(fields)}."
     return ""
+
+
+def _attribute_mended(exc: AttributeError, code: str, filename: str, mend) -> str:
+    """The failed line with its one `held.name` written as `mend(held)`, or "" when the line
+    holds no such access or more than one: told "use it as it is, without .values", the
+    1.5B wrote the same line again until its budget ran out."""
+    line, _ = _past_cell(exc, filename)
+    text = linecache.getline(filename, line).strip()
+    found = [
+        node
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Attribute)
+        and node.attr == exc.name
+        and node.lineno == line == node.end_lineno
+    ]
+    if len(found) != 1:
+        return ""
+    whole = ast.get_source_segment(code, found[0]) or ""
+    held = ast.get_source_segment(code, found[0].value) or ""
+    if not (whole and held) or text.count(whole) != 1:
+        return ""
+    return "\n" + _mended_line(line, text.replace(whole, mend(held), 1))
 
 
 def _text_argument_hint(
@@ -1140,6 +1168,58 @@ def _label_hint(exc: KeyError, code: str, filename: str) -> str:
     if isinstance(key, int) and not isinstance(key, bool) and -len(index) <= key < len(index):
         hint += f" By position: {name or ''}.iloc[{key}]."
     return hint
+
+
+def _dropped_key_hint(exc: KeyError, ns: dict, code: str, filename: str) -> str:
+    """`df[['Fare']].groupby('Pclass')`: the columns picked before the groupby leave out
+    the column it groups by, and pandas says only `KeyError: 'Pclass'`. The 1.5B read that
+    as the table lacking Pclass and wrote the same line until its budget ran out: the line
+    grouping first and picking the columns after. Only for a table the namespace binds
+    that has the column: a key no table has is another mistake (`_key_hint`'s)."""
+    pd = sys.modules.get("pandas")
+    key = exc.args[0] if exc.args else None
+    if pd is None or not isinstance(key, str):
+        return ""
+    line, _ = _past_cell(exc, filename)
+    text = linecache.getline(filename, line).strip()
+    tree = ast.parse(code)
+    # A groupby picked from afterwards (`...groupby('k')['a']`) needs no columns picked
+    # again: pandas refuses `g[['a']]['a']` ("already selected").
+    picked_after = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Subscript)}
+    for node in ast.walk(tree):
+        # node: <table>[[<columns>]].groupby(<by>), on the failed line
+        if not (
+            isinstance(node, ast.Call)
+            and node.lineno == line == node.end_lineno
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "groupby"
+            and isinstance(node.func.value, ast.Subscript)
+            and isinstance(node.func.value.slice, ast.List)
+        ):
+            continue
+        picked = node.func.value.slice
+        names = [e.value for e in picked.elts if isinstance(e, ast.Constant)]
+        by = [*node.args, *(k.value for k in node.keywords if k.arg == "by")]
+        grouped = {e.value for a in by for e in ast.walk(a) if isinstance(e, ast.Constant)}
+        frame = node.func.value.value
+        table = ns.get(frame.id) if isinstance(frame, ast.Name) else None
+        if key in names or key not in grouped or not isinstance(table, pd.DataFrame):
+            continue
+        if key not in table.columns:
+            continue
+        segments = [ast.get_source_segment(code, x) for x in (node, frame, picked)]
+        call = ast.get_source_segment(code, node.func) or ""
+        if not all(segments) or not call or segments[0] not in text:
+            continue
+        whole, held, columns = segments
+        args = whole[len(call) :]
+        regrouped = f"{held}.groupby{args}" + ("" if id(node) in picked_after else f"[{columns}]")
+        fixed = text.replace(whole, regrouped, 1)
+        return (
+            f"\n{held}[{columns}] keeps only those columns, so {key!r} is not there to group "
+            "by: group first, then pick the columns.\n" + _mended_line(line, fixed)
+        )
+    return ""
 
 
 def _empty_hint(exc: IndexError, ns: dict, code: str, filename: str) -> str:
@@ -1532,7 +1612,11 @@ def _run_cell(
             changed_api = _hint(_changed_api_hint, e)
             hints += changed_api
             if isinstance(e, KeyError):
-                hints += _hint(_key_hint, e, ns, filename) or _hint(_label_hint, e, code, filename)
+                hints += (
+                    _hint(_dropped_key_hint, e, ns, code, filename)
+                    or _hint(_key_hint, e, ns, filename)
+                    or _hint(_label_hint, e, code, filename)
+                )
             if isinstance(e, IndexError):
                 hints += _hint(_empty_hint, e, ns, code, filename)
             if isinstance(e, NameError):
