@@ -678,6 +678,11 @@ def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_
         "from scipy.stats import zscore\nzscore(df['Open']).abs()": "That is a numpy array, "
         "not a pandas Series: np.abs(x) or pd.Series(x).abs().\nLine 2 with it: "
         "pd.Series(zscore(df['Open'])).abs()",
+        # A method goes with its call; one given arguments is not mended.
+        "m = df['Open'].mean()\nprint(m.idxmax())": "That is one number already (float64): "
+        "use it as it is, without .idxmax.\nLine 2 with it: print(m)",
+        "m = float(df['Open'].mean())\nprint(m.round(2))": "That is one number already "
+        "(float): use it as it is, without .round.",
         # Two accesses on the line: which one failed is not known, so no line is given.
         "r = df['Open'].corr(df['Volume'])\nprint(r.values, r.values)": "That is one number "
         "already (float64): use it as it is, without .values.",

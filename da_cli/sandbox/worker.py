@@ -919,7 +919,7 @@ def _attribute_hint(exc: AttributeError, ns: dict, code: str, filename: str) -> 
             return f"\nThat is one number: {_CORR_R_ALONE}"
         # Not the number itself: the 1.5B took a number shown in a hint for a result.
         kind = type(obj).__name__
-        mended = _attribute_mended(exc, code, filename, lambda held: held)
+        mended = _attribute_mended(exc, code, filename, lambda held: held, dropped=True)
         return f"\nThat is one number already ({kind}): use it as it is, without .{name}.{mended}"
     if isinstance(obj, np.dtype) and obj.kind == "O":
         return _text_argument_hint(exc, ns, code, filename)
@@ -928,7 +928,9 @@ def _attribute_hint(exc: AttributeError, ns: dict, code: str, filename: str) -> 
         call = "()" if callable(getattr(pd.Series, name)) else ""
         # The mended line needs pandas under the name the cell's namespace gives it.
         series = ns.get("pd") is pd
-        mended = _attribute_mended(exc, code, filename, lambda held: f"pd.Series({held}).{name}")
+        mended = _attribute_mended(
+            exc, code, filename, lambda held: f"pd.Series({held}).{name}", dropped=False
+        )
         return f"\nThat is a numpy array, not a pandas Series: {own}pd.Series(x).{name}{call}." + (
             mended if series else ""
         )
@@ -942,23 +944,30 @@ def _attribute_hint(exc: AttributeError, ns: dict, code: str, filename: str) -> 
     return ""
 
 
-def _attribute_mended(exc: AttributeError, code: str, filename: str, mend) -> str:
+def _attribute_mended(exc: AttributeError, code: str, filename: str, mend, dropped: bool) -> str:
     """The failed line with its one `held.name` written as `mend(held)`, or "" when the line
     holds no such access or more than one: told "use it as it is, without .values", the
-    1.5B wrote the same line again until its budget ran out."""
+    1.5B wrote the same line again until its budget ran out. `dropped`: the access goes,
+    and with it the call of a method (`n.idxmax()` -> `n`)."""
     line, _ = _past_cell(exc, filename)
     text = linecache.getline(filename, line).strip()
+    tree = ast.parse(code)
     found = [
         node
-        for node in ast.walk(ast.parse(code))
+        for node in ast.walk(tree)
         if isinstance(node, ast.Attribute)
         and node.attr == exc.name
         and node.lineno == line == node.end_lineno
     ]
     if len(found) != 1:
         return ""
-    whole = ast.get_source_segment(code, found[0]) or ""
-    held = ast.get_source_segment(code, found[0].value) or ""
+    access = found[0]
+    # A method given arguments (`n.round(2)`) has no such mending.
+    calls = [n for n in ast.walk(tree) if dropped and isinstance(n, ast.Call) and n.func is access]
+    if calls and (calls[0].args or calls[0].keywords):
+        return ""
+    whole = ast.get_source_segment(code, calls[0] if calls else access) or ""
+    held = ast.get_source_segment(code, access.value) or ""
     if not (whole and held) or text.count(whole) != 1:
         return ""
     return "\n" + _mended_line(line, text.replace(whole, mend(held), 1))
