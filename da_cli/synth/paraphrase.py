@@ -5,8 +5,9 @@ Any `--model`-style backend can be the teacher (usually a big model behind the
 OpenAI-compatible backend). A rewording is kept only if it still asks the same thing as far
 as text can tell: every anchor of the template (the table, the column's words, each filter
 value and year, the direction "highest"/"lowest") is still there, no number was added (the
-answer must not leak in, nor a new filter), and it is one line ending in a question mark.
-Otherwise the template's own wording stays.
+answer must not leak in, nor a new filter), and it is one line ending in a question mark
+that asks no more questions than the template did. Otherwise the template's own wording
+stays.
 """
 
 import re
@@ -46,6 +47,10 @@ def clean(text: str) -> str:
 def acceptable(q: Question, text: str) -> bool:
     """Whether `text` may replace the template's wording of `q`."""
     if not (8 <= len(text) <= MAX_CHARS) or "\n" in text or not text.endswith("?"):
+        return False
+    # Questions added after it ("How many were hired after that date? What was their
+    # average salary? …", from the 1.5B teacher) ask for what the label is not.
+    if text.count("?") > q.text.count("?"):
         return False
     if " ".join(text.lower().split()) == " ".join(q.text.lower().split()):
         return False
