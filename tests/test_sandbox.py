@@ -340,6 +340,42 @@ def test_columns_picked_with_a_tuple_get_the_line_with_a_list(sandbox):
     assert "with it" not in sandbox.run(frame + "int('x')").error
 
 
+def test_a_library_used_without_its_import_gets_the_import(sandbox):
+    # Told only "name 'scipy' is not defined", the 1.5B tried `!pip install scipy`, pip in a
+    # subprocess and a virtual environment until its budget ran out.
+    cell = "x = [1, 2, 3]\nslope = scipy.stats.linregress(x, [2, 4, 7]).slope\nprint(slope)"
+    r = sandbox.run(cell)
+    assert "NameError: name 'scipy' is not defined\n" in r.error
+    assert r.error.endswith(
+        "\nThe cell did not import scipy; it is installed: import scipy.stats first.\n"
+        "Line 2 with it: import scipy.stats; slope = scipy.stats.linregress(x, [2, 4, 7]).slope"
+    ), r.error
+    r = sandbox.run("for v in [1]:\n    plt.plot([v])")  # an alias, inside a loop
+    assert r.error.endswith(
+        "The cell did not import plt; it is installed: import matplotlib.pyplot as plt first."
+        "\nLine 2 with it: import matplotlib.pyplot as plt; plt.plot([v])"
+    ), r.error
+    r = sandbox.run("if True: print(scipy.stats)")  # no line: the import cannot go first
+    assert r.error.endswith("import scipy.stats first."), r.error
+    # A name that is no library: the error as it was.
+    assert sandbox.run("print(undefined_thing)").error.endswith(
+        "NameError: name 'undefined_thing' is not defined"
+    )
+
+
+def test_a_shell_line_is_told_nothing_installs_and_gets_the_import(sandbox):
+    r = sandbox.run("!pip install scipy\nimport pandas as pd")
+    assert r.error.endswith(
+        "Lines that start with ! or % are shell or notebook commands, which do not run here, "
+        "and nothing can be installed: the cell is plain Python. scipy is installed.\n"
+        "Line 1 with it: import scipy"
+    ), r.error
+    r = sandbox.run("%matplotlib inline\nx = 1")
+    assert r.error.endswith("the cell is plain Python."), r.error
+    r = sandbox.run("!pip install no-such-package-here")
+    assert r.error.endswith("the cell is plain Python."), r.error
+
+
 def test_a_groupby_after_the_columns_that_drop_its_key_gets_the_line_grouping_first(sandbox):
     # `df[['Fare']].groupby('Pclass')` raises only KeyError: 'Pclass'; the 1.5B read it as
     # the table lacking Pclass and wrote the line again until its budget ran out.

@@ -703,6 +703,108 @@ def _name_hint(exc: NameError, code: str, filename: str) -> str:
     return ""
 
 
+# Names a cell uses for a library it never imported, as its own docs import them.
+_ALIASES = {
+    "plt": "import matplotlib.pyplot as plt",
+    "sns": "import seaborn as sns",
+    "sm": "import statsmodels.api as sm",
+    "smf": "import statsmodels.formula.api as smf",
+    "stats": "from scipy import stats",
+}
+
+
+_SHELL_LINE = re.compile(r"^\s*[!%]{1,2}([A-Za-z].*)$", re.MULTILINE)
+_PIP_INSTALL = re.compile(r"^\s*pip3?\s+install\s+(.+)$")
+_PACKAGE_MODULES = {"scikit-learn": "sklearn"}
+
+
+def _shell_line_hint(code: str) -> str:
+    """A notebook's shell line (`!pip install scipy`, `%matplotlib inline`), a SyntaxError
+    in plain Python: the 1.5B went on to pip in a subprocess and a virtual environment.
+    Nothing installs here (no network), and what it wanted usually is installed: an
+    install line of one installed package is given as its import."""
+    import importlib.util
+
+    found = _SHELL_LINE.search(code)
+    if found is None:
+        return ""
+    hint = (
+        "\nLines that start with ! or % are shell or notebook commands, which do not run "
+        "here, and nothing can be installed: the cell is plain Python."
+    )
+    pip = _PIP_INSTALL.match(found[1])
+    packages = pip[1].split() if pip else []
+    if len(packages) == 1 and re.fullmatch(r"[\w.-]+", packages[0]):
+        module = _PACKAGE_MODULES.get(packages[0].lower(), packages[0].replace("-", "_"))
+        try:
+            installed = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            installed = False
+        if installed:
+            line = code[: found.start(1)].count("\n") + 1
+            hint += f" {module} is installed.\n" + _mended_line(line, f"import {module}")
+    return hint
+
+
+def _unimported_hint(exc: NameError, code: str, filename: str) -> str:
+    """A library the cell uses without importing it (`scipy.stats.linregress(...)`, `plt`):
+    told only "name 'scipy' is not defined", the 1.5B read it as scipy missing and spent
+    its budget on `!pip install scipy`, pip in a subprocess, and a virtual environment. The
+    import to write, and the line with it when the line is one simple statement."""
+    name = getattr(exc, "name", None)
+    line, _ = _past_cell(exc, filename)
+    if not name or not line:
+        return ""
+    tree = ast.parse(code)
+    statement = _import_for(name, tree, line)
+    if statement is None:
+        return ""
+    hint = f"\nThe cell did not import {name}; it is installed: {statement} first."
+    text = linecache.getline(filename, line).strip()
+    # One simple statement that is the whole line: the import can go before it after a
+    # `;` (not before `if x: y`, nor on a line of a statement that spans several).
+    whole_line = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.stmt)
+        and not hasattr(node, "body")
+        and node.lineno == line == node.end_lineno
+        and ast.get_source_segment(code, node) == text
+    ]
+    if whole_line:
+        hint += "\n" + _mended_line(line, f"{statement}; {text}")
+    return hint
+
+
+def _import_for(name: str, tree: ast.AST, line: int) -> str | None:
+    """The import statement that binds `name` as the cell's line `line` uses it: an alias
+    the libraries' own docs use, or the longest dotted module path the line reaches
+    (`scipy.stats.linregress` -> `import scipy.stats`); None when no installed module has
+    the name."""
+    import importlib.util
+
+    if name in _ALIASES:
+        return _ALIASES[name]
+    paths = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.lineno == line:
+            parts, inner = [node.attr], node.value
+            while isinstance(inner, ast.Attribute):
+                parts.insert(0, inner.attr)
+                inner = inner.value
+            if isinstance(inner, ast.Name) and inner.id == name:
+                paths.append([name, *parts])
+    for dotted in sorted(paths, key=len, reverse=True) + [[name]]:
+        for n in range(len(dotted), 0, -1):
+            module = ".".join(dotted[:n])
+            try:
+                if importlib.util.find_spec(module) is not None:
+                    return f"import {module}"
+            except (ImportError, ValueError):
+                break
+    return None
+
+
 def _filter_of_another(stmt: ast.stmt, name: str, code: str) -> str | None:
     """`kept = df[kept["year"] == 2023]`: a filter of one table written with the name it is
     about to be assigned to. It is meant to test the table it filters (the 1.5B, told to
@@ -1607,7 +1709,7 @@ def _run_cell(
         error = "OSError: the cell was stopped: it wrote past the workspace's limit."
     except SyntaxError as e:
         error = f"SyntaxError: {e.msg} (line {e.lineno})\n  {(e.text or '').rstrip()}"
-        error += _sql_cell_hint(code)
+        error += _sql_cell_hint(code) or _shell_line_hint(code)
     except BaseException as e:  # noqa: BLE001  (anything the cell raises is the model's)
         if isinstance(e, SystemExit):
             error = f"SystemExit: {e.code}"
@@ -1629,7 +1731,9 @@ def _run_cell(
             if isinstance(e, IndexError):
                 hints += _hint(_empty_hint, e, ns, code, filename)
             if isinstance(e, NameError):
-                hints += _hint(_name_hint, e, code, filename)
+                hints += _hint(_name_hint, e, code, filename) or _hint(
+                    _unimported_hint, e, code, filename
+                )
             elif isinstance(e, AttributeError):
                 hints += _hint(_attribute_hint, e, ns, code, filename)
             elif isinstance(e, (ValueError, TypeError)):
