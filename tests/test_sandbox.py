@@ -355,6 +355,11 @@ def test_a_library_used_without_its_import_gets_the_import(sandbox):
         "The cell did not import plt; it is installed: import matplotlib.pyplot as plt first."
         "\nLine 2 with it: import matplotlib.pyplot as plt; plt.plot([v])"
     ), r.error
+    r = sandbox.run("w, p = shapiro([1, 2, 4, 8])")  # a function called bare
+    assert r.error.endswith(
+        "The cell did not import shapiro; it is installed: from scipy.stats import shapiro "
+        "first.\nLine 1 with it: from scipy.stats import shapiro; w, p = shapiro([1, 2, 4, 8])"
+    ), r.error
     r = sandbox.run("if True: print(scipy.stats)")  # no line: the import cannot go first
     assert r.error.endswith("import scipy.stats first."), r.error
     # A name that is no library: the error as it was.

@@ -778,13 +778,28 @@ def _unimported_hint(exc: NameError, code: str, filename: str) -> str:
 
 def _import_for(name: str, tree: ast.AST, line: int) -> str | None:
     """The import statement that binds `name` as the cell's line `line` uses it: an alias
-    the libraries' own docs use, or the longest dotted module path the line reaches
+    the libraries' own docs use, a function from where it lives, or the longest dotted
+    module path the line reaches
     (`scipy.stats.linregress` -> `import scipy.stats`); None when no installed module has
     the name."""
     import importlib.util
 
     if name in _ALIASES:
         return _ALIASES[name]
+    called = any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == name
+        and node.lineno == line
+        for node in ast.walk(tree)
+    )
+    for home in _FUNCTION_HOMES if called else ():  # a function called bare: `shapiro(x)`
+        try:
+            module = importlib.import_module(home)
+        except Exception:  # noqa: BLE001  (a library that will not import has no hint)
+            continue
+        if callable(getattr(module, name, None)) and home != "numpy":
+            return f"from {home} import {name}"
     paths = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.lineno == line:
