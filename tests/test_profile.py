@@ -127,6 +127,15 @@ def test_the_column_a_which_question_asks_a_value_of_and_its_values():
         "city",
         ["customers", "warehouses"],
     )
+    # Asked as people also write it.
+    assert column_asked_which(profiles, "What is the segment with the most orders?") == (
+        "segment",
+        ["customers"],
+    )
+    assert column_asked_which(profiles, "What was the name of the segment that ordered most?") == (
+        "segment",
+        ["customers"],
+    )
     # A key, a number or a date, or no "which" before the column: nothing to check.
     for q in ["Which customer_id ordered most?", "In which order_date?", "What segment?"]:
         assert column_asked_which(profiles, q) is None

@@ -270,9 +270,18 @@ def tables_asked_about(profiles: list[ViewProfile], question: str) -> list[str]:
 WHICH_MAX_VALUES = 1000
 
 
+# "Which faculty ...", and the same asked as people also write it: "What is the faculty
+# with ...", "What was the name of the faculty that ..." (a reworded unseen question whose
+# Answer named the second of a ranking went unchecked).
+_ASKS_WHICH = r"\b(?:which|what\s+(?:is|was)\s+the(?:\s+name\s+of\s+the)?)"
+# "the name of the faculty" asks of `faculty`, not of a column called `name`.
+_NOT_OF_ANOTHER = r"(?!\s+of\s+(?:the|each|a|an)\b)"
+
+
 def column_asked_which(profiles: list[ViewProfile], question: str) -> tuple[str, list[str]] | None:
     """The text or true/false column a question asks which value of ("Which country has the
-    highest ...": `country`; "Which on time has ...": `on_time`), and the tables that hold
+    highest ...": `country`; "Which on time has ...": `on_time`; "What is the name of the
+    faculty with ...": `faculty`), and the tables that hold
     it (those of them the question is about, when any is); None when it names none, or
     names a key or a column of numbers or dates. Asked "which country", the 1.5B answered
     "Brazil" from a column of codes (BR), and asked "which on time", a shipment id."""
@@ -287,7 +296,11 @@ def column_asked_which(profiles: list[ViewProfile], question: str) -> tuple[str,
             if not words:
                 continue
             said = r"[\s_]+".join(re.escape(w) for w in words)
-            if re.search(rf"\bwhich\s+{said}(?:e?s)?\b(?!\s*[_(])", question, re.IGNORECASE):
+            if re.search(
+                rf"{_ASKS_WHICH}\s+{said}(?:e?s)?\b(?!\s*[_(]){_NOT_OF_ANOTHER}",
+                question,
+                re.IGNORECASE,
+            ):
                 holders = [q.name for q in profiles if any(k.name == c.name for k in q.columns)]
                 # `city` of customers and of warehouses: the asked table's, when it has one.
                 return c.name, [h for h in holders if h in asked] or holders
