@@ -454,6 +454,12 @@ def test_an_answer_from_code_that_never_selected_the_questions_year_is_sent_back
     # A number that is no year, or a year a cell has: nothing to say.
     assert grounding.years_unused("Is 2,020 or 20201 or 2020.5 a total?", ["x = 1"]) == []
     assert grounding.years_unused("From 2021 to 2022?", ["t[t.y == 2021]", "2022"]) == []
+    # One day of the year is not the year; dates bounding it are; a day asked is no year.
+    shipped = "What is the total weight of shipments shipped on 2020?"
+    assert grounding.years_unused(shipped, ["sql(\"... WHERE d = '2020-06-13'\")"]) == ["2020"]
+    assert grounding.years_unused(shipped, ["d >= '2020-01-01' and d < '2021-01-01'"]) == []
+    assert grounding.years_unused(shipped, ["d.between('2020-03-01', '2020-12-31')"]) == []
+    assert grounding.years_unused("What was shipped on 2020-06-13?", ["x = 1"]) == []
 
 
 def test_an_answer_naming_no_value_of_the_column_a_which_question_asks_about_is_sent_back(

@@ -351,7 +351,7 @@ def misread_ranking(
 # format's range ("an integer from 1900 to the current year").
 _Y = r"(?<![\w.,])(?:19|20)\d\d(?!\d|[.,]\d)"
 _YEAR = re.compile(
-    rf"\b(?:in|during|for|of|since|before|after|by)\s+({_Y})(?!\s+to\s+the\b)"
+    rf"\b(?:in|during|for|of|since|before|after|by|on)\s+({_Y})(?!\s+to\s+the\b|-\d)"
     rf"|({_Y})\s*(?:-|–|to|and|vs\.?|versus)\s*({_Y})",
     re.IGNORECASE,
 )
@@ -363,7 +363,17 @@ def years_unused(question: str, code: list[str]) -> list[str]:
     question's year in 2 of 8 questions that named one, both answered wrong."""
     cells = "\n".join(code)
     named = [y for m in _YEAR.finditer(question) for y in m.groups() if y]
-    return [y for y in dict.fromkeys(named) if y not in cells]
+    return [y for y in dict.fromkeys(named) if not _selects_year(cells, y)]
+
+
+def _selects_year(cells: str, year: str) -> bool:
+    """Whether code has the year as a selection of it: the year itself (`.dt.year == 2020`,
+    `'2020%'`), or dates bounding it (`'2020-01-01'`, a range of two dates); not one day of
+    it (`shipped_on = '2020-06-13'`: asked about "shipments of 2020", the 1.5B summed the
+    one day of the profile's example)."""
+    day = rf"{year}-\d\d-\d\d"
+    days = re.findall(day, cells)
+    return year in re.sub(day, "", cells) or len(days) > 1 or f"{year}-01-01" in days
 
 
 def spelled_out(code: str) -> bool:
