@@ -339,6 +339,7 @@ def question_to_reword() -> Question:
         ('What is the total revenue in `orders` for region "East"?', False),  # unchanged
         # questions added after it
         ("What is the sum of revenue for the East region in `orders`? How many orders?", False),
+        ("What is the sum of revenue for the East region in `orders`, grouped by day?", False),
     ],
 )
 def test_a_rewording_must_keep_every_anchor_and_add_no_number(text, ok):

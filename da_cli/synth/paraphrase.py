@@ -5,9 +5,9 @@ Any `--model`-style backend can be the teacher (usually a big model behind the
 OpenAI-compatible backend). A rewording is kept only if it still asks the same thing as far
 as text can tell: every anchor of the template (the table, the column's words, each filter
 value and year, the direction "highest"/"lowest") is still there, no number was added (the
-answer must not leak in, nor a new filter), and it is one line ending in a question mark
-that asks no more questions than the template did. Otherwise the template's own wording
-stays.
+answer must not leak in, nor a new filter), it groups by nothing the template did not, and
+it is one line ending in a question mark that asks no more questions than the template
+did. Otherwise the template's own wording stays.
 """
 
 import re
@@ -22,6 +22,7 @@ from da_cli.synth.inspect import mentions, numbers
 from da_cli.synth.questions import Question
 
 MAX_CHARS = 300
+_GROUPING = re.compile(r"\b(?:grouped|group by|for each|per each|broken down)\b", re.IGNORECASE)
 GRAMMAR = 'root ::= [^\\n]{8,300} "\\n"\n'
 
 
@@ -51,6 +52,10 @@ def acceptable(q: Question, text: str) -> bool:
     # Questions added after it ("How many were hired after that date? What was their
     # average salary? …", from the 1.5B teacher) ask for what the label is not.
     if text.count("?") > q.text.count("?"):
+        return False
+    # A grouping the template did not ask for ("the total for 2024, grouped by the date of
+    # reading", twice from the 1.5B teacher) asks for many values, not the label's one.
+    if _GROUPING.search(text) and not _GROUPING.search(q.text):
         return False
     if " ".join(text.lower().split()) == " ".join(q.text.lower().split()):
         return False

@@ -4,6 +4,7 @@ value with the most rows, and the rows with one frequent value."""
 from da_cli.data.profile import ColumnProfile
 from da_cli.synth.questions import Question
 from da_cli.synth.templates.roles import (
+    COUNTED,
     DIRECTION,
     FILTER_VALUES,
     RANKED_ROWS,
@@ -72,7 +73,8 @@ def most_rows(r: Roles, c: ColumnProfile) -> Question:
         entity_column=c.name,
         sentence=f"{{entity}} has the most rows {where} ({{value}}).",
         plan=f"count the rows of `{t}` per {c.name} and take the largest count",
-        anchors=[[t], words(c.name), DIRECTION[True]],
+        # What is counted: "What is the highest level in `employees`?" lost it.
+        anchors=[[t], words(c.name), DIRECTION[True], COUNTED],
         params={"table": t, "agg": "count", "by": c.name, "order": "desc"},
     )
 

@@ -6,6 +6,7 @@ only the columns it needs (`_merged`)."""
 from da_cli.data.profile import ColumnProfile
 from da_cli.synth.questions import Join, Question
 from da_cli.synth.templates.roles import (
+    COUNTED,
     DIRECTION,
     RANKED_ROWS,
     Roles,
@@ -83,7 +84,7 @@ def join_count(f: Roles, d: Roles, j: Join, label: ColumnProfile) -> Question:
         sentence=f"{{entity}} has the most rows {src} ({{value}}).",
         plan=f"join `{f.table}` to `{d.table}` on {j.key}, count the rows per "
         f"{label.name} and sort",
-        anchors=[[f.table], words(d.table), DIRECTION[True]],
+        anchors=[[f.table], words(d.table), DIRECTION[True], COUNTED],
         params={
             "table": f.table,
             "agg": "count",

@@ -159,6 +159,8 @@ AGG_ANCHORS = {
     "min": ["lowest", "minimum", "min", "smallest", "least", "fewest", "bottom"],
 }
 DIRECTION = {True: AGG_ANCHORS["max"], False: AGG_ANCHORS["min"]}  # keyed by "descending"
+# The words that say rows are counted ("the most rows", "the highest number of entries").
+COUNTED = ["rows", "row", "entries", "records", "number", "count", "often", "frequent"]
 
 
 def aggregates_of(m: ColumnProfile) -> list[str]:
