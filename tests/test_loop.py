@@ -437,26 +437,6 @@ def test_a_name_whose_number_the_answer_cut_off_is_sent_back(session):
     assert [s.text for s in t.steps if s.kind == "notice"][-1] == said
 
 
-def test_an_answer_from_a_cell_that_left_a_statistic_unused_is_sent_back(session):
-    # "How many rows have an amount more than 3 standard deviations away from its mean?":
-    # the 1.5B counted `x > 3 * std`, the mean computed on the line before and dropped.
-    start = "x = pd.Series([100.0, 101, 102, 130])\nm = x.mean()\ns = x.std()\n"
-    dropped, used = start + "print((x > s).sum())", start + "print(((x - m).abs() > s).sum())"
-    t, _, model = session(
-        code_step(dropped),
-        answer_step("4 rows."),
-        code_step(used, "Use the mean."),
-        answer_step("1 row.", "One row is that far."),
-        question="How many rows are more than 1 standard deviation away from the mean?",
-    )
-    assert t.rejected_answers == 1 and t.answer == "1 row."
-    said = "The cell this answer comes from computed `m` and no line used it"
-    assert said in model.history[2]["continuation"]
-    # Every statistic read: nothing to say.
-    t, _, _ = session(code_step(used), answer_step("1 row."), question="How many rows?")
-    assert t.rejected_answers == 0 and t.answer == "1 row."
-
-
 def test_an_answer_from_code_that_never_selected_the_questions_year_is_sent_back(session):
     # "In 2026, which department had the highest total salary?": the 1.5B summed all years.
     t, _, model = session(

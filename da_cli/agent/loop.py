@@ -84,15 +84,6 @@ RANKING_HINT = (
 # with the failed step taken out and its Analyze opened with how the first try failed, it
 # wrote new code, and 4 -> 3 of the 27 benchmark analyses it reached were right (stop 51).
 MENDED_ANALYZE = "Line {line} failed. I will run the cell with line {line} as the output gives it."
-# The worker notes a statistic a cell computed and no later line read (sandbox/session.py):
-# on unseen tables the 1.5B counted "more than 3 standard deviations from its mean" as
-# `x > 3 * std` in 4 of 4 such analyses, read the note, and answered the count.
-UNREAD_HINT = (
-    "The cell this answer comes from computed {names} and no line used {it}, so its result "
-    "leaves {it} out. Write the cell again with {names} in the rule the question states (a "
-    "distance from a mean is (x - mean).abs()), then answer from that output."
-)
-_UNREAD = re.compile(r"^\((`\w+`(?:, `\w+`)*) (?:was|were) computed, and no later line", re.M)
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
     "another number, a statistic or a coefficient. Print the test result's p-value by its "
@@ -114,7 +105,6 @@ _LOOP_LINES = re.compile(
             SIGNIFICANT_HINT,
             NAME_HINT,
             YEAR_HINT,
-            UNREAD_HINT,
             REPEAT_NOTE,
             STALE_NOTE,
         )
@@ -231,8 +221,7 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     """Why an Answer is sent back, or None: it quotes numbers no output shows, or the
     question asks for a value and it states none that a cell printed (a cell that printed
     nothing is no evidence, and a format placeholder copied from the question is no
-    value), or no cell selected a year the question names, or the cell it comes from left
-    a statistic it computed unused, or it cuts the number off a
+    value), or no cell selected a year the question names, or it cuts the number off a
     name ("Store" for "Store 12"), or it names none of the values of the column a "which"
     question asks about, or names one that a printed ranking shows below the top the
     question asks for, or it gives nan for one, or none where a number is asked
@@ -261,11 +250,6 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     years = grounding.years_unused(t.question, [s.text for s in t.steps if s.kind == "code"])
     if years:
         return YEAR_HINT.format(years=" and ".join(years))
-    last = next((s for s in reversed(t.steps) if s.kind == "execute"), None)
-    unread = _UNREAD.search(last.text) if last is not None and not last.error else None
-    if unread is not None:
-        one = "," not in unread[1]
-        return UNREAD_HINT.format(names=unread[1], it="it" if one else "them")
     split = grounding.split_name(answer, outputs)
     if split is not None:
         return NAME_HINT.format(whole=split[0], part=split[1])
