@@ -723,8 +723,6 @@ def _shell_line_hint(code: str) -> str:
     in plain Python: the 1.5B went on to pip in a subprocess and a virtual environment.
     Nothing installs here (no network), and what it wanted usually is installed: an
     install line of one installed package is given as its import."""
-    import importlib.util
-
     found = _SHELL_LINE.search(code)
     if found is None:
         return ""
@@ -736,11 +734,7 @@ def _shell_line_hint(code: str) -> str:
     packages = pip[1].split() if pip else []
     if len(packages) == 1 and re.fullmatch(r"[\w.-]+", packages[0]):
         module = _PACKAGE_MODULES.get(packages[0].lower(), packages[0].replace("-", "_"))
-        try:
-            installed = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            installed = False
-        if installed:
+        if _installed(module):
             line = code[: found.start(1)].count("\n") + 1
             hint += f" {module} is installed.\n" + _mended_line(line, f"import {module}")
     return hint
@@ -782,8 +776,6 @@ def _import_for(name: str, tree: ast.AST, line: int) -> str | None:
     module path the line reaches
     (`scipy.stats.linregress` -> `import scipy.stats`); None when no installed module has
     the name."""
-    import importlib.util
-
     if name in _ALIASES:
         return _ALIASES[name]
     called = any(
@@ -812,12 +804,19 @@ def _import_for(name: str, tree: ast.AST, line: int) -> str | None:
     for dotted in sorted(paths, key=len, reverse=True) + [[name]]:
         for n in range(len(dotted), 0, -1):
             module = ".".join(dotted[:n])
-            try:
-                if importlib.util.find_spec(module) is not None:
-                    return f"import {module}"
-            except (ImportError, ValueError):
-                break
+            if _installed(module):
+                return f"import {module}"
     return None
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` can be imported here (a dotted name imports its parents to tell)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _filter_of_another(stmt: ast.stmt, name: str, code: str) -> str | None:
