@@ -1,3 +1,5 @@
+import pytest
+
 from da_cli.agent.grounding import ungrounded
 
 
@@ -57,3 +59,66 @@ def test_a_cell_that_prints_only_what_its_code_spells_out_is_told_apart():
         assert spelled_out(cell), cell
     for cell in ("print(x)", 'print(f"{x:.2f}")', "import pandas as pd", "x = 3\nprint(x)", "("):
         assert not spelled_out(cell), cell
+
+
+_FROM_MEAN_Q = "How many orders have a revenue more than 3 standard deviations away from its mean?"
+_COUNTED = (
+    'df = load("orders")\n'
+    "mean_revenue = df['revenue'].mean()\n"
+    "std_revenue = df['revenue'].std()\n"
+    "threshold = 3 * std_revenue\n"
+    "{compare}\n"
+    "print(count)"
+)
+
+
+@pytest.mark.parametrize(
+    ("compare", "centred"),
+    [
+        # One side only: the distance on either side of the mean.
+        (
+            "count = (df['revenue'] > threshold).sum()",
+            "count = ((df['revenue'] - mean_revenue).abs() > threshold).sum()",
+        ),
+        # Both sides: each keeps its side.
+        (
+            "count = len(df[(df['revenue'] > threshold) | (df['revenue'] < -threshold)])",
+            "count = len(df[((df['revenue'] - mean_revenue) > threshold) | "
+            "((df['revenue'] - mean_revenue) < -threshold)])",
+        ),
+        # Under abs, the deviation inline, the values on the right.
+        (
+            "count = (np.abs(df['revenue']) > 3 * df['revenue'].std()).sum()",
+            "count = (np.abs((df['revenue'] - mean_revenue)) > 3 * df['revenue'].std()).sum()",
+        ),
+        # Written the other way round.
+        (
+            "count = (threshold < df['revenue']).sum()",
+            "count = (threshold < (df['revenue'] - mean_revenue).abs()).sum()",
+        ),
+    ],
+)
+def test_values_compared_with_their_deviation_are_measured_from_their_mean(compare, centred):
+    from da_cli.agent.grounding import centered
+
+    found = centered(_FROM_MEAN_Q, _COUNTED.format(compare=compare))
+    assert found == (_COUNTED.format(compare=centred), "df['revenue']", "mean_revenue")
+
+
+def test_a_comparison_already_from_the_mean_or_a_question_without_one_is_left_alone():
+    from da_cli.agent.grounding import centered
+
+    for compare in (
+        "count = ((df['revenue'] - mean_revenue).abs() > threshold).sum()",
+        "count = (df['revenue'] > mean_revenue + threshold).sum()",
+        "count = (df['revenue'] < -threshold).sum()",  # one side, below: not a distance
+        "count = (df['units'] > threshold).sum()",  # another column's values
+    ):
+        assert centered(_FROM_MEAN_Q, _COUNTED.format(compare=compare)) is None, compare
+    cell = _COUNTED.format(compare="count = (df['revenue'] > threshold).sum()")
+    assert centered("How many orders have a revenue above 3 standard deviations?", cell) is None
+    assert centered(_FROM_MEAN_Q, "count = (") is None
+    # No mean computed: the column's own.
+    found = centered(_FROM_MEAN_Q, "n = (df.revenue > 3 * df.revenue.std()).sum()")
+    assert found is not None
+    assert found[0] == "n = ((df.revenue - df.revenue.mean()).abs() > 3 * df.revenue.std()).sum()"

@@ -112,6 +112,30 @@ def test_a_mended_cell_that_ran_before_is_not_run_again(session):
     assert t.code == [mended, failing] and t.answer == "5319"
 
 
+def test_an_answer_from_values_compared_with_their_deviation_runs_them_from_the_mean(session):
+    # The 1.5B counted "3 standard deviations from the mean" as x > 3 * std, the mean
+    # computed and unread, and answered that count however it was told otherwise.
+    counted = (
+        'df = load("orders")\n'
+        "mean_revenue = df['revenue'].mean()\n"
+        "threshold = 3 * df['revenue'].std()\n"
+        "print((df['revenue'] > threshold).sum())"
+    )
+    question = "How many orders have a revenue more than 3 standard deviations from its mean?"
+    t, _, model = session(
+        code_step(counted), answer_step("225"), answer_step("144"), question=question
+    )
+    centred = counted.replace("(df['revenue'] >", "((df['revenue'] - mean_revenue).abs() >")
+    assert t.code == [counted, centred] and t.answer == "144"
+    executes = [s.text for s in t.steps if s.kind == "execute"]
+    assert executes[0].startswith("225\n(`mean_revenue` was computed") and executes[1] == "144"
+    last = model.history[2]["continuation"]
+    assert "225\n</Answer>" not in last and last.endswith("\n<Execute>\n144\n</Execute>\n")
+    assert "with df['revenue'] - mean_revenue." in last
+    # Answered again from the centred cell: taken as it is.
+    assert len(model.history) == 3
+
+
 def test_repeats_without_end_force_a_partial_answer(session):
     t, _, _ = session(*[code_step("print(1)")] * 5, answer_step("1"))
     assert t.partial and t.stop_reason == "repeated code"

@@ -488,3 +488,136 @@ def _printed_choice(answer: str, outputs: list[str], options: list[str]) -> bool
     """Whether the answer names an option that an output printed."""
     chosen = set(named_choices(answer, options))
     return any(chosen & set(named_choices(o, options)) for o in printed(outputs))
+
+
+# "k standard deviations from the mean": a distance from the mean, on either side of it.
+FROM_MEAN = re.compile(
+    r"\bstandard deviations?\b[^.?]{0,40}?\bfrom\s+(?:the\s+|its\s+|their\s+)?mean\b",
+    re.IGNORECASE,
+)
+_NUMPY = ("np", "numpy")
+
+
+def _reduced(node: ast.AST, reduction: str) -> ast.expr | None:
+    """The values `node` reduces: x of `x.std()`, `x.std(ddof=0)` or `np.std(x)`."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return None
+    if node.func.attr != reduction:
+        return None
+    owner = node.func.value
+    if isinstance(owner, ast.Name) and owner.id in _NUMPY:
+        return node.args[0] if node.args else None
+    return owner
+
+
+def _absolute(node: ast.expr) -> ast.expr | None:
+    """x of `x.abs()`, `abs(x)` or `np.abs(x)`."""
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    if isinstance(func, ast.Name) and func.id == "abs" and len(node.args) == 1:
+        return node.args[0]
+    if isinstance(func, ast.Attribute) and func.attr in ("abs", "absolute"):
+        owner = func.value
+        if isinstance(owner, ast.Name) and owner.id in _NUMPY:
+            return node.args[0] if len(node.args) == 1 else None
+        return owner if not node.args else None
+    return None
+
+
+def centered(question: str, code: str) -> tuple[str, str, str] | None:
+    """The cell with its comparisons of a column against a multiple of the column's
+    standard deviation measured from the column's mean, when the question asks for a
+    distance from the mean: `x > 3 * std` counts values above three deviations from zero.
+    Returns the cell, the column's code and the mean's; None when no comparison is such.
+    The 1.5B wrote `threshold = 3 * std` beside a mean it computed and never read in 5 of
+    the 9 wrong outlier counts of the unseen sets; neither a note in the prompt (which
+    gives `(x - x.mean()).abs() > k * x.std()`) nor an Answer sent back with that
+    expression changed what it wrote. A comparison on one side (`x > t`) becomes the
+    distance on either side; one with both sides (`x > t` and `x < -t`) keeps its sides."""
+    if not FROM_MEAN.search(question):
+        return None
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    means: dict[str, str] = {}  # a name -> the values whose mean it holds (their dump)
+    spreads: dict[str, set[str]] = {}  # a name -> the values whose deviation it scales
+
+    def spread(node: ast.AST) -> set[str]:
+        found: set[str] = set()
+        for n in ast.walk(node):
+            reduced = _reduced(n, "std")
+            if reduced is not None:
+                found.add(ast.dump(reduced))
+            elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                found |= spreads.get(n.id, set())
+        return found
+
+    def centres(node: ast.AST) -> set[str]:
+        found: set[str] = set()
+        for n in ast.walk(node):
+            reduced = _reduced(n, "mean")
+            if reduced is not None:
+                found.add(ast.dump(reduced))
+            elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in means:
+                found.add(means[n.id])
+        return found
+
+    assigns = sorted(
+        (n for n in ast.walk(tree) if isinstance(n, ast.Assign) and len(n.targets) == 1),
+        key=lambda n: (n.lineno, n.col_offset),
+    )
+    for node in assigns:
+        target = node.targets[0]
+        if not isinstance(target, ast.Name):
+            continue
+        mean = _reduced(node.value, "mean")
+        if mean is not None:
+            means[target.id] = ast.dump(mean)
+        scaled = spread(node.value) - centres(node.value)  # mean + 3 * std is centred
+        if scaled:
+            spreads[target.id] = scaled
+    # Each comparison of the values (or their absolute value) against their deviation:
+    # (the values' node, whether under abs, the direction away from the mean).
+    found: list[tuple[ast.expr, bool, str]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare) or len(node.ops) != 1:
+            continue
+        op, sides = node.ops[0], (node.left, node.comparators[0])
+        for i, (side, other) in enumerate((sides, sides[::-1])):
+            inner = _absolute(side)
+            values = inner if inner is not None else side
+            key = ast.dump(values)
+            if key not in spread(other) or key in centres(other) | centres(side):
+                continue
+            greater, less = isinstance(op, (ast.Gt, ast.GtE)), isinstance(op, (ast.Lt, ast.LtE))
+            above, below = (greater, less) if i == 0 else (less, greater)
+            if above or below:
+                found.append((values, inner is not None, "above" if above else "below"))
+    if not found:
+        return None
+    lines = code.splitlines(keepends=True)
+    values_code = ast.get_source_segment(code, found[0][0]) or ""
+    key = ast.dump(found[0][0])
+    mean_name = next((name for name, of in means.items() if of == key), None)
+    mean_code = mean_name or f"{values_code}.mean()"
+    directions = {d for v, _, d in found if ast.dump(v) == key}
+    edits = []
+    for values, under_abs, direction in found:
+        if ast.dump(values) != key or values.lineno != values.end_lineno:
+            continue
+        text = ast.get_source_segment(code, values) or ""
+        if under_abs or directions == {"above", "below"}:
+            new = f"({text} - {mean_code})"
+        elif direction == "above":
+            new = f"({text} - {mean_code}).abs()"
+        else:
+            continue  # only below: a side of its own, not the distance
+        edits.append((values.lineno, values.col_offset, values.end_col_offset, new))
+    if not edits:
+        return None
+    for lineno, start, end, new in sorted(edits, reverse=True):
+        raw = lines[lineno - 1].encode()
+        lines[lineno - 1] = (raw[:start] + new.encode() + raw[end:]).decode()
+    return "".join(lines), values_code, mean_code

@@ -84,6 +84,13 @@ RANKING_HINT = (
 # with the failed step taken out and its Analyze opened with how the first try failed, it
 # wrote new code, and 4 -> 3 of the 27 benchmark analyses it reached were right (stop 51).
 MENDED_ANALYZE = "Line {line} failed. I will run the cell with line {line} as the output gives it."
+# Asked for values "3 standard deviations from the mean", the 1.5B compared the values
+# themselves with 3 * std and answered that count, told otherwise or not (grounding.centered):
+# the loop runs the cell with the distance from the mean before the Answer is taken.
+CENTERED_ANALYZE = (
+    "The question asks for a distance from the mean, and the cell compared {values} itself "
+    "with its standard deviation. I will run it with {values} - {mean}."
+)
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
     "another number, a statistic or a coefficient. Print the test result's p-value by its "
@@ -512,6 +519,10 @@ def _take(
         _amend_last_execute(t, STALE_NOTE)
         return [_note(t, "The model repeated an earlier analysis after new output; trying "
                          "again.", True)], None  # fmt: skip
+    if answer_only:
+        centred = _centered(t)
+        if centred is not None:
+            return centred
     added = []
     if parsed.analyze:
         added.append(_add(t, Step("analyze", parsed.analyze)))
@@ -586,6 +597,34 @@ def _mended(t: Transcript, code: str) -> tuple[list[Step], str] | None:
     said = f"The model wrote the failed cell again; it runs with line {line} as the output gave it."
     steps = [_note(t, said, True), _add(t, Step("analyze", analyze))]
     return [*steps, _add(t, Step("code", cell))], cell
+
+
+def _centered(t: Transcript) -> tuple[list[Step], str] | None:
+    """The latest cell that ran and compared values with a multiple of their standard
+    deviation where the question asks for a distance from their mean: the steps that run
+    it with that distance, and the cell; else None (and once it ran, None)."""
+    ran: list[str] = []
+    for code, result in zip(t.steps, t.steps[1:], strict=False):
+        if code.kind == "code" and result.kind == "execute" and not result.error:
+            ran.append(code.text)
+    for code in reversed(ran):
+        found = grounding.centered(t.question, code)
+        if found is None:
+            continue
+        cell, values, mean = found
+        if _ran_before(t, cell):
+            return None
+        analyze = CENTERED_ANALYZE.format(values=values, mean=mean)
+        t.continuation += (
+            f"<Analyze>\n{analyze}\n</Analyze>\n<Code>\n```python\n{cell}\n```\n</Code>"
+        )
+        said = (
+            f"The model answered from a cell that compared {values} with its standard "
+            f"deviation; it runs with {values} - {mean}, the distance the question asks for."
+        )
+        steps = [_note(t, said), _add(t, Step("analyze", analyze))]
+        return [*steps, _add(t, Step("code", cell))], cell
+    return None
 
 
 def _add(t: Transcript, s: Step) -> Step:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import jinja2
 
+from da_cli.agent.grounding import FROM_MEAN
+
 _DIR = Path(__file__).parent / "prompts"
 
 
@@ -111,10 +113,7 @@ _METHOD_NOTES = (
     (
         # The 1.5B counted values above k standard deviations (no mean) or above the mean
         # plus them (one side only).
-        re.compile(
-            r"\bstandard deviations?\b[^.?]{0,40}?\bfrom\s+(?:the\s+|its\s+|their\s+)?mean\b",
-            re.IGNORECASE,
-        ),
+        FROM_MEAN,
         "A value more than k standard deviations from the mean may lie on either side of it: "
         "(x - x.mean()).abs() > k * x.std().",
     ),
