@@ -155,6 +155,24 @@ def test_the_column_a_which_question_asks_a_value_of_and_its_values():
         assert s.opening("How many orders were cancelled?").which is None
 
 
+def test_a_which_question_may_name_its_column_by_the_last_word(tmp_path):
+    # "What is the country with the highest total transaction amount": the 1.5B answered
+    # "Germany" from `merchant_country` codes (DE), unchecked.
+    (tmp_path / "transactions.csv").write_text(
+        "merchant_country,customer_city,amount\nDE,Lyon,3\nFR,Köln,4\n"
+    )
+    (tmp_path / "stores.csv").write_text("store_city,store_country_code\nLyon,FR\n")
+    profiles = profile(
+        build_catalog([str(tmp_path / "transactions.csv"), str(tmp_path / "stores.csv")])
+    )
+    assert column_asked_which(profiles, "What is the country with the highest amount?") == (
+        "merchant_country",
+        ["transactions"],
+    )
+    # Two columns end in `city`: which one is asked is not known.
+    assert column_asked_which(profiles, "Which city has the highest amount?") is None
+
+
 def test_the_join_example_is_shown_for_a_question_about_two_tables_only():
     from da_cli.agent.session import Session
 

@@ -284,8 +284,12 @@ def column_asked_which(profiles: list[ViewProfile], question: str) -> tuple[str,
     faculty with ...": `faculty`), and the tables that hold
     it (those of them the question is about, when any is); None when it names none, or
     names a key or a column of numbers or dates. Asked "which country", the 1.5B answered
-    "Brazil" from a column of codes (BR), and asked "which on time", a shipment id."""
+    "Brazil" from a column of codes (BR), and asked "which on time", a shipment id. A
+    question that names a column by its last word alone ("What is the country with ..."
+    of `merchant_country`) asks of it when no other column ends so (`city` of customers'
+    `customer_city` and warehouses' `warehouse_city` asks of neither)."""
     asked = set(tables_asked_about(profiles, question))
+    by_last_word: list[str] = []
     for p in sorted(profiles, key=lambda p: p.name not in asked):
         for c in p.columns:
             # The profile's estimate of distinct values spares a scan of a column of names.
@@ -295,16 +299,26 @@ def column_asked_which(profiles: list[ViewProfile], question: str) -> tuple[str,
             words = [w for w in re.split(r"[_\s]+", c.name.lower()) if w]
             if not words:
                 continue
-            said = r"[\s_]+".join(re.escape(w) for w in words)
-            if re.search(
-                rf"{_ASKS_WHICH}\s+{said}(?:e?s)?\b(?!\s*[_(]){_NOT_OF_ANOTHER}",
-                question,
-                re.IGNORECASE,
-            ):
-                holders = [q.name for q in profiles if any(k.name == c.name for k in q.columns)]
-                # `city` of customers and of warehouses: the asked table's, when it has one.
-                return c.name, [h for h in holders if h in asked] or holders
+            if _asks_which(question, words):
+                return c.name, _holders(profiles, c.name, asked)
+            if len(words) > 1 and _asks_which(question, words[-1:]):
+                by_last_word.append(c.name)
+    if len(set(by_last_word)) == 1:
+        return by_last_word[0], _holders(profiles, by_last_word[0], asked)
     return None
+
+
+def _asks_which(question: str, words: list[str]) -> bool:
+    said = r"[\s_]+".join(re.escape(w) for w in words)
+    pattern = rf"{_ASKS_WHICH}\s+{said}(?:e?s)?\b(?!\s*[_(]){_NOT_OF_ANOTHER}"
+    return re.search(pattern, question, re.IGNORECASE) is not None
+
+
+def _holders(profiles: list[ViewProfile], column: str, asked: set[str]) -> list[str]:
+    """The tables with `column`: `city` of customers and of warehouses is the asked
+    table's, when it has one."""
+    holders = [q.name for q in profiles if any(k.name == column for k in q.columns)]
+    return [h for h in holders if h in asked] or holders
 
 
 def distinct_values(con, tables: list[str], column: str) -> list[str] | None:
