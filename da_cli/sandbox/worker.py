@@ -913,8 +913,7 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
         # The line itself, with the names mended: the 1.5B read "'wind speed'" in the hint,
         # wrote "wind speed" in its Analyze, and df["wind_speed"] in its next cell again,
         # until its budget ran out; a line to copy is what it follows.
-        line, _ = _past_cell(exc, filename)
-        text = linecache.getline(filename, line).strip()
+        line, text = _failed_line(exc, filename)
         mended = text
         for key, right in named.items():
             mended = re.sub(
@@ -957,6 +956,13 @@ def _past_cell(exc: BaseException, filename: str) -> tuple[int, types.TracebackT
 
 
 _FORGIVING = forgive_columns.__code__.co_filename
+
+
+def _failed_line(exc: BaseException, filename: str) -> tuple[int, str]:
+    """The number and the text (stripped) of the cell's line that failed: what a hint
+    mends ("Line 2 with it: ..."); 0 and "" when the cell is not in the traceback."""
+    line, _ = _past_cell(exc, filename)
+    return line, linecache.getline(filename, line).strip() if line else ""
 
 
 # Where a statistics function a small model calls on the wrong module lives: `pd.ttest_ind`
@@ -1065,8 +1071,7 @@ def _attribute_mended(exc: AttributeError, code: str, filename: str, mend, dropp
     holds no such access or more than one: told "use it as it is, without .values", the
     1.5B wrote the same line again until its budget ran out. `dropped`: the access goes,
     and with it the call of a method (`n.idxmax()` -> `n`)."""
-    line, _ = _past_cell(exc, filename)
-    text = linecache.getline(filename, line).strip()
+    line, text = _failed_line(exc, filename)
     tree = ast.parse(code)
     found = [
         node
@@ -1164,8 +1169,7 @@ def _groupby_all_columns_hint(exc: Exception, code: str, filename: str) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     if not any(os.sep + "groupby" + os.sep in f.filename for f in frames):
         return ""
-    line, _ = _past_cell(exc, filename)
-    text = linecache.getline(filename, line).strip()
+    line, text = _failed_line(exc, filename)
     for node in ast.walk(ast.parse(code)):
         # node: <grouped>.<agg>(...)[<picked>], with <grouped> a .groupby(...) call
         if not (isinstance(node, ast.Subscript) and node.lineno == line):
@@ -1201,8 +1205,7 @@ def _column_tuple_hint(exc: Exception, code: str, filename: str) -> str:
     again until its budget ran out: the line with the columns in a list."""
     if "Cannot subset columns with a tuple" not in str(exc):
         return ""
-    line, _ = _past_cell(exc, filename)
-    text = linecache.getline(filename, line).strip()
+    line, text = _failed_line(exc, filename)
     fixed = text
     for node in ast.walk(ast.parse(code)):
         if not (isinstance(node, ast.Subscript) and node.lineno == line):
@@ -1305,8 +1308,7 @@ def _dropped_key_hint(exc: KeyError, ns: dict, code: str, filename: str) -> str:
     key = exc.args[0] if exc.args else None
     if pd is None or not isinstance(key, str):
         return ""
-    line, _ = _past_cell(exc, filename)
-    text = linecache.getline(filename, line).strip()
+    line, text = _failed_line(exc, filename)
     tree = ast.parse(code)
     # A groupby picked from afterwards (`...groupby('k')['a']`) needs no columns picked
     # again: pandas refuses `g[['a']]['a']` ("already selected").
