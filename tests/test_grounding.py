@@ -91,6 +91,17 @@ _COUNTED = (
             "count = (np.abs(df['revenue']) > 3 * df['revenue'].std()).sum()",
             "count = (np.abs((df['revenue'] - mean_revenue)) > 3 * df['revenue'].std()).sum()",
         ),
+        # One side of the distance: the distance, its bound less the mean.
+        (
+            "count = (df['revenue'] > mean_revenue + threshold).sum()",
+            "count = ((df['revenue'] - mean_revenue).abs() > (mean_revenue + threshold) - "
+            "mean_revenue).sum()",
+        ),
+        (
+            "upper = mean_revenue + 3 * std_revenue\ncount = (df['revenue'] > upper).sum()",
+            "upper = mean_revenue + 3 * std_revenue\n"
+            "count = ((df['revenue'] - mean_revenue).abs() > upper - mean_revenue).sum()",
+        ),
         # Written the other way round.
         (
             "count = (threshold < df['revenue']).sum()",
@@ -110,7 +121,8 @@ def test_a_comparison_already_from_the_mean_or_a_question_without_one_is_left_al
 
     for compare in (
         "count = ((df['revenue'] - mean_revenue).abs() > threshold).sum()",
-        "count = (df['revenue'] > mean_revenue + threshold).sum()",
+        "count = ((df['revenue'] > mean_revenue + threshold) | "
+        "(df['revenue'] < mean_revenue - threshold)).sum()",
         "count = (df['revenue'] < -threshold).sum()",  # one side, below: not a distance
         "count = (df['units'] > threshold).sum()",  # another column's values
     ):

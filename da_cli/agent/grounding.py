@@ -564,6 +564,15 @@ def centered(question: str, code: str) -> tuple[str, str, str] | None:
                 found.add(means[n.id])
         return found
 
+    bounds: dict[str, set[str]] = {}  # a name -> the values it bounds: mean + 3 * std
+
+    def bound(node: ast.AST) -> set[str]:
+        found = spread(node) & centres(node)
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                found |= bounds.get(n.id, set())
+        return found
+
     assigns = sorted(
         (n for n in ast.walk(tree) if isinstance(n, ast.Assign) and len(n.targets) == 1),
         key=lambda n: (n.lineno, n.col_offset),
@@ -578,9 +587,13 @@ def centered(question: str, code: str) -> tuple[str, str, str] | None:
         scaled = spread(node.value) - centres(node.value)  # mean + 3 * std is centred
         if scaled:
             spreads[target.id] = scaled
-    # Each comparison of the values (or their absolute value) against their deviation:
-    # (the values' node, whether under abs, the direction away from the mean).
-    found: list[tuple[ast.expr, bool, str]] = []
+        if bound(node.value):
+            bounds[target.id] = bound(node.value)
+    # Each comparison of the values (or their absolute value) against their deviation, or
+    # against the mean and the deviation (`x > mean + 3 * std`, one side of a distance):
+    # (the values' node, the other side, whether under abs, the direction away from the
+    # mean, whether the other side is such a bound).
+    found: list[tuple[ast.expr, ast.expr, bool, str, bool]] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Compare) or len(node.ops) != 1:
             continue
@@ -589,12 +602,13 @@ def centered(question: str, code: str) -> tuple[str, str, str] | None:
             inner = _absolute(side)
             values = inner if inner is not None else side
             key = ast.dump(values)
-            if key not in spread(other) or key in centres(other) | centres(side):
-                continue
+            plain = key in spread(other) and key not in centres(other) | centres(side)
+            centred = inner is None and key in bound(other) and key not in centres(side)
             greater, less = isinstance(op, (ast.Gt, ast.GtE)), isinstance(op, (ast.Lt, ast.LtE))
             above, below = (greater, less) if i == 0 else (less, greater)
-            if above or below:
-                found.append((values, inner is not None, "above" if above else "below"))
+            if (plain or centred) and (above or below):
+                direction = "above" if above else "below"
+                found.append((values, other, inner is not None, direction, centred))
     if not found:
         return None
     lines = code.splitlines(keepends=True)
@@ -602,13 +616,22 @@ def centered(question: str, code: str) -> tuple[str, str, str] | None:
     key = ast.dump(found[0][0])
     mean_name = next((name for name, of in means.items() if of == key), None)
     mean_code = mean_name or f"{values_code}.mean()"
-    directions = {d for v, _, d in found if ast.dump(v) == key}
+    directions = {d for v, _, _, d, _ in found if ast.dump(v) == key}
     edits = []
-    for values, under_abs, direction in found:
+    for values, other, under_abs, direction, centred in found:
         if ast.dump(values) != key or values.lineno != values.end_lineno:
             continue
         text = ast.get_source_segment(code, values) or ""
-        if under_abs or directions == {"above", "below"}:
+        if centred:
+            if directions != {"above"} or other.lineno != other.end_lineno:
+                continue  # both sides bounded already
+            bounded = ast.get_source_segment(code, other) or ""
+            if not isinstance(other, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+                bounded = f"({bounded})"
+            new_other = f"{bounded} - {mean_code}"
+            edits.append((other.lineno, other.col_offset, other.end_col_offset, new_other))
+            new = f"({text} - {mean_code}).abs()"
+        elif under_abs or directions == {"above", "below"}:
             new = f"({text} - {mean_code})"
         elif direction == "above":
             new = f"({text} - {mean_code}).abs()"
