@@ -134,3 +134,31 @@ def test_a_comparison_already_from_the_mean_or_a_question_without_one_is_left_al
     found = centered(_FROM_MEAN_Q, "n = (df.revenue > 3 * df.revenue.std()).sum()")
     assert found is not None
     assert found[0] == "n = ((df.revenue - df.revenue.mean()).abs() > 3 * df.revenue.std()).sum()"
+
+
+def test_a_deviation_named_for_its_divisor_gets_the_ddof_its_library_lacks():
+    from da_cli.agent.grounding import with_ddof
+
+    cell = (
+        "s = df['Fare'].std()\n"
+        "v = np.var(df.Fare)\n"
+        "print(df.groupby('a')['b'].std(), x.values.std(), y.std(axis=0), z.std(ddof=1))"
+    )
+    population = "What is the population standard deviation of the fare?"
+    assert with_ddof(population, cell) == (
+        "s = df['Fare'].std(ddof=0)\n"
+        "v = np.var(df.Fare)\n"  # numpy's divides by n already
+        "print(df.groupby('a')['b'].std(ddof=0), x.values.std(), y.std(axis=0, ddof=0), "
+        "z.std(ddof=1))",  # a ddof the cell gave is left as it is
+        0,
+    )
+    assert with_ddof("What is the sample variance of the fare?", cell) == (
+        "s = df['Fare'].std()\n"
+        "v = np.var(df.Fare, ddof=1)\n"
+        "print(df.groupby('a')['b'].std(), x.values.std(ddof=1), y.std(axis=0), z.std(ddof=1))",
+        1,
+    )
+    # pandas' divides by n - 1 already; a question that names neither, or both, is left.
+    assert with_ddof("What is the sample variance of the fare?", "s = df.Fare.std()") is None
+    assert with_ddof("What is the standard deviation of the fare?", cell) is None
+    assert with_ddof(population + " And the sample standard deviation?", cell) is None

@@ -136,6 +136,18 @@ def test_an_answer_from_values_compared_with_their_deviation_runs_them_from_the_
     assert len(model.history) == 3
 
 
+def test_an_answer_from_a_deviation_its_library_divides_otherwise_runs_with_the_ddof(session):
+    # Asked for "the population standard deviation (σ)", the 1.5B wrote pandas' .std().
+    cell = 'df = load("orders")\nprint(round(df["units"].std(), 4))'
+    question = "What is the population standard deviation of units in orders?"
+    t, _, model = session(
+        code_step(cell), answer_step("2.134"), answer_step("2.1338"), question=question
+    )
+    assert t.code == [cell, cell.replace(".std()", ".std(ddof=0)")] and t.answer == "2.1338"
+    assert [s.text for s in t.steps if s.kind == "execute"] == ["2.134", "2.1338"]
+    assert "I will run the cell with ddof=0 in each." in model.history[2]["continuation"]
+
+
 def test_repeats_without_end_force_a_partial_answer(session):
     t, _, _ = session(*[code_step("print(1)")] * 5, answer_step("1"))
     assert t.partial and t.stop_reason == "repeated code"

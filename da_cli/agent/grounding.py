@@ -644,3 +644,58 @@ def centered(question: str, code: str) -> tuple[str, str, str] | None:
         raw = lines[lineno - 1].encode()
         lines[lineno - 1] = (raw[:start] + new.encode() + raw[end:]).decode()
     return "".join(lines), values_code, mean_code
+
+
+# A standard deviation or variance named for what it divides by: n (a population's) or n - 1
+# (a sample's). pandas' .std() and .var() divide by n - 1, numpy's by n.
+POPULATION = re.compile(r"\bpopulation (?:standard deviation|variance|std)\b", re.IGNORECASE)
+SAMPLE = re.compile(r"\bsample (?:standard deviation|variance|std)\b", re.IGNORECASE)
+
+
+def _numpy_call(call: ast.Call) -> bool:
+    """`np.std(x)`, `x.values.std()` or `x.to_numpy().var()`: numpy's, which divides by n."""
+    owner = call.func.value if isinstance(call.func, ast.Attribute) else None
+    if isinstance(owner, ast.Name):
+        return owner.id in _NUMPY
+    if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Attribute):
+        owner = owner.func
+    return isinstance(owner, ast.Attribute) and owner.attr in ("values", "to_numpy")
+
+
+def with_ddof(question: str, code: str) -> tuple[str, int] | None:
+    """The cell with each standard deviation or variance it computes without a `ddof`
+    where its library's default is the other one given the one the question names
+    (pandas' `x.std()` -> `x.std(ddof=0)` for a population's; numpy's `np.std(x)` ->
+    `np.std(x, ddof=1)` for a sample's), and that ddof; None when the question names
+    neither (or both) or no call needs it. The 1.5B wrote `.std()` for "the population
+    standard deviation (σ)" with the note that says pandas divides by n - 1 in its prompt.
+    A ddof given to a call of either library is what the question asks, whichever library
+    the value turns out to be of."""
+    population, sample = POPULATION.search(question), SAMPLE.search(question)
+    if bool(population) == bool(sample):
+        return None
+    ddof = 0 if population else 1
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr in ("std", "var")
+        and not any(k.arg == "ddof" for k in n.keywords)
+        and not any(isinstance(a, ast.Starred) for a in n.args)
+        and _numpy_call(n) == (ddof == 1)  # each library's default is the other's
+    ]
+    if not calls:
+        return None
+    lines = code.splitlines(keepends=True)
+    # Before the closing parenthesis, from the last call back: positions stay true.
+    for call in sorted(calls, key=lambda c: (c.end_lineno, c.end_col_offset), reverse=True):
+        row, end = (call.end_lineno or 1) - 1, (call.end_col_offset or 1) - 1
+        raw = lines[row].encode()
+        added = f", ddof={ddof}" if call.args or call.keywords else f"ddof={ddof}"
+        lines[row] = (raw[:end] + added.encode() + raw[end:]).decode()
+    return "".join(lines), ddof

@@ -84,12 +84,18 @@ RANKING_HINT = (
 # with the failed step taken out and its Analyze opened with how the first try failed, it
 # wrote new code, and 4 -> 3 of the 27 benchmark analyses it reached were right (stop 51).
 MENDED_ANALYZE = "Line {line} failed. I will run the cell with line {line} as the output gives it."
-# Asked for values "3 standard deviations from the mean", the 1.5B compared the values
-# themselves with 3 * std and answered that count, told otherwise or not (grounding.centered):
-# the loop runs the cell with the distance from the mean before the Answer is taken.
+# Cells the loop runs rewritten before it takes an Answer from them, where what the question
+# names has one reading the cell missed. Asked for values "3 standard deviations from the
+# mean", the 1.5B compared the values themselves with 3 * std and answered that count, told
+# otherwise or not (grounding.centered); asked for a population standard deviation, it wrote
+# pandas' .std(), which divides by n - 1, beside the prompt's note that says so.
 CENTERED_ANALYZE = (
     "The question asks for a distance from the mean, and the cell compared {values} itself "
     "with its standard deviation. I will run it with {values} - {mean}."
+)
+DDOF_ANALYZE = (
+    "The question asks for a {kind} standard deviation or variance, which divides by {by}. "
+    "I will run the cell with ddof={ddof} in each."
 )
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
@@ -520,9 +526,9 @@ def _take(
         return [_note(t, "The model repeated an earlier analysis after new output; trying "
                          "again.", True)], None  # fmt: skip
     if answer_only:
-        centred = _centered(t)
-        if centred is not None:
-            return centred
+        rewritten = _rewritten_cell(t)
+        if rewritten is not None:
+            return rewritten
     added = []
     if parsed.analyze:
         added.append(_add(t, Step("analyze", parsed.analyze)))
@@ -599,29 +605,44 @@ def _mended(t: Transcript, code: str) -> tuple[list[Step], str] | None:
     return [*steps, _add(t, Step("code", cell))], cell
 
 
-def _centered(t: Transcript) -> tuple[list[Step], str] | None:
-    """The latest cell that ran and compared values with a multiple of their standard
-    deviation where the question asks for a distance from their mean: the steps that run
-    it with that distance, and the cell; else None (and once it ran, None)."""
+def _rewritten(question: str, code: str) -> tuple[str, list[str], list[str]] | None:
+    """The cell as the question's words read it (grounding.centered, grounding.with_ddof),
+    with the Analyze sentences and the notices that say how; None when it reads so already."""
+    cell, analyses, notices = code, [], []
+    centred = grounding.centered(question, cell)
+    if centred is not None:
+        cell, values, mean = centred
+        analyses.append(CENTERED_ANALYZE.format(values=values, mean=mean))
+        notices.append(f"compared {values} with its standard deviation ({values} - {mean})")
+    ddof = grounding.with_ddof(question, cell)
+    if ddof is not None:
+        cell, n = ddof
+        kind, by = ("population", "n") if n == 0 else ("sample", "n - 1")
+        analyses.append(DDOF_ANALYZE.format(kind=kind, by=by, ddof=n))
+        notices.append(f"left the {kind} deviation's ddof to its library (ddof={n})")
+    return (cell, analyses, notices) if analyses else None
+
+
+def _rewritten_cell(t: Transcript) -> tuple[list[Step], str] | None:
+    """The latest cell that ran and reads otherwise than the question's words
+    (`_rewritten`): the steps that run it rewritten, and the cell; else None (and once it
+    ran so, None)."""
     ran: list[str] = []
     for code, result in zip(t.steps, t.steps[1:], strict=False):
         if code.kind == "code" and result.kind == "execute" and not result.error:
             ran.append(code.text)
     for code in reversed(ran):
-        found = grounding.centered(t.question, code)
+        found = _rewritten(t.question, code)
         if found is None:
             continue
-        cell, values, mean = found
+        cell, analyses, notices = found
         if _ran_before(t, cell):
             return None
-        analyze = CENTERED_ANALYZE.format(values=values, mean=mean)
+        analyze = " ".join(analyses)
         t.continuation += (
             f"<Analyze>\n{analyze}\n</Analyze>\n<Code>\n```python\n{cell}\n```\n</Code>"
         )
-        said = (
-            f"The model answered from a cell that compared {values} with its standard "
-            f"deviation; it runs with {values} - {mean}, the distance the question asks for."
-        )
+        said = f"The model answered from a cell that {' and '.join(notices)}; it runs so."
         steps = [_note(t, said), _add(t, Step("analyze", analyze))]
         return [*steps, _add(t, Step("code", cell))], cell
     return None

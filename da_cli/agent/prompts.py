@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jinja2
 
-from da_cli.agent.grounding import FROM_MEAN
+from da_cli.agent.grounding import FROM_MEAN, POPULATION, SAMPLE
 
 _DIR = Path(__file__).parent / "prompts"
 
@@ -95,12 +95,12 @@ def is_change_question(question: str) -> bool:
 _FITTED = re.compile(r"\bslope\b|\bleast[- ]squares\b|\bstraight line\b", re.IGNORECASE)
 _METHOD_NOTES = (
     (
-        re.compile(r"\bpopulation (standard deviation|variance|std)\b", re.IGNORECASE),
+        POPULATION,
         "A population standard deviation or variance divides by n: pandas' .std() and "
         ".var() divide by n - 1 unless given ddof=0 (np.std divides by n).",
     ),
     (
-        re.compile(r"\bsample (standard deviation|variance|std)\b", re.IGNORECASE),
+        SAMPLE,
         "A sample standard deviation or variance divides by n - 1: pandas' .std() and "
         ".var() do; np.std and np.var need ddof=1.",
     ),
