@@ -162,3 +162,41 @@ def test_a_deviation_named_for_its_divisor_gets_the_ddof_its_library_lacks():
     assert with_ddof("What is the sample variance of the fare?", "s = df.Fare.std()") is None
     assert with_ddof("What is the standard deviation of the fare?", cell) is None
     assert with_ddof(population + " And the sample standard deviation?", cell) is None
+
+
+def test_a_count_of_a_mask_by_len_is_a_count_of_its_true_values():
+    from da_cli.agent.grounding import counted_mask
+
+    cell = (
+        "outliers = (df.x < low) | (df.x > high)\n"
+        "n = len(outliers)\n"
+        "share = outliers.sum() / len(outliers)\n"  # the rows: a denominator
+        'print(len(outliers), f"@n[{len(outliers)}]")\n'
+        "kept = df[~outliers]\n"
+        "print(len(kept))"  # a frame's rows
+    )
+    assert counted_mask(cell) == (
+        "outliers = (df.x < low) | (df.x > high)\n"
+        "n = int(outliers.sum().sum())\n"
+        "share = outliers.sum() / len(outliers)\n"
+        'print(int(outliers.sum().sum()), f"@n[{int(outliers.sum().sum())}]")\n'
+        "kept = df[~outliers]\n"
+        "print(len(kept))",
+        "outliers",
+    )
+    assert counted_mask("m = df.x.isna()\nm = df[m]\nprint(len(m))") is None  # no mask now
+    assert counted_mask("print(len(df[df.x > 3]))") is None
+
+
+def test_zscores_leave_missing_values_out():
+    from da_cli.agent.grounding import zscores_omitting_missing
+
+    cell = (
+        "z = stats.zscore(df['Age'])\nw = zscore(x, ddof=1)\n"
+        "v = stats.zscore(y, nan_policy='raise')"
+    )
+    assert zscores_omitting_missing(cell) == (
+        "z = stats.zscore(df['Age'], nan_policy='omit')\nw = zscore(x, ddof=1, nan_policy='omit')\n"
+        "v = stats.zscore(y, nan_policy='raise')"
+    )
+    assert zscores_omitting_missing("z = (x - x.mean()) / x.std()") is None

@@ -148,6 +148,23 @@ def test_an_answer_from_a_deviation_its_library_divides_otherwise_runs_with_the_
     assert "I will run the cell with ddof=0 in each." in model.history[2]["continuation"]
 
 
+def test_a_count_of_a_mask_taken_with_len_runs_with_its_true_values(session):
+    # The 1.5B reported len(outliers) of outliers = (x < low) | (x > high): every row.
+    cell = 'df = load("orders")\nbig = df["units"] > {n}\nprint(len(big))'
+    t, _, model = session(
+        code_step(cell.format(n=5)), answer_step("5319"), answer_step("710"), question="How many?"
+    )
+    assert t.code[-1] == cell.format(n=5).replace("len(big)", "int(big.sum().sum())")
+    # The sandbox's note says so too; the 1.5B answered from len() beside it.
+    executes = [s.text for s in t.steps if s.kind == "execute"]
+    assert executes[0].startswith("5319\nlen(big) is 5,319") and executes[1] == "710"
+    assert t.answer == "710"
+    assert "len(big) is the number of rows" in model.history[2]["continuation"]
+    # Every row True: the count is the same, the Answer stands, no step is added.
+    t, _, model = session(code_step(cell.format(n=0)), answer_step("5319"), question="How many?")
+    assert t.code == [cell.format(n=0)] and t.answer == "5319" and len(model.history) == 2
+
+
 def test_repeats_without_end_force_a_partial_answer(session):
     t, _, _ = session(*[code_step("print(1)")] * 5, answer_step("1"))
     assert t.partial and t.stop_reason == "repeated code"

@@ -498,6 +498,26 @@ FROM_MEAN = re.compile(
 _NUMPY = ("np", "numpy")
 
 
+def _edited(code: str, edits: list[tuple[int, int, int, str]]) -> str:
+    """`code` with each (line, start, end, text) edit: the line's bytes from start to end
+    (ast's columns count UTF-8 bytes) replaced by the text; edits must not overlap."""
+    lines = code.splitlines(keepends=True)
+    for lineno, start, end, new in sorted(edits, reverse=True):
+        raw = lines[lineno - 1].encode()
+        lines[lineno - 1] = (raw[:start] + new.encode() + raw[end:]).decode()
+    return "".join(lines)
+
+
+def _inserted(code: str, calls: list[ast.Call], argument: str) -> str:
+    """`code` with `argument` given last to each of the calls (`f(x)` -> `f(x, ddof=0)`)."""
+    edits = []
+    for call in calls:
+        end = (call.end_col_offset or 1) - 1  # before the closing parenthesis
+        added = f", {argument}" if call.args or call.keywords else argument
+        edits.append((call.end_lineno or 1, end, end, added))
+    return _edited(code, edits)
+
+
 def _reduced(node: ast.AST, reduction: str) -> ast.expr | None:
     """The values `node` reduces: x of `x.std()`, `x.std(ddof=0)` or `np.std(x)`."""
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
@@ -611,7 +631,6 @@ def centered(question: str, code: str) -> tuple[str, str, str] | None:
                 found.append((values, other, inner is not None, direction, centred))
     if not found:
         return None
-    lines = code.splitlines(keepends=True)
     values_code = ast.get_source_segment(code, found[0][0]) or ""
     key = ast.dump(found[0][0])
     mean_name = next((name for name, of in means.items() if of == key), None)
@@ -640,10 +659,7 @@ def centered(question: str, code: str) -> tuple[str, str, str] | None:
         edits.append((values.lineno, values.col_offset, values.end_col_offset, new))
     if not edits:
         return None
-    for lineno, start, end, new in sorted(edits, reverse=True):
-        raw = lines[lineno - 1].encode()
-        lines[lineno - 1] = (raw[:start] + new.encode() + raw[end:]).decode()
-    return "".join(lines), values_code, mean_code
+    return _edited(code, edits), values_code, mean_code
 
 
 # A standard deviation or variance named for what it divides by: n (a population's) or n - 1
@@ -691,11 +707,98 @@ def with_ddof(question: str, code: str) -> tuple[str, int] | None:
     ]
     if not calls:
         return None
-    lines = code.splitlines(keepends=True)
-    # Before the closing parenthesis, from the last call back: positions stay true.
-    for call in sorted(calls, key=lambda c: (c.end_lineno, c.end_col_offset), reverse=True):
-        row, end = (call.end_lineno or 1) - 1, (call.end_col_offset or 1) - 1
-        raw = lines[row].encode()
-        added = f", ddof={ddof}" if call.args or call.keywords else f"ddof={ddof}"
-        lines[row] = (raw[:end] + added.encode() + raw[end:]).decode()
-    return "".join(lines), ddof
+    return _inserted(code, calls, f"ddof={ddof}"), ddof
+
+
+# Calls whose value is a True/False value per row (`x.isna()`, `x.between(a, b)`).
+_MASKS = frozenset(("isna", "isnull", "notna", "notnull", "duplicated", "between", "isin"))
+
+
+def _mask(node: ast.expr) -> bool:
+    """Whether an expression is a True/False mask: a comparison, a mask's `|`, `&` or `~`,
+    or a call that gives one."""
+    if isinstance(node, ast.Compare):
+        return True
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.BitOr, ast.BitAnd)):
+        return _mask(node.left) and _mask(node.right)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
+        return _mask(node.operand)
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in _MASKS
+    )
+
+
+def counted_mask(code: str) -> tuple[str, str] | None:
+    """The cell with a count of a True/False mask taken by `len(mask)`, which is the number
+    of rows, taken as the number of its True values (`int(mask.sum().sum())`: a frame's
+    mask sums per column first), and the mask's name; None when no count is so. Only a
+    count reported (assigned alone, printed, or shown in an f-string): `len(mask)` as a
+    share's denominator is the rows. The 1.5B reported `len(outliers)` for the outliers of
+    `outliers = (x < low) | (x > high)`, every row of the table (1338 of 139)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    masks: set[str] = set()
+    for node in sorted(
+        (n for n in ast.walk(tree) if isinstance(n, ast.Assign) and len(n.targets) == 1),
+        key=lambda n: (n.lineno, n.col_offset),
+    ):
+        target = node.targets[0]
+        if isinstance(target, ast.Name):
+            (masks.add if _mask(node.value) else masks.discard)(target.id)
+
+    def counted(node: ast.AST) -> str | None:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "len"
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id in masks
+            and node.lineno == node.end_lineno
+        ):
+            return node.args[0].id
+        return None
+
+    reported: list[ast.Call] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.FormattedValue)):
+            shown = [node.value]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "print"
+        ):
+            shown = node.args
+        else:
+            continue
+        reported += [n for n in shown if isinstance(n, ast.Call) and counted(n)]
+    if not reported:
+        return None
+    edits = [
+        (c.lineno, c.col_offset, c.end_col_offset or 0, f"int({counted(c)}.sum().sum())")
+        for c in reported
+    ]
+    return _edited(code, edits), str(counted(reported[0]))
+
+
+def zscores_omitting_missing(code: str) -> str | None:
+    """The cell with scipy's `zscore` told to leave missing values out (`nan_policy=
+    'omit'`), where a call does not say; None when none is such. Given one missing value,
+    zscore's default makes every z-score nan, so no value is past any threshold: the
+    1.5B counted 0 outliers of an age column with gaps."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and (getattr(n.func, "attr", None) or getattr(n.func, "id", None)) == "zscore"
+        and not any(k.arg in ("nan_policy", None) for k in n.keywords)
+    ]
+    return _inserted(code, calls, "nan_policy='omit'") if calls else None

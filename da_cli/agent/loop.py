@@ -84,11 +84,14 @@ RANKING_HINT = (
 # with the failed step taken out and its Analyze opened with how the first try failed, it
 # wrote new code, and 4 -> 3 of the 27 benchmark analyses it reached were right (stop 51).
 MENDED_ANALYZE = "Line {line} failed. I will run the cell with line {line} as the output gives it."
-# Cells the loop runs rewritten before it takes an Answer from them, where what the question
-# names has one reading the cell missed. Asked for values "3 standard deviations from the
-# mean", the 1.5B compared the values themselves with 3 * std and answered that count, told
-# otherwise or not (grounding.centered); asked for a population standard deviation, it wrote
-# pandas' .std(), which divides by n - 1, beside the prompt's note that says so.
+# Cells the loop runs rewritten before it takes an Answer from them, where the cell computed
+# something other than what it meant or the question names, in a way with one reading.
+# Asked for values "3 standard deviations from the mean", the 1.5B compared the values
+# themselves with 3 * std and answered that count, told otherwise or not; asked for a
+# population standard deviation, it wrote pandas' .std() beside the prompt's note that it
+# divides by n - 1; it reported len() of a True/False mask as the count of its True values,
+# and counted values past a z-score threshold among z-scores scipy had made all nan. A
+# rewritten cell whose output shows the same numbers changes nothing: the Answer stands.
 CENTERED_ANALYZE = (
     "The question asks for a distance from the mean, and the cell compared {values} itself "
     "with its standard deviation. I will run it with {values} - {mean}."
@@ -96,6 +99,14 @@ CENTERED_ANALYZE = (
 DDOF_ANALYZE = (
     "The question asks for a {kind} standard deviation or variance, which divides by {by}. "
     "I will run the cell with ddof={ddof} in each."
+)
+MASK_ANALYZE = (
+    "`{mask}` holds True or False for every row, so len({mask}) is the number of rows. I "
+    "will run the cell with the number of its True values."
+)
+ZSCORE_ANALYZE = (
+    "scipy's zscore gives nan for every value when one is missing. I will run the cell "
+    "with nan_policy='omit'."
 )
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
@@ -497,8 +508,9 @@ def _take(
 ) -> tuple[list[Step], str | None]:
     """Add one generation to the transcript: the steps it adds, and the code it asks to
     run (None: no cell to run). The cell's output is added by `_observe` once it ran; the
-    sandbox is for the loop's own print of a value an Answer gives short of the digits
-    asked (`_printed_significant`)."""
+    sandbox is for the cells the loop runs itself: a value an Answer gives short of the
+    digits asked printed again (`_printed_significant`), the cell an Answer comes from
+    rewritten (`_rewritten_cell`)."""
     text, finish = gen.text, gen.finish
     if turn.forced is not None:
         return [_forced_answer(t, turn, text, finish)], None
@@ -526,9 +538,9 @@ def _take(
         return [_note(t, "The model repeated an earlier analysis after new output; trying "
                          "again.", True)], None  # fmt: skip
     if answer_only:
-        rewritten = _rewritten_cell(t)
+        rewritten = _rewritten_cell(t, sandbox)
         if rewritten is not None:
-            return rewritten
+            return rewritten, None
     added = []
     if parsed.analyze:
         added.append(_add(t, Step("analyze", parsed.analyze)))
@@ -606,8 +618,9 @@ def _mended(t: Transcript, code: str) -> tuple[list[Step], str] | None:
 
 
 def _rewritten(question: str, code: str) -> tuple[str, list[str], list[str]] | None:
-    """The cell as the question's words read it (grounding.centered, grounding.with_ddof),
-    with the Analyze sentences and the notices that say how; None when it reads so already."""
+    """The cell as it reads with what the question names and what its code meant
+    (grounding's centered, with_ddof, counted_mask, zscores_omitting_missing), with the
+    Analyze sentences and the notices that say how; None when it reads so already."""
     cell, analyses, notices = code, [], []
     centred = grounding.centered(question, cell)
     if centred is not None:
@@ -620,31 +633,46 @@ def _rewritten(question: str, code: str) -> tuple[str, list[str], list[str]] | N
         kind, by = ("population", "n") if n == 0 else ("sample", "n - 1")
         analyses.append(DDOF_ANALYZE.format(kind=kind, by=by, ddof=n))
         notices.append(f"left the {kind} deviation's ddof to its library (ddof={n})")
+    counted = grounding.counted_mask(cell)
+    if counted is not None:
+        cell, mask = counted
+        analyses.append(MASK_ANALYZE.format(mask=mask))
+        notices.append(f"counted the mask `{mask}` with len() (its True values)")
+    omitting = grounding.zscores_omitting_missing(cell)
+    if omitting is not None:
+        cell = omitting
+        analyses.append(ZSCORE_ANALYZE)
+        notices.append("took z-scores with missing values in (nan_policy='omit')")
     return (cell, analyses, notices) if analyses else None
 
 
-def _rewritten_cell(t: Transcript) -> tuple[list[Step], str] | None:
-    """The latest cell that ran and reads otherwise than the question's words
-    (`_rewritten`): the steps that run it rewritten, and the cell; else None (and once it
-    ran so, None)."""
-    ran: list[str] = []
+def _rewritten_cell(t: Transcript, sandbox: Sandbox) -> list[Step] | None:
+    """The latest cell that ran, run again as it reads with what the question names and
+    what its code meant (`_rewritten`): the steps that show it and its output, for the
+    model to answer from. None when no cell reads otherwise, when it ran so before, or when
+    the rewritten cell fails or shows the numbers the cell showed (the Answer stands)."""
+    ran: list[tuple[str, str]] = []
     for code, result in zip(t.steps, t.steps[1:], strict=False):
         if code.kind == "code" and result.kind == "execute" and not result.error:
-            ran.append(code.text)
-    for code in reversed(ran):
+            ran.append((code.text, result.text))
+    for code, output in reversed(ran):
         found = _rewritten(t.question, code)
         if found is None:
             continue
         cell, analyses, notices = found
         if _ran_before(t, cell):
             return None
+        result = sandbox.run(cell)
+        t.usage.sandbox_seconds += result.seconds
+        if not result.ok or grounding.numbers(result.observation()) == grounding.numbers(output):
+            return None
         analyze = " ".join(analyses)
         t.continuation += (
             f"<Analyze>\n{analyze}\n</Analyze>\n<Code>\n```python\n{cell}\n```\n</Code>"
         )
         said = f"The model answered from a cell that {' and '.join(notices)}; it runs so."
-        steps = [_note(t, said), _add(t, Step("analyze", analyze))]
-        return [*steps, _add(t, Step("code", cell))], cell
+        steps = [_note(t, said), _add(t, Step("analyze", analyze)), _add(t, Step("code", cell))]
+        return [*steps, _add(t, _observe(t, result))]
     return None
 
 
