@@ -188,15 +188,18 @@ def test_a_count_of_a_mask_by_len_is_a_count_of_its_true_values():
     assert counted_mask("print(len(df[df.x > 3]))") is None
 
 
-def test_zscores_leave_missing_values_out():
-    from da_cli.agent.grounding import zscores_omitting_missing
+def test_scipy_stats_leaves_missing_values_out():
+    from da_cli.agent.grounding import omitting_missing
 
     cell = (
-        "z = stats.zscore(df['Age'])\nw = zscore(x, ddof=1)\n"
-        "v = stats.zscore(y, nan_policy='raise')"
+        "z = stats.zscore(df['Age'])\nt, p = ttest_ind(a, b)\n"
+        "v = scipy.stats.skew(y, nan_policy='raise')\ns = df.skew()\nr = st.shapiro(x)"
     )
-    assert zscores_omitting_missing(cell) == (
-        "z = stats.zscore(df['Age'], nan_policy='omit')\nw = zscore(x, ddof=1, nan_policy='omit')\n"
-        "v = stats.zscore(y, nan_policy='raise')"
+    assert omitting_missing(cell) == (
+        "z = stats.zscore(df['Age'], nan_policy='omit')\n"
+        "t, p = ttest_ind(a, b, nan_policy='omit')\n"
+        "v = scipy.stats.skew(y, nan_policy='raise')\n"  # a policy given is left
+        "s = df.skew()\n"  # pandas' skips missing values
+        "r = st.shapiro(x, nan_policy='omit')"
     )
-    assert zscores_omitting_missing("z = (x - x.mean()) / x.std()") is None
+    assert omitting_missing("z = (x - x.mean()) / x.std()\nr = stats.pearsonr(a, b)") is None

@@ -785,11 +785,36 @@ def counted_mask(code: str) -> tuple[str, str] | None:
     return _edited(code, edits), str(counted(reported[0]))
 
 
-def zscores_omitting_missing(code: str) -> str | None:
-    """The cell with scipy's `zscore` told to leave missing values out (`nan_policy=
-    'omit'`), where a call does not say; None when none is such. Given one missing value,
-    zscore's default makes every z-score nan, so no value is past any threshold: the
-    1.5B counted 0 outliers of an age column with gaps."""
+# scipy.stats functions that take nan_policy, whose default ('propagate') makes the result
+# nan when one value is missing; and the names the module goes by in a cell.
+_NAN_POLICY = frozenset((
+    "zscore", "ttest_ind", "ttest_rel", "ttest_1samp", "mannwhitneyu", "wilcoxon", "kruskal",
+    "f_oneway", "spearmanr", "kendalltau", "shapiro", "normaltest", "levene", "bartlett",
+    "jarque_bera", "skew", "kurtosis", "sem", "iqr",
+))  # fmt: skip
+_STATS_MODULE = ("stats", "st", "ss", "sps")
+
+
+def _scipy_stats_call(call: ast.Call) -> bool:
+    """`stats.zscore(x)`, `scipy.stats.skew(x)` or a bare `ttest_ind(a, b)`: not a pandas
+    method of the same name (`df.skew()`)."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id in _NAN_POLICY
+    if not (isinstance(func, ast.Attribute) and func.attr in _NAN_POLICY):
+        return False
+    owner = func.value
+    return (isinstance(owner, ast.Name) and owner.id in _STATS_MODULE) or (
+        isinstance(owner, ast.Attribute) and owner.attr == "stats"
+    )
+
+
+def omitting_missing(code: str) -> str | None:
+    """The cell with each scipy.stats call that takes a `nan_policy` and gives none told to
+    leave missing values out (`nan_policy='omit'`); None when none is such. By default
+    one missing value makes the result nan: every z-score (the 1.5B counted 0 outliers of
+    an age column with gaps), a t-test's p-value (compared with 0.05, nan said "no
+    significant difference")."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -798,7 +823,7 @@ def zscores_omitting_missing(code: str) -> str | None:
         n
         for n in ast.walk(tree)
         if isinstance(n, ast.Call)
-        and (getattr(n.func, "attr", None) or getattr(n.func, "id", None)) == "zscore"
+        and _scipy_stats_call(n)
         and not any(k.arg in ("nan_policy", None) for k in n.keywords)
     ]
     return _inserted(code, calls, "nan_policy='omit'") if calls else None

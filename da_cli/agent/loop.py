@@ -90,7 +90,8 @@ MENDED_ANALYZE = "Line {line} failed. I will run the cell with line {line} as th
 # themselves with 3 * std and answered that count, told otherwise or not; asked for a
 # population standard deviation, it wrote pandas' .std() beside the prompt's note that it
 # divides by n - 1; it reported len() of a True/False mask as the count of its True values,
-# and counted values past a z-score threshold among z-scores scipy had made all nan. A
+# counted values past a z-score threshold among z-scores scipy had made all nan, and called
+# a t-test's nan p-value no significant difference. A
 # rewritten cell whose output shows the same numbers changes nothing: the Answer stands.
 CENTERED_ANALYZE = (
     "The question asks for a distance from the mean, and the cell compared {values} itself "
@@ -104,9 +105,8 @@ MASK_ANALYZE = (
     "`{mask}` holds True or False for every row, so len({mask}) is the number of rows. I "
     "will run the cell with the number of its True values."
 )
-ZSCORE_ANALYZE = (
-    "scipy's zscore gives nan for every value when one is missing. I will run the cell "
-    "with nan_policy='omit'."
+MISSING_ANALYZE = (
+    "scipy.stats gives nan when a value is missing. I will run the cell with nan_policy='omit'."
 )
 P_VALUE_HINT = (
     "The answer gives {value} as a p-value, and a p-value lies between 0 and 1: that is "
@@ -619,7 +619,7 @@ def _mended(t: Transcript, code: str) -> tuple[list[Step], str] | None:
 
 def _rewritten(question: str, code: str) -> tuple[str, list[str], list[str]] | None:
     """The cell as it reads with what the question names and what its code meant
-    (grounding's centered, with_ddof, counted_mask, zscores_omitting_missing), with the
+    (grounding's centered, with_ddof, counted_mask, omitting_missing), with the
     Analyze sentences and the notices that say how; None when it reads so already."""
     cell, analyses, notices = code, [], []
     centred = grounding.centered(question, cell)
@@ -638,11 +638,11 @@ def _rewritten(question: str, code: str) -> tuple[str, list[str], list[str]] | N
         cell, mask = counted
         analyses.append(MASK_ANALYZE.format(mask=mask))
         notices.append(f"counted the mask `{mask}` with len() (its True values)")
-    omitting = grounding.zscores_omitting_missing(cell)
+    omitting = grounding.omitting_missing(cell)
     if omitting is not None:
         cell = omitting
-        analyses.append(ZSCORE_ANALYZE)
-        notices.append("took z-scores with missing values in (nan_policy='omit')")
+        analyses.append(MISSING_ANALYZE)
+        notices.append("left missing values in scipy.stats (nan_policy='omit')")
     return (cell, analyses, notices) if analyses else None
 
 
