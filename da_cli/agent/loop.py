@@ -17,6 +17,7 @@ from da_cli.agent import grounding, prompts, protocol
 from da_cli.agent.transcript import Step, Transcript
 from da_cli.models.base import Generation, Model, Request, generate_all
 from da_cli.sandbox import ExecutionResult, Sandbox
+from da_cli.sandbox.session import ASIDE_LINES
 
 MAX_REJECTED_ANSWERS = 1
 RUT_TEMPERATURE = 0.8
@@ -92,7 +93,7 @@ MENDED_ANALYZE = "Line {line} failed. I will run the cell with line {line} as th
 # divides by n - 1; it reported len() of a True/False mask as the count of its True values,
 # counted values past a z-score threshold among z-scores scipy had made all nan, and called
 # a t-test's nan p-value no significant difference. A
-# rewritten cell whose output shows the same numbers changes nothing: the Answer stands.
+# rewritten cell whose output shows the same changes nothing: the Answer stands.
 CENTERED_ANALYZE = (
     "The question asks for a distance from the mean, and the cell compared {values} itself "
     "with its standard deviation. I will run it with {values} - {mean}."
@@ -650,7 +651,7 @@ def _rewritten_cell(t: Transcript, sandbox: Sandbox) -> list[Step] | None:
     """The latest cell that ran, run again as it reads with what the question names and
     what its code meant (`_rewritten`): the steps that show it and its output, for the
     model to answer from. None when no cell reads otherwise, when it ran so before, or when
-    the rewritten cell fails or shows the numbers the cell showed (the Answer stands)."""
+    the rewritten cell fails or shows what the cell showed (the Answer stands)."""
     ran: list[tuple[str, str]] = []
     for code, result in zip(t.steps, t.steps[1:], strict=False):
         if code.kind == "code" and result.kind == "execute" and not result.error:
@@ -664,7 +665,7 @@ def _rewritten_cell(t: Transcript, sandbox: Sandbox) -> list[Step] | None:
             return None
         result = sandbox.run(cell)
         t.usage.sandbox_seconds += result.seconds
-        if not result.ok or grounding.numbers(result.observation()) == grounding.numbers(output):
+        if not result.ok or _shows_same(output, result.observation()):
             return None
         analyze = " ".join(analyses)
         t.continuation += (
@@ -674,6 +675,13 @@ def _rewritten_cell(t: Transcript, sandbox: Sandbox) -> list[Step] | None:
         steps = [_note(t, said), _add(t, Step("analyze", analyze)), _add(t, Step("code", cell))]
         return [*steps, _add(t, _observe(t, result))]
     return None
+
+
+def _shows_same(before: str, after: str) -> bool:
+    """Whether two outputs of a cell show the same, warnings and asides aside: a rewrite
+    that leaves the numbers as they were can still turn "no significant" to "significant"
+    (a t-test's p-value no longer nan)."""
+    return ASIDE_LINES.sub("", before).strip() == ASIDE_LINES.sub("", after).strip()
 
 
 def _add(t: Transcript, s: Step) -> Step:
