@@ -203,3 +203,25 @@ def test_scipy_stats_leaves_missing_values_out():
         "r = st.shapiro(x, nan_policy='omit')"
     )
     assert omitting_missing("z = (x - x.mean()) / x.std()\nr = stats.pearsonr(a, b)") is None
+
+
+@pytest.mark.parametrize(
+    ("cell", "alike"),
+    [
+        ('df = load("t")\ndf["x"] = df["x"] * 2\ndf.dropna(inplace=True)\nprint(len(df))', True),
+        ("t, p = ttest_ind(df[df.a == 1].x, df[df.a == 2].x)\nprint(p < 0.05)", True),
+        ("rows = []\nrows.append(3)\nmodel = LinearRegression()\nmodel.fit(X, y)", True),
+        ("x = df.x\nx = x.dropna()\nfor i in range(3):\n    print(i)", True),
+        # An earlier cell's objects changed, or names bound anew from themselves.
+        ('df["x"] = df["x"] * 2', False),
+        ('df.loc[df.x > 3, "y"] = 1', False),
+        ("df.dropna(inplace=True)", False),
+        ("df = df.dropna()", False),
+        ("n += 1", False),
+        ("rows.append(3)", False),
+    ],
+)
+def test_a_cell_that_reruns_alike_changes_nothing_an_earlier_cell_made(cell, alike):
+    from da_cli.agent.grounding import reruns_alike
+
+    assert reruns_alike(cell) is alike

@@ -165,6 +165,17 @@ def test_a_count_of_a_mask_taken_with_len_runs_with_its_true_values(session):
     assert t.code == [cell.format(n=0)] and t.answer == "5319" and len(model.history) == 2
 
 
+def test_a_cell_that_would_not_rerun_alike_is_not_rewritten(session):
+    # Run again, `df["units"] = df["units"] * 2` doubles once more: its output would differ
+    # for that, not for the rewrite.
+    cells = [
+        'df = load("orders")',
+        'df["units"] = df["units"] * 2\nbig = df["units"] > 5\nprint(len(big))',
+    ]
+    t, _, model = session(*map(code_step, cells), answer_step("5319"), question="How many?")
+    assert t.code == cells and t.answer == "5319" and len(model.history) == 3
+
+
 def test_repeats_without_end_force_a_partial_answer(session):
     t, _, _ = session(*[code_step("print(1)")] * 5, answer_step("1"))
     assert t.partial and t.stop_reason == "repeated code"

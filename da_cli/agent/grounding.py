@@ -827,3 +827,52 @@ def omitting_missing(code: str) -> str | None:
         and not any(k.arg in ("nan_policy", None) for k in n.keywords)
     ]
     return _inserted(code, calls, "nan_policy='omit'") if calls else None
+
+
+# Methods that change the object they are called on, and those that do when told inplace.
+_MUTATORS = frozenset((
+    "append", "extend", "insert", "pop", "remove", "update", "clear", "add", "discard",
+    "setdefault", "popitem", "sort", "reverse", "fit", "partial_fit",
+))  # fmt: skip
+_INPLACE = "inplace"
+
+
+def reruns_alike(code: str) -> bool:
+    """Whether running the cell again gives what it gave the first time: it changes no
+    object an earlier cell made (`df['x'] = df['x'] * 2`, `df.dropna(inplace=True)`,
+    `rows.append(r)`) and rebinds no name it read from one (`n += 1`, `df = df * 2`).
+    A cell that loads its table (`df = load(...)`) and works on that reruns alike."""
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:
+        return False
+    made: set[str] = set()  # names the cell bound before the statement at hand
+
+    def base(node: ast.expr) -> str | None:
+        while isinstance(node, (ast.Subscript, ast.Attribute, ast.Call)):
+            node = node.func if isinstance(node, ast.Call) else node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    def changes(node: ast.AST) -> list[str | None]:
+        """The names whose object (or binding) the node changes from what it was."""
+        if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, ast.Store):
+            return [base(node)]
+        if isinstance(node, ast.AugAssign):
+            return [base(node.target)]
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            told = any(
+                k.arg == _INPLACE and not (isinstance(k.value, ast.Constant) and not k.value.value)
+                for k in node.keywords
+            )
+            return [base(node.func.value)] if told or node.func.attr in _MUTATORS else []
+        if isinstance(node, ast.Assign):  # `df = df * 2`: bound anew from itself
+            read = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+            return [t.id for t in node.targets if isinstance(t, ast.Name) and t.id in read]
+        return []
+
+    for stmt in body:
+        nodes = list(ast.walk(stmt))
+        if any(name not in made for node in nodes for name in changes(node) if name):
+            return False
+        made |= {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return True

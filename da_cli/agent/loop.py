@@ -650,8 +650,10 @@ def _rewritten(question: str, code: str) -> tuple[str, list[str], list[str]] | N
 def _rewritten_cell(t: Transcript, sandbox: Sandbox) -> list[Step] | None:
     """The latest cell that ran, run again as it reads with what the question names and
     what its code meant (`_rewritten`): the steps that show it and its output, for the
-    model to answer from. None when no cell reads otherwise, when it ran so before, or when
-    the rewritten cell fails or shows what the cell showed (the Answer stands)."""
+    model to answer from. None when no cell reads otherwise, when it ran so before, when
+    running it again would change what an earlier cell made (its output would differ for
+    that), or when the rewritten cell fails or shows what the cell showed (the Answer
+    stands)."""
     ran: list[tuple[str, str]] = []
     for code, result in zip(t.steps, t.steps[1:], strict=False):
         if code.kind == "code" and result.kind == "execute" and not result.error:
@@ -661,7 +663,7 @@ def _rewritten_cell(t: Transcript, sandbox: Sandbox) -> list[Step] | None:
         if found is None:
             continue
         cell, analyses, notices = found
-        if _ran_before(t, cell):
+        if _ran_before(t, cell) or not grounding.reruns_alike(code):
             return None
         result = sandbox.run(cell)
         t.usage.sandbox_seconds += result.seconds
