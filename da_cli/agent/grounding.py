@@ -5,6 +5,7 @@ answer with numbers copied from examples or made up."""
 import ast
 import math
 import re
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -561,28 +562,25 @@ def centered(question: str, code: str) -> tuple[str, str, str] | None:
         tree = ast.parse(code)
     except SyntaxError:
         return None
-    means: dict[str, str] = {}  # a name -> the values whose mean it holds (their dump)
+    means: dict[str, set[str]] = {}  # a name -> the values whose mean it holds (their dump)
     spreads: dict[str, set[str]] = {}  # a name -> the values whose deviation it scales
 
-    def spread(node: ast.AST) -> set[str]:
+    def reduced_in(node: ast.AST, reduction: str, names: dict[str, set[str]]) -> set[str]:
+        """The values whose `reduction` the node reads: called there, or by a name."""
         found: set[str] = set()
         for n in ast.walk(node):
-            reduced = _reduced(n, "std")
+            reduced = _reduced(n, reduction)
             if reduced is not None:
                 found.add(ast.dump(reduced))
             elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-                found |= spreads.get(n.id, set())
+                found |= names.get(n.id, set())
         return found
 
+    def spread(node: ast.AST) -> set[str]:
+        return reduced_in(node, "std", spreads)
+
     def centres(node: ast.AST) -> set[str]:
-        found: set[str] = set()
-        for n in ast.walk(node):
-            reduced = _reduced(n, "mean")
-            if reduced is not None:
-                found.add(ast.dump(reduced))
-            elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in means:
-                found.add(means[n.id])
-        return found
+        return reduced_in(node, "mean", means)
 
     bounds: dict[str, set[str]] = {}  # a name -> the values it bounds: mean + 3 * std
 
@@ -603,7 +601,7 @@ def centered(question: str, code: str) -> tuple[str, str, str] | None:
             continue
         mean = _reduced(node.value, "mean")
         if mean is not None:
-            means[target.id] = ast.dump(mean)
+            means[target.id] = {ast.dump(mean)}
         scaled = spread(node.value) - centres(node.value)  # mean + 3 * std is centred
         if scaled:
             spreads[target.id] = scaled
@@ -633,7 +631,7 @@ def centered(question: str, code: str) -> tuple[str, str, str] | None:
         return None
     values_code = ast.get_source_segment(code, found[0][0]) or ""
     key = ast.dump(found[0][0])
-    mean_name = next((name for name, of in means.items() if of == key), None)
+    mean_name = next((name for name, of in means.items() if key in of), None)
     mean_code = mean_name or f"{values_code}.mean()"
     directions = {d for v, _, _, d, _ in found if ast.dump(v) == key}
     edits = []
@@ -668,6 +666,23 @@ POPULATION = re.compile(r"\bpopulation (?:standard deviation|variance|std)\b", r
 SAMPLE = re.compile(r"\bsample (?:standard deviation|variance|std)\b", re.IGNORECASE)
 
 
+def _calls_lacking(code: str, keyword: str, wanted: Callable[[ast.Call], bool]) -> list[ast.Call]:
+    """The calls of a cell that `wanted` picks and that give no `keyword` (nor * or **
+    arguments, which may); none when the cell does not parse."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    return [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and wanted(n)
+        and not any(k.arg in (keyword, None) for k in n.keywords)
+        and not any(isinstance(a, ast.Starred) for a in n.args)
+    ]
+
+
 def _numpy_call(call: ast.Call) -> bool:
     """`np.std(x)`, `x.values.std()` or `x.to_numpy().var()`: numpy's, which divides by n."""
     owner = call.func.value if isinstance(call.func, ast.Attribute) else None
@@ -691,20 +706,15 @@ def with_ddof(question: str, code: str) -> tuple[str, int] | None:
     if bool(population) == bool(sample):
         return None
     ddof = 0 if population else 1
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return None
-    calls = [
-        n
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Call)
-        and isinstance(n.func, ast.Attribute)
-        and n.func.attr in ("std", "var")
-        and not any(k.arg == "ddof" for k in n.keywords)
-        and not any(isinstance(a, ast.Starred) for a in n.args)
-        and _numpy_call(n) == (ddof == 1)  # each library's default is the other's
-    ]
+    calls = _calls_lacking(
+        code,
+        "ddof",
+        lambda n: (
+            isinstance(n.func, ast.Attribute)
+            and n.func.attr in ("std", "var")
+            and _numpy_call(n) == (ddof == 1)
+        ),  # each library's default is the other's
+    )
     if not calls:
         return None
     return _inserted(code, calls, f"ddof={ddof}"), ddof
@@ -815,17 +825,7 @@ def omitting_missing(code: str) -> str | None:
     one missing value makes the result nan: every z-score (the 1.5B counted 0 outliers of
     an age column with gaps), a t-test's p-value (compared with 0.05, nan said "no
     significant difference")."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return None
-    calls = [
-        n
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Call)
-        and _scipy_stats_call(n)
-        and not any(k.arg in ("nan_policy", None) for k in n.keywords)
-    ]
+    calls = _calls_lacking(code, "nan_policy", _scipy_stats_call)
     return _inserted(code, calls, "nan_policy='omit'") if calls else None
 
 
