@@ -92,8 +92,8 @@ MENDED_ANALYZE = "Line {line} failed. I will run the cell with line {line} as th
 # population standard deviation, it wrote pandas' .std() beside the prompt's note that it
 # divides by n - 1; it reported len() of a True/False mask as the count of its True values,
 # counted values past a z-score threshold among z-scores scipy had made all nan, and called
-# a t-test's nan p-value no significant difference. A
-# rewritten cell whose output shows the same changes nothing: the Answer stands.
+# a t-test's nan p-value no significant difference. A rewritten cell whose output shows the
+# same changes nothing: the Answer stands.
 CENTERED_ANALYZE = (
     "The question asks for a distance from the mean, and the cell compared {values} itself "
     "with its standard deviation. I will run it with {values} - {mean}."
@@ -673,7 +673,7 @@ def _rewritten_cell(t: Transcript, sandbox: Sandbox) -> list[Step] | None:
         t.continuation += (
             f"<Analyze>\n{analyze}\n</Analyze>\n<Code>\n```python\n{cell}\n```\n</Code>"
         )
-        said = f"The model answered from a cell that {' and '.join(notices)}; it runs so."
+        said = f"The model answered from a cell that {' and '.join(notices)}; it runs rewritten."
         steps = [_note(t, said), _add(t, Step("analyze", analyze)), _add(t, Step("code", cell))]
         return [*steps, _add(t, _observe(t, result))]
     return None
