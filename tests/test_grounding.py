@@ -225,3 +225,21 @@ def test_a_cell_that_reruns_alike_changes_nothing_an_earlier_cell_made(cell, ali
     from da_cli.agent.grounding import reruns_alike
 
     assert reruns_alike(cell) is alike
+
+
+def test_numbers_a_rewritten_cell_printed_otherwise_are_restated_as_rewritten():
+    from da_cli.agent.grounding import with_rewritten_values
+
+    first = "5319\nlen(big) is 5,319, every row of the True/False mask big; its rows: 710."
+    assert with_rewritten_values("There are 5,319 big orders.", first, "710") == (
+        "There are 710 big orders.",
+        ["5,319 is 710"],
+    )
+    fare = "@mean_fare[32.20] @std_dev_fare[49.69]"
+    assert with_rewritten_values("32.20 and 49.69", fare, fare.replace("49.69", "49.67")) == (
+        "32.20 and 49.67",
+        ["49.69 is 49.67"],
+    )
+    # Outputs of another shape are not matched; nor is an answer with no such number.
+    assert with_rewritten_values("It is 0.3.", "p = 0.3", "t = 0.4\nmore 5") is None
+    assert with_rewritten_values("It is 710.", first, "710") is None

@@ -136,6 +136,25 @@ def test_an_answer_from_values_compared_with_their_deviation_runs_them_from_the_
     assert len(model.history) == 3
 
 
+def test_an_answer_that_keeps_the_first_runs_number_is_restated_from_the_rewritten_cell(session):
+    # Shown 13 from the rewritten cell below the 4008 of its first run, the 1.5B answered
+    # 4008 in 3 of 17 analyses.
+    counted = (
+        'df = load("orders")\n'
+        "mean_revenue = df['revenue'].mean()\n"
+        "threshold = 3 * df['revenue'].std()\n"
+        "print((df['revenue'] > threshold).sum())"
+    )
+    question = "How many orders have a revenue more than 3 standard deviations from its mean?"
+    t, steps, _ = session(
+        code_step(counted), answer_step("225"), answer_step("225 orders."), question=question
+    )
+    assert t.answer == "144 orders." and t.restated
+    assert "Answer restated from the rewritten cell's output: 225 is 144." in [
+        s.text for s in steps if s.kind == "notice"
+    ]
+
+
 def test_an_answer_from_a_deviation_its_library_divides_otherwise_runs_with_the_ddof(session):
     # Asked for "the population standard deviation (σ)", the 1.5B wrote pandas' .std().
     cell = 'df = load("orders")\nprint(round(df["units"].std(), 4))'

@@ -321,10 +321,16 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
 
 
 def _restated(t: Transcript, answer: str) -> tuple[str, list[Step]]:
-    """The answer, with a number short of the significant digits the question asks for
-    restated as an output of this analysis printed it, and, once it was sent back, a name
-    it cut the number off restated whole; and the notices that say so."""
+    """The answer, with a number it took from a cell's first run that the cell, run
+    rewritten, printed otherwise restated as rewritten (`_rewritten_cell`), a number short
+    of the significant digits the question asks for restated as an output of this analysis
+    printed it, and, once it was sent back, a name it cut the number off restated whole;
+    and the notices that say so."""
     notices = []
+    rewritten = grounding.with_rewritten_values(answer, *t.superseded) if t.superseded else None
+    if rewritten is not None:
+        answer, changes = rewritten
+        notices.append(f"Answer restated from the rewritten cell's output: {'; '.join(changes)}.")
     outputs = _computed_outputs(t)
     asked = grounding.significant_asked(t.question)
     found = grounding.with_significant(answer, outputs, asked) if asked else None
@@ -675,7 +681,9 @@ def _rewritten_cell(t: Transcript, sandbox: Sandbox) -> list[Step] | None:
         )
         said = f"The model answered from a cell that {' and '.join(notices)}; it runs rewritten."
         steps = [_note(t, said), _add(t, Step("analyze", analyze)), _add(t, Step("code", cell))]
-        return [*steps, _add(t, _observe(t, result))]
+        shown = _add(t, _observe(t, result))
+        t.superseded = (output, shown.text)
+        return [*steps, shown]
     return None
 
 

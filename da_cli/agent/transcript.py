@@ -64,6 +64,9 @@ class Transcript:
     seed: int = 0
     # The column a "which <column> ..." question asks a value of, and its values.
     which: tuple[str, list[str]] | None = None
+    # A cell the loop ran rewritten before it took an Answer: the output of its first run,
+    # and the output rewritten (an Answer's numbers from the first are restated).
+    superseded: tuple[str, str] | None = None
     # When this analysis was chosen among several by their evidence: the vote (vote.Vote)
     agreement: dict | None = None
 
