@@ -129,6 +129,8 @@ def test_a_comparison_already_from_the_mean_or_a_question_without_one_is_left_al
         assert centered(_FROM_MEAN_Q, _COUNTED.format(compare=compare)) is None, compare
     cell = _COUNTED.format(compare="count = (df['revenue'] > threshold).sum()")
     assert centered("How many orders have a revenue above 3 standard deviations?", cell) is None
+    average = "How many orders have a revenue over 3 standard deviations from their average?"
+    assert centered(average, cell) is not None
     assert centered(_FROM_MEAN_Q, "count = (") is None
     # No mean computed: the column's own.
     found = centered(_FROM_MEAN_Q, "n = (df.revenue > 3 * df.revenue.std()).sum()")

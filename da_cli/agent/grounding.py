@@ -491,9 +491,10 @@ def _printed_choice(answer: str, outputs: list[str], options: list[str]) -> bool
     return any(chosen & set(named_choices(o, options)) for o in printed(outputs))
 
 
-# "k standard deviations from the mean": a distance from the mean, on either side of it.
+# "k standard deviations from the mean (average)": a distance from it, on either side.
 FROM_MEAN = re.compile(
-    r"\bstandard deviations?\b[^.?]{0,40}?\bfrom\s+(?:the\s+|its\s+|their\s+)?mean\b",
+    r"\bstandard deviations?\b[^.?]{0,40}?\bfrom\s+(?:the\s+|its\s+|their\s+)?"
+    r"(?:mean|average)\b",
     re.IGNORECASE,
 )
 _NUMPY = ("np", "numpy")
