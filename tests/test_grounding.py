@@ -188,6 +188,8 @@ def test_a_count_of_a_mask_by_len_is_a_count_of_its_true_values():
     )
     assert counted_mask("m = df.x.isna()\nm = df[m]\nprint(len(m))") is None  # no mask now
     assert counted_mask("print(len(df[df.x > 3]))") is None
+    # The rows, on purpose: a name arithmetic reads.
+    assert counted_mask("m = df.x > 3\ntotal = len(m)\nprint(m.sum() / total * 100)") is None
 
 
 def test_scipy_stats_leaves_missing_values_out():

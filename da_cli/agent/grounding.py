@@ -745,8 +745,8 @@ def counted_mask(code: str) -> tuple[str, str] | None:
     """The cell with a count of a True/False mask taken by `len(mask)`, which is the number
     of rows, taken as the number of its True values (`int(mask.sum().sum())`: a frame's
     mask sums per column first), and the mask's name; None when no count is so. Only a
-    count reported (assigned alone, printed, or shown in an f-string): `len(mask)` as a
-    share's denominator is the rows. The 1.5B reported `len(outliers)` for the outliers of
+    count reported (assigned to a name no arithmetic reads, printed, or shown in an
+    f-string): `len(mask)` as a share's denominator is the rows. The 1.5B reported `len(outliers)` for the outliers of
     `outliers = (x < low) | (x > high)`, every row of the table (1338 of 139)."""
     try:
         tree = ast.parse(code)
@@ -774,9 +774,21 @@ def counted_mask(code: str) -> tuple[str, str] | None:
             return node.args[0].id
         return None
 
+    # A name given len(mask) that arithmetic reads (`total = len(mask)`, then `x / total`)
+    # holds the rows on purpose.
+    computed = {
+        n.id
+        for op in ast.walk(tree)
+        if isinstance(op, ast.BinOp)
+        for n in ast.walk(op)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
     reported: list[ast.Call] = []
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Assign, ast.FormattedValue)):
+        if isinstance(node, ast.Assign):
+            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            shown = [node.value] if not computed.intersection(names) else []
+        elif isinstance(node, ast.FormattedValue):
             shown = [node.value]
         elif (
             isinstance(node, ast.Call)
