@@ -746,8 +746,9 @@ def counted_mask(code: str) -> tuple[str, str] | None:
     of rows, taken as the number of its True values (`int(mask.sum().sum())`: a frame's
     mask sums per column first), and the mask's name; None when no count is so. Only a
     count reported (assigned to a name no arithmetic reads, printed, or shown in an
-    f-string): `len(mask)` as a share's denominator is the rows. The 1.5B reported `len(outliers)` for the outliers of
-    `outliers = (x < low) | (x > high)`, every row of the table (1338 of 139)."""
+    f-string): `len(mask)` as a share's denominator is the rows. The 1.5B reported
+    `len(outliers)` for the outliers of `outliers = (x < low) | (x > high)`, every row of
+    the table (1338 of 139)."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
