@@ -112,21 +112,24 @@ def test_a_mended_cell_that_ran_before_is_not_run_again(session):
     assert t.code == [mended, failing] and t.answer == "5319"
 
 
+# Revenue counted "3 standard deviations from the mean" as the 1.5B wrote it: above 3 * std.
+_COUNTED = (
+    'df = load("orders")\n'
+    "mean_revenue = df['revenue'].mean()\n"
+    "threshold = 3 * df['revenue'].std()\n"
+    "print((df['revenue'] > threshold).sum())"
+)
+_FROM_MEAN = "How many orders have a revenue more than 3 standard deviations from its mean?"
+
+
 def test_an_answer_from_values_compared_with_their_deviation_runs_them_from_the_mean(session):
     # The 1.5B counted "3 standard deviations from the mean" as x > 3 * std, the mean
     # computed and unread, and answered that count however it was told otherwise.
-    counted = (
-        'df = load("orders")\n'
-        "mean_revenue = df['revenue'].mean()\n"
-        "threshold = 3 * df['revenue'].std()\n"
-        "print((df['revenue'] > threshold).sum())"
-    )
-    question = "How many orders have a revenue more than 3 standard deviations from its mean?"
     t, _, model = session(
-        code_step(counted), answer_step("225"), answer_step("144"), question=question
+        code_step(_COUNTED), answer_step("225"), answer_step("144"), question=_FROM_MEAN
     )
-    centred = counted.replace("(df['revenue'] >", "((df['revenue'] - mean_revenue).abs() >")
-    assert t.code == [counted, centred] and t.answer == "144"
+    centred = _COUNTED.replace("(df['revenue'] >", "((df['revenue'] - mean_revenue).abs() >")
+    assert t.code == [_COUNTED, centred] and t.answer == "144"
     executes = [s.text for s in t.steps if s.kind == "execute"]
     assert executes[0].startswith("225\n(`mean_revenue` was computed") and executes[1] == "144"
     last = model.history[2]["continuation"]
@@ -138,16 +141,9 @@ def test_an_answer_from_values_compared_with_their_deviation_runs_them_from_the_
 
 def test_an_answer_that_keeps_the_first_runs_number_is_restated_from_the_rewritten_cell(session):
     # Shown 13 from the rewritten cell below the 4008 of its first run, the 1.5B answered
-    # 4008 in 3 of 17 analyses.
-    counted = (
-        'df = load("orders")\n'
-        "mean_revenue = df['revenue'].mean()\n"
-        "threshold = 3 * df['revenue'].std()\n"
-        "print((df['revenue'] > threshold).sum())"
-    )
-    question = "How many orders have a revenue more than 3 standard deviations from its mean?"
+    # 4008 (5 of 32 outlier counts of the unseen sets).
     t, steps, _ = session(
-        code_step(counted), answer_step("225"), answer_step("225 orders."), question=question
+        code_step(_COUNTED), answer_step("225"), answer_step("225 orders."), question=_FROM_MEAN
     )
     assert t.answer == "144 orders." and t.restated
     assert "Answer restated from the rewritten cell's output: 225 is 144." in [

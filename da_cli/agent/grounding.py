@@ -898,8 +898,8 @@ def with_rewritten_values(answer: str, before: str, after: str) -> tuple[str, li
     changes ("4008 is 13"); None when it gives none such. The two outputs are matched
     number by number where `after` shows the lines `before` opens with, numbers aside
     (what follows there is the sandbox's note on the first run). Shown 13 from the
-    rewritten cell below the 4008 of its first run, the 1.5B answered 4008 in 3 of 17
-    analyses of unseen tables."""
+    rewritten cell below the 4008 of its first run, the 1.5B answered 4008 in 5 of the 32
+    outlier counts of the unseen sets."""
     template_before, template_after = _NUMBER.sub("#", before), _NUMBER.sub("#", after)
     if not template_after.strip() or not template_before.startswith(template_after.rstrip()):
         return None
