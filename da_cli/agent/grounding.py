@@ -606,8 +606,9 @@ def centered(question: str, code: str) -> tuple[str, str, str] | None:
         scaled = spread(node.value) - centres(node.value)  # mean + 3 * std is centred
         if scaled:
             spreads[target.id] = scaled
-        if bound(node.value):
-            bounds[target.id] = bound(node.value)
+        bounded = bound(node.value)
+        if bounded:
+            bounds[target.id] = bounded
     # Each comparison of the values (or their absolute value) against their deviation, or
     # against the mean and the deviation (`x > mean + 3 * std`, one side of a distance):
     # (the values' node, the other side, whether under abs, the direction away from the
@@ -843,12 +844,11 @@ def omitting_missing(code: str) -> str | None:
     return _inserted(code, calls, "nan_policy='omit'") if calls else None
 
 
-# Methods that change the object they are called on, and those that do when told inplace.
+# Methods that change the object they are called on (any other does when told inplace=True).
 _MUTATORS = frozenset((
     "append", "extend", "insert", "pop", "remove", "update", "clear", "add", "discard",
     "setdefault", "popitem", "sort", "reverse", "fit", "partial_fit",
 ))  # fmt: skip
-_INPLACE = "inplace"
 
 
 def reruns_alike(code: str) -> bool:
@@ -875,7 +875,7 @@ def reruns_alike(code: str) -> bool:
             return [base(node.target)]
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             told = any(
-                k.arg == _INPLACE and not (isinstance(k.value, ast.Constant) and not k.value.value)
+                k.arg == "inplace" and not (isinstance(k.value, ast.Constant) and not k.value.value)
                 for k in node.keywords
             )
             return [base(node.func.value)] if told or node.func.attr in _MUTATORS else []

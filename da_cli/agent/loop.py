@@ -382,16 +382,21 @@ def _printed_significant(t: Transcript, sandbox: Sandbox, answer: str) -> tuple[
     return answer, []
 
 
-def _computed_outputs(t: Transcript) -> list[str]:
-    """The outputs of this analysis's cells that ran and computed something: not a cell
-    that failed, nor one that only printed what its code spelled out."""
+def _ran(t: Transcript) -> list[tuple[str, str]]:
+    """Each cell of this analysis that ran without an error, and its output, in order."""
     out, code = [], ""
     for s in t.steps:
         if s.kind == "code":
             code = s.text
-        elif s.kind == "execute" and not s.error and not grounding.spelled_out(code):
-            out.append(s.text)
+        elif s.kind == "execute" and not s.error:
+            out.append((code, s.text))
     return out
+
+
+def _computed_outputs(t: Transcript) -> list[str]:
+    """The outputs of this analysis's cells that ran and computed something: not a cell
+    that failed, nor one that only printed what its code spelled out."""
+    return [output for code, output in _ran(t) if not grounding.spelled_out(code)]
 
 
 def _last_code(t: Transcript) -> str:
@@ -660,11 +665,7 @@ def _rewritten_cell(t: Transcript, sandbox: Sandbox) -> list[Step] | None:
     running it again would change what an earlier cell made (its output would differ for
     that), or when the rewritten cell fails or shows what the cell showed (the Answer
     stands)."""
-    ran: list[tuple[str, str]] = []
-    for code, result in zip(t.steps, t.steps[1:], strict=False):
-        if code.kind == "code" and result.kind == "execute" and not result.error:
-            ran.append((code.text, result.text))
-    for code, output in reversed(ran):
+    for code, output in reversed(_ran(t)):
         found = _rewritten(t.question, code)
         if found is None:
             continue
