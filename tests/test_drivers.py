@@ -2,7 +2,13 @@ import pytest
 from conftest import SALES
 
 from da_cli.data.catalog import build_catalog
-from da_cli.data.drivers import asked_period, explain_change, parse_period, previous_period
+from da_cli.data.drivers import (
+    asked_period,
+    asked_periods,
+    explain_change,
+    parse_period,
+    previous_period,
+)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +111,23 @@ def test_a_question_asking_for_last_year_gets_the_year_ago_base(con):
         con, "orders", question="why did revenue fall in Q3 2025 compared with last year?"
     )
     assert report.before_label == "2024-Q3"
+
+
+def test_two_periods_the_question_compares_are_the_ones_compared(con):
+    # Asked "from 2024 to 2025", it compared 2025's last quarter with the one before; told
+    # "2025-Q3" (the error's own example, copied), the question still wins.
+    for period in (None, "2025-Q3"):
+        report = explain_change(
+            con,
+            "orders",
+            period,
+            question="By what percentage did revenue change from 2024 to 2025?",
+        )
+        assert (report.before_label, report.after_label) == ("2024", "2025")
+    report = explain_change(con, "orders", question="why did units drop between Q3 and Q2 2025?")
+    assert (report.before_label, report.after_label) == ("2025-Q2", "2025-Q3")
+    assert asked_periods("revenue went from 10 to 20 in 2025", 2025) is None
+    assert asked_periods("from 2025 to Q3", 2025) is None  # two kinds of period: not a pair
 
 
 @pytest.mark.parametrize(

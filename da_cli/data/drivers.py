@@ -306,7 +306,10 @@ def explain_change(
         raise ValueError(f"{date_column!r} is not a date column of {table}; use one of {dates}")
     d = _ident(date_column)
     latest, last_date = con.execute(f"SELECT max(year({d})), max({d}) FROM {t}").fetchone()
-    named = asked_period(question or "")
+    pair = asked_periods(question or "", latest)
+    if pair and previous is None:
+        previous = pair[0]
+    named = pair[1] if pair else asked_period(question or "")
     if named and period and _same_period(named, period, latest) is False:
         notes.append(f"The question asks about {named}, so this compares {named}, not {period}.")
         period = named
@@ -379,6 +382,35 @@ _YEAR_BASE = re.compile(
     r"(?:compared|relative) (?:to|with) (?:the same \w+ (?:of |in )?)?last year",
     re.IGNORECASE,
 )
+
+
+# Two periods a question compares ("from 2024 to 2025", "between Q2 and Q3 2025"): each a
+# quarter, a month or a year as `parse_period` reads it.
+_PERIOD_TEXT = (
+    rf"(?:\d{{4}}\s*-?\s*Q[1-4]|Q[1-4](?:\s+\d{{4}})?|\d{{4}}-\d{{2}}|"
+    rf"(?:{_MONTH_WORDS}|may)(?:\s+\d{{4}})?|(?:19|20)\d{{2}})"
+)
+_PERIOD_PAIR = re.compile(
+    rf"\b(?:from|between)\s+({_PERIOD_TEXT})\s+(?:to|and|vs\.?|versus)\s+({_PERIOD_TEXT})\b",
+    re.IGNORECASE,
+)
+
+
+def asked_periods(question: str, latest: int) -> tuple[str, str] | None:
+    """The two periods of one kind a question compares, earlier first ('2024', '2025' of
+    "from 2024 to 2025"), or None. Asked "By what percentage did the total change from
+    2024 to 2025?", explain_change compared 2025's last quarter with the one before."""
+    m = _PERIOD_PAIR.search(question)
+    if m is None:
+        return None
+    a, b = m.group(1), m.group(2)
+    try:
+        pa, pb = parse_period(a, latest), parse_period(b, latest)
+    except ValueError:
+        return None
+    if pa[1] != pb[1] or pa == pb:
+        return None
+    return (a, b) if pa < pb else (b, a)
 
 
 def asked_period(question: str) -> str | None:
