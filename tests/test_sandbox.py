@@ -622,6 +622,17 @@ def test_a_table_or_column_a_small_model_guessed_is_answered_with_the_real_ones(
             "\nLine 1 with it: w.dropna(subset=['avg. wait time'])"
         ), r.error
         assert "Columns close" in sb.run("w['wind']").error  # a part of a name: no guess
+        # A column of another table the cell loaded: told "The column is 'mode', not
+        # 'mode'.", the 1.5B ran the same cell again until the loop stopped it.
+        sb.run(
+            "s = pd.DataFrame({'carrier_id': [1], 'cost': [2.0]})\n"
+            "c = pd.DataFrame({'carrier_id': [1], 'mode': ['road']})"
+        )
+        r = sb.run("s[s['mode'] == 'road']")
+        assert r.error.endswith(
+            "KeyError: 'mode'\ns has no column 'mode': it is a column of c. Join them on their "
+            "shared column first: s.merge(c, on='carrier_id')."
+        ), r.error
         # A hint that cannot be made leaves the cell's own error, and the worker, as they are.
         r = sb.run("class E(KeyError):\n    def __str__(self): return 1\nraise E('x')")
         assert "E" in r.error and sb.run("print(len(t))").output.strip() == "2"

@@ -890,9 +890,13 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
             break
     if not missing or not tables:
         return ""
+    looked = _frame_looked_in(inside, pd)
     lines, named = [], {}
     for key in missing[:3]:
         right = _same_name(key, tables)
+        if right is not None and looked is not None and right not in looked.columns:
+            lines.append(_elsewhere(right, looked, ns, tables))
+            continue
         if right is not None:
             named[key] = right
             lines.append(f"The column is {right!r}, not {key!r}.")
@@ -926,6 +930,37 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
         if mended != text:
             lines.append(_mended_line(line, mended, len(named)))
     return "".join("\n" + line for line in lines)
+
+
+def _frame_looked_in(inside: types.TracebackType | None, pd: types.ModuleType) -> object | None:
+    """The DataFrame pandas looked the column up in: the first method's `self` past the
+    cell."""
+    while inside is not None:
+        frame = inside.tb_frame.f_locals.get("self")
+        if isinstance(frame, pd.DataFrame):
+            return frame
+        inside = inside.tb_next
+    return None
+
+
+def _elsewhere(column: object, looked: object, ns: dict, tables: dict[str, list]) -> str:
+    """The line for a column that another DataFrame of the cell has and the one it looked in
+    lacks. Told "The column is 'mode', not 'mode'." of the carriers' `mode` looked up in
+    `shipments`, the 1.5B ran the same cell again until the loop stopped it."""
+    name = next((n for n, v in ns.items() if v is looked and not str(n).startswith("_")), None)
+    holders = [n for n, cols in tables.items() if column in cols]
+    line = (
+        f"{name or 'That DataFrame'} has no column {column!r}: it is a column of "
+        f"{' and '.join(holders)}."
+    )
+    shared = [c for c in looked.columns if c in tables[holders[0]]]
+    keys = [c for c in shared if re.search(r"(?:^|_)id$|Id$|ID$", str(c))] or shared
+    if name and len(keys) == 1:
+        line += (
+            f" Join them on their shared column first: "
+            f"{name}.merge({holders[0]}, on={keys[0]!r})."
+        )
+    return line
 
 
 def _same_name(key: str, tables: dict[str, list]) -> object | None:
