@@ -514,6 +514,43 @@ def test_a_name_whose_number_the_answer_cut_off_is_sent_back(session):
     assert t.answer == "Lumen Works 204 has the most rows." and t.restated
     said = 'Answer restated with the whole name: "Lumen Works" is "Lumen Works 204" in an output.'
     assert [s.text for s in t.steps if s.kind == "notice"][-1] == said
+    # An answer that does not give the name's number took it for nothing else: the name is
+    # restated at once. Sent back, the 1.5B looked the 882 of "Dr Chen Partners 882" up as
+    # an id and answered that there was no such doctor.
+    t, _, _ = session(
+        code_step(frame),
+        answer_step("Lumen Works has the most rows, 7."),
+        question="Which customer has the most rows?",
+    )
+    assert t.answer == "Lumen Works 204 has the most rows, 7."
+    assert t.restated and t.rejected_answers == 0
+    assert [s.text for s in t.steps if s.kind == "notice"][-1] == said
+
+
+def test_a_date_in_words_is_restated_in_the_form_the_question_asks_for(session):
+    from da_cli.agent import grounding
+
+    # Asked "In which month (YYYY-MM)", the 1.5B printed 2022-01 and answered "January 2022".
+    question = "In which month (YYYY-MM) were the most orders placed?"
+    t, _, _ = session(
+        code_step("print(pd.Period('2022-01-09', 'M'))"),
+        answer_step("January 2022 had the most orders."),
+        question=question,
+    )
+    assert t.answer == "2022-01 had the most orders." and t.restated
+    said = (
+        'Answer restated in the form the question asks for: "January 2022" is 2022-01 in an output.'
+    )
+    assert [s.text for s in t.steps if s.kind == "notice"][-1] == said
+    # No output printed that month: nothing to restate it from.
+    t, _, _ = session(
+        code_step("print(pd.Period('2022-02-09', 'M'))"),
+        answer_step("January 2022 had the most orders."),
+        question=question,
+    )
+    assert t.answer == "January 2022 had the most orders." and not t.restated
+    assert grounding.in_asked_form("Which date? (YYYY-MM-DD)", "March 2022", ["2022-03-09"]) is None
+    assert grounding.in_asked_form("Which month?", "March 2022", ["2022-03"]) is None
 
 
 def test_an_answer_from_code_that_never_selected_the_questions_year_is_sent_back(session):

@@ -3,6 +3,7 @@ an Execute output, the data profile, or the question itself. Small models otherw
 answer with numbers copied from examples or made up."""
 
 import ast
+import calendar
 import math
 import re
 from collections.abc import Callable
@@ -263,6 +264,50 @@ def with_whole_name(answer: str, outputs: list[str]) -> tuple[str, str, str] | N
             cut = rf"(?<![\w-]){re.escape(part)}(?![\w-])(?!\s+\d)"
             return re.sub(cut, whole, answer), part, whole  # no backslash in a name cell
     return None
+
+
+_MONTH_NUMBERS = {
+    **{m.lower(): i for i, m in enumerate(calendar.month_name) if m},
+    **{m.lower(): i for i, m in enumerate(calendar.month_abbr) if m},
+    "sept": 9,
+}
+_MONTH_NAMES = "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True))
+# "January 2022", "March 9, 2022", "9 March 2022"
+_WORDED_DATE = re.compile(
+    rf"\b(?:(\d{{1,2}})\s+)?({_MONTH_NAMES})\.?\s+(?:(\d{{1,2}})(?:st|nd|rd|th)?,?\s+)?(\d{{4}})\b",
+    re.IGNORECASE,
+)
+
+
+def in_asked_form(question: str, answer: str, outputs: list[str]) -> tuple[str, str, str] | None:
+    """The answer with a date it wrote in words restated in the form the question asks for
+    ("In which month (YYYY-MM) …": "January 2022" → "2022-01"), where an output printed it
+    so: (answer, the words, the date). The 1.5B printed 2022-01 and answered "January 2022"."""
+    if re.search(r"YYYY-MM-DD", question, re.IGNORECASE):
+        form = "day"
+    elif re.search(r"YYYY-MM(?![-\w])", question, re.IGNORECASE):
+        form = "month"
+    else:
+        return None
+    written = r"\d{4}-\d{2}-\d{2}" if form == "day" else r"\d{4}-\d{2}(?!-?\d)"
+    if re.search(rf"(?<![\d-]){written}", answer):
+        return None  # the answer has a date in the asked form already
+    for m in _WORDED_DATE.finditer(answer):
+        day = m.group(1) or m.group(3)
+        if form == "day" and day is None:
+            continue
+        date = f"{m.group(4)}-{_MONTH_NUMBERS[m.group(2).lower()]:02d}"
+        date += f"-{int(day):02d}" if form == "day" else ""
+        if any(re.search(rf"(?<![\d-]){date}(?!\d)", o) for o in outputs):
+            return answer.replace(m.group(0), date, 1), m.group(0), date
+    return None
+
+
+def gives_name_number(answer: str, whole: str) -> bool:
+    """Whether the answer gives the number a name ends in ("Lumen Works 204") as a figure of
+    its own: "Lumen Works has the most rows, 204" took it for a count."""
+    number = float(whole.rsplit(" ", 1)[1])
+    return number in (value(tok) for tok in numbers(answer))
 
 
 def _value_pattern(value: str) -> re.Pattern[str]:

@@ -324,7 +324,9 @@ def _restated(t: Transcript, answer: str) -> tuple[str, list[Step]]:
     """The answer, with a number it took from a cell's first run that the cell, run
     rewritten, printed otherwise restated as rewritten (`_rewritten_cell`), a number short
     of the significant digits the question asks for restated as an output of this analysis
-    printed it, and, once it was sent back, a name it cut the number off restated whole;
+    printed it, and a name it cut the number off restated whole (at once where the answer
+    does not give the name's number, else once it was sent back), and a date it wrote in
+    words restated in the form the question asks for ("YYYY-MM");
     and the notices that say so."""
     notices = []
     rewritten = grounding.with_rewritten_values(answer, *t.superseded) if t.superseded else None
@@ -340,9 +342,21 @@ def _restated(t: Transcript, answer: str) -> tuple[str, list[Step]]:
             f"Answer restated with the significant digits asked for: {short} is {full} in an "
             "output."
         )
-    # First the model is told (it may count again what it took the name's number for).
+    dated = grounding.in_asked_form(t.question, answer, outputs)
+    if dated is not None:
+        answer, words, date = dated
+        notices.append(
+            f'Answer restated in the form the question asks for: "{words}" is {date} in an output.'
+        )
+    # Where the answer gives the name's number as a figure of its own, the model is told
+    # first: it may count again what it took the number for. Otherwise the name is restated
+    # at once: sent back, the 1.5B looked the 882 of "Dr Chen Partners 882" up as an id and
+    # answered that there was no such doctor.
     named = grounding.with_whole_name(answer, outputs)
-    if named is not None and t.rejected_answers >= MAX_REJECTED_ANSWERS:
+    if named is not None and (
+        t.rejected_answers >= MAX_REJECTED_ANSWERS
+        or not grounding.gives_name_number(answer, named[2])
+    ):
         answer, part, whole = named
         notices.append(f'Answer restated with the whole name: "{part}" is "{whole}" in an output.')
     t.restated = t.restated or bool(notices)
