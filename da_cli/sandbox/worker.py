@@ -957,8 +957,7 @@ def _elsewhere(column: object, looked: object, ns: dict, tables: dict[str, list]
     keys = [c for c in shared if re.search(r"(?:^|_)id$|Id$|ID$", str(c))] or shared
     if name and len(keys) == 1:
         line += (
-            f" Join them on their shared column first: "
-            f"{name}.merge({holders[0]}, on={keys[0]!r})."
+            f" Join them on their shared column first: {name}.merge({holders[0]}, on={keys[0]!r})."
         )
     return line
 
