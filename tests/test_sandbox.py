@@ -633,6 +633,17 @@ def test_a_table_or_column_a_small_model_guessed_is_answered_with_the_real_ones(
             "KeyError: 'mode'\ns has no column 'mode': it is a column of c. Join them on their "
             "shared column first: s.merge(c, on='carrier_id')."
         ), r.error
+        # Of several DataFrames, the one pandas looked in is the one whose columns are listed.
+        r = sb.run(
+            "g = s.groupby('carrier_id')['cost'].sum().reset_index()\ng.sort_values('total')"
+        )
+        assert r.error.endswith("KeyError: 'total'\nThe columns of g are: carrier_id, cost.")
+        # A merge of two tables that both have the column keeps both, suffixed.
+        r = sb.run("m = s.merge(g, on='carrier_id')\nm[m['cost'] > 1]")
+        assert r.error.endswith(
+            "KeyError: 'cost'\nThe merge kept both tables' 'cost' columns, as 'cost_x' (the left "
+            "table's) and 'cost_y' (the right one's): use those, or rename one before merging."
+        ), r.error
         # A hint that cannot be made leaves the cell's own error, and the worker, as they are.
         r = sb.run("class E(KeyError):\n    def __str__(self): return 1\nraise E('x')")
         assert "E" in r.error and sb.run("print(len(t))").output.strip() == "2"

@@ -894,6 +894,10 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
     lines, named = [], {}
     for key in missing[:3]:
         right = _same_name(key, tables)
+        suffixed = _suffixed(key, looked)
+        if suffixed:
+            lines.append(suffixed)
+            continue
         if right is not None and looked is not None and right not in looked.columns:
             lines.append(_elsewhere(right, looked, ns, tables))
             continue
@@ -910,7 +914,13 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
             close += [f"{lower[c]!r} (in {name})" for c in near]
         if close:
             lines.append(f"Columns close to {key!r}: {', '.join(dict.fromkeys(close[:6]))}.")
-    if not lines and len(tables) == 1:
+    if not lines and looked is not None:
+        # The frame pandas looked in, of several: told only `KeyError: 'total'` of a
+        # `sort_values(by='total')` on a per-category sum, the 1.5B wrote
+        # `df['total'] = df['total']` next.
+        name = _name_in(ns, looked) or "That DataFrame"
+        lines.append(f"The columns of {name} are: {_listed(list(looked.columns))}.")
+    elif not lines and len(tables) == 1:
         [(name, cols)] = tables.items()
         lines.append(f"The columns of {name} are: {_listed(cols)}.")
     if named:
@@ -943,11 +953,32 @@ def _frame_looked_in(inside: types.TracebackType | None, pd: types.ModuleType) -
     return None
 
 
+def _name_in(ns: dict, value: object) -> str | None:
+    """The cell's name for an object, if it has one."""
+    return next((n for n, v in ns.items() if v is value and not str(n).startswith("_")), None)
+
+
+def _suffixed(key: str, looked: object | None) -> str:
+    """The line for a column that a merge of two tables that both had it renamed: pandas
+    keeps both, as `<name>_x` (the left one's) and `<name>_y`. Told "The column is 'salary',
+    not 'salary'." of a table merged with its per-department means, the 1.5B ran the cell
+    again until the loop stopped it."""
+    if looked is None:
+        return ""
+    both = [f"{key}_x", f"{key}_y"]
+    if not all(c in looked.columns for c in both):
+        return ""
+    return (
+        f"The merge kept both tables' {key!r} columns, as {both[0]!r} (the left table's) and "
+        f"{both[1]!r} (the right one's): use those, or rename one before merging."
+    )
+
+
 def _elsewhere(column: object, looked: object, ns: dict, tables: dict[str, list]) -> str:
     """The line for a column that another DataFrame of the cell has and the one it looked in
     lacks. Told "The column is 'mode', not 'mode'." of the carriers' `mode` looked up in
     `shipments`, the 1.5B ran the same cell again until the loop stopped it."""
-    name = next((n for n, v in ns.items() if v is looked and not str(n).startswith("_")), None)
+    name = _name_in(ns, looked)
     holders = [n for n, cols in tables.items() if column in cols]
     line = (
         f"{name or 'That DataFrame'} has no column {column!r}: it is a column of "
