@@ -201,6 +201,16 @@ def test_a_forced_answer_with_invented_numbers_is_flagged(session):
     assert t.partial and t.unverified == ["4321"]
 
 
+def test_a_forced_answer_with_nothing_of_its_own_is_the_answer_sent_back(session):
+    # "US had the most sessions, 1047" was sent back for its 1047; the 1.5B's next Answers
+    # were the loop's own lines, and the analysis ended with no answer at all.
+    empty = f"<Answer>\n{loop.REPEAT_NOTE}\n</Answer>"
+    t, _, _ = session(
+        code_step("print(len(orders))"), answer_step("It is 4321."), empty, empty, max_turns=2
+    )
+    assert t.partial and t.answer == "It is 4321." and t.unverified == ["4321"]
+
+
 def test_max_turns_forces_a_partial_answer(session):
     t, steps, _ = session(
         code_step("print(1)"), code_step("print(2)"), answer_step("2"), max_turns=2

@@ -589,6 +589,7 @@ def _take(
         hint = _unbacked(t, parsed.answer)
         if hint is not None and t.rejected_answers < MAX_REJECTED_ANSWERS:
             t.rejected_answers += 1
+            t.rejected = parsed.answer
             t.sent_back = True
             t.continuation += protocol.execute_block(hint)
             added.append(_add(t, Step("notice", f"Answer rejected: {hint}")))
@@ -772,9 +773,13 @@ def _forced_answer(t: Transcript, turn: Turn, text: str, finish: str) -> Step:
     answer = _own_words(answer) if answer is not None else None
     if not answer:
         t.usage.format_failures += 1
-        # A backend without a grammar can stop mid-code: never show raw protocol markup.
+        # A backend without a grammar can stop mid-code: never show raw protocol markup. The
+        # Answer sent back is better than none: after "US had the most sessions, 1047" was
+        # sent back for its 1047, the 1.5B's next Answers were the loop's own lines.
         answer = (
-            _own_words(protocol.plain_text(text)) or "(no answer: the model wrote nothing usable)"
+            _own_words(protocol.plain_text(text))
+            or t.rejected
+            or "(no answer: the model wrote nothing usable)"
         )
     t.continuation += text
     t.answer, t.partial, t.stop_reason = answer, True, turn.forced

@@ -50,6 +50,7 @@ class Transcript:
     analysis_open: bool = False  # the last step's Analyze was closed but not yet acted on
     native: bool = False  # DeepAnalyze's own layout: reference prompt, "[Error]:" outputs
     rejected_answers: int = 0
+    rejected: str | None = None  # the last Answer sent back, as the model wrote it
     # The Answer's number was restated from an output: `answer` is not the model's own text
     # (the continuation still has what it wrote).
     restated: bool = False
