@@ -276,3 +276,15 @@ def test_numbers_written_with_text_after_them_are_shown_with_how_to_take_the_num
     assert eval(code).tolist() == [630308.0, 0.0, 4615605.0, 0.0]
     weight = eval(code.replace("'cases'", "'weight'"))
     assert weight.tolist() == [12.0, 7.5, 20.0, 1200.0] and malaria is not None
+
+
+def test_a_which_question_may_put_one_word_before_its_column(tmp_path):
+    # "Which traffic source has the highest conversion rate?": the 1.5B answered "no", a
+    # value of `converted`, unchecked.
+    (tmp_path / "sessions.csv").write_text("source,device,converted\nemail,mobile,yes\n")
+    profiles = profile(build_catalog([str(tmp_path / "sessions.csv")]))
+    asked = column_asked_which(profiles, "Which traffic source has the highest conversion rate?")
+    assert asked == ("source", ["sessions"])
+    # Only after "which", and only one word: "What is the total source …" asks of no column.
+    for q in ["What is the mobile device share?", "Which of the big traffic sources?"]:
+        assert column_asked_which(profiles, q) is None

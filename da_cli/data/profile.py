@@ -287,9 +287,11 @@ def column_asked_which(profiles: list[ViewProfile], question: str) -> tuple[str,
     "Brazil" from a column of codes (BR), and asked "which on time", a shipment id. A
     question that names a column by its last word alone ("What is the country with ..."
     of `merchant_country`) asks of it when no other column ends so (`city` of customers'
-    `customer_city` and warehouses' `warehouse_city` asks of neither)."""
+    `customer_city` and warehouses' `warehouse_city` asks of neither); failing that, one
+    word may stand between "which" and the column's ("Which traffic source …": `source`)."""
     asked = set(tables_asked_about(profiles, question))
     by_last_word: list[str] = []
+    modified: list[str] = []
     for p in sorted(profiles, key=lambda p: p.name not in asked):
         for c in p.columns:
             # The profile's estimate of distinct values spares a scan of a column of names.
@@ -303,14 +305,21 @@ def column_asked_which(profiles: list[ViewProfile], question: str) -> tuple[str,
                 return c.name, _holders(profiles, c.name, asked)
             if len(words) > 1 and _asks_which(question, words[-1:]):
                 by_last_word.append(c.name)
-    if len(set(by_last_word)) == 1:
-        return by_last_word[0], _holders(profiles, by_last_word[0], asked)
+            if _asks_which(question, words, modified=True):
+                modified.append(c.name)
+    for found in (by_last_word, modified):
+        if len(set(found)) == 1:
+            return found[0], _holders(profiles, found[0], asked)
     return None
 
 
-def _asks_which(question: str, words: list[str]) -> bool:
+def _asks_which(question: str, words: list[str], modified: bool = False) -> bool:
+    """Whether the question asks which value of the column these words name; `modified`:
+    with one word before them, after "which" alone ("Which traffic source …" of `source`:
+    the 1.5B answered "no", a value of `converted`)."""
     said = r"[\s_]+".join(re.escape(w) for w in words)
-    pattern = rf"{_ASKS_WHICH}\s+{said}(?:e?s)?\b(?!\s*[_(]){_NOT_OF_ANOTHER}"
+    asks = r"\bwhich\s+[a-z]+" if modified else _ASKS_WHICH
+    pattern = rf"{asks}\s+{said}(?:e?s)?\b(?!\s*[_(]){_NOT_OF_ANOTHER}"
     return re.search(pattern, question, re.IGNORECASE) is not None
 
 
