@@ -40,7 +40,7 @@ class Result:
     code: list[str]
     figures: list[Path]
     usage: Usage
-    unverified: list[str]  # numbers of a partial answer that no output showed
+    unverified: list[str]  # numbers of the answer no output showed (it stood unchecked)
     model: str
     run_dir: Path | None
     record: dict = field(repr=False)

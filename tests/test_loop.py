@@ -201,6 +201,17 @@ def test_a_forced_answer_with_invented_numbers_is_flagged(session):
     assert t.partial and t.unverified == ["4321"]
 
 
+def test_an_answer_that_stands_after_its_send_back_has_its_invented_numbers_flagged(session):
+    # Sent back for a total no output showed, the 1.5B answered it again: it stands, flagged.
+    t, _, _ = session(
+        code_step("print(len(orders))"), answer_step("It is 4321."), answer_step("It is 4321.")
+    )
+    assert t.answer == "It is 4321." and not t.partial and t.unverified == ["4321"]
+    assert t.rejected_answers == 1
+    t, _, _ = session(code_step("print(6 * 7)"), answer_step("It is 42."))
+    assert t.unverified == []
+
+
 def test_a_forced_answer_with_nothing_of_its_own_is_the_answer_sent_back(session):
     # "US had the most sessions, 1047" was sent back for its 1047; the 1.5B's next Answers
     # were the loop's own lines, and the analysis ended with no answer at all.

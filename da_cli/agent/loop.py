@@ -595,6 +595,10 @@ def _take(
             added.append(_add(t, Step("notice", f"Answer rejected: {hint}")))
         else:
             t.answer = parsed.answer
+            if hint is not None:
+                # Sent back once already: it stands, and a number no output shows is flagged
+                # as a forced answer's is (the 1.5B answered an invented total twice).
+                t.unverified = grounding.ungrounded(parsed.answer, _evidence(t))
             added.append(_add(t, Step("answer", parsed.answer)))
         return added, None
     if parsed.code is not None:

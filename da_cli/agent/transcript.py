@@ -56,9 +56,9 @@ class Transcript:
     restated: bool = False
     # An Answer was sent back and no cell has run since: the next step must be code.
     sent_back: bool = False
-    unverified: list[str] = field(
-        default_factory=list
-    )  # numbers of a partial answer no output shows
+    # Numbers of an answer no output shows: a forced answer's, or one that stood after it
+    # was sent back once.
+    unverified: list[str] = field(default_factory=list)
     # Sampling: 0 is greedy; one of several analyses of a question samples (`seed` fixes
     # its random stream, with the step number).
     temperature: float = 0.0

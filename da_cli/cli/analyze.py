@@ -195,7 +195,8 @@ def analyze(
             state.wrote(reports.write(doc, path), len(doc.figures))
     if transcript.unverified:
         state.console.print(
-            "Warning: the partial answer quotes numbers that no output showed: "
+            f"Warning: the {'partial ' if transcript.partial else ''}answer quotes numbers "
+            "that no output showed: "
             + ", ".join(transcript.unverified[:8]),
             style="yellow",
             markup=False,
