@@ -196,8 +196,7 @@ def analyze(
     if transcript.unverified:
         state.console.print(
             f"Warning: the {'partial ' if transcript.partial else ''}answer quotes numbers "
-            "that no output showed: "
-            + ", ".join(transcript.unverified[:8]),
+            "that no output showed: " + ", ".join(transcript.unverified[:8]),
             style="yellow",
             markup=False,
         )
