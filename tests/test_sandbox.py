@@ -630,8 +630,8 @@ def test_a_table_or_column_a_small_model_guessed_is_answered_with_the_real_ones(
         )
         r = sb.run("s[s['mode'] == 'road']")
         assert r.error.endswith(
-            "KeyError: 'mode'\ns has no column 'mode': it is a column of c. Join them on their "
-            "shared column first: s.merge(c, on='carrier_id')."
+            "KeyError: 'mode'\ns has no column 'mode': it is a column of c. Merge it in on their "
+            "shared column, then run line 1 as it is:\ns = s.merge(c, on='carrier_id')"
         ), r.error
         # Of several DataFrames, the one pandas looked in is the one whose columns are listed.
         r = sb.run(

@@ -899,7 +899,7 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
             lines.append(suffixed)
             continue
         if right is not None and looked is not None and right not in looked.columns:
-            lines.append(_elsewhere(right, looked, ns, tables))
+            lines.append(_elsewhere(right, looked, ns, tables, _failed_line(exc, filename)[0]))
             continue
         if right is not None:
             named[key] = right
@@ -974,7 +974,9 @@ def _suffixed(key: str, looked: object | None) -> str:
     )
 
 
-def _elsewhere(column: object, looked: object, ns: dict, tables: dict[str, list]) -> str:
+def _elsewhere(
+    column: object, looked: object, ns: dict, tables: dict[str, list], failed: int
+) -> str:
     """The line for a column that another DataFrame of the cell has and the one it looked in
     lacks. Told "The column is 'mode', not 'mode'." of the carriers' `mode` looked up in
     `shipments`, the 1.5B ran the same cell again until the loop stopped it."""
@@ -987,8 +989,12 @@ def _elsewhere(column: object, looked: object, ns: dict, tables: dict[str, list]
     shared = [c for c in looked.columns if c in tables[holders[0]]]
     keys = [c for c in shared if re.search(r"(?:^|_)id$|Id$|ID$", str(c))] or shared
     if name and len(keys) == 1:
+        # The merge as a line of its own, before the failed one: told "Join them … first:
+        # shipments.merge(carriers, on='carrier_id')", the 1.5B put the merge in place of
+        # its filter on `mode` and answered for every shipment.
         line += (
-            f" Join them on their shared column first: {name}.merge({holders[0]}, on={keys[0]!r})."
+            f" Merge it in on their shared column, then run line {failed} as it is:\n"
+            f"{name} = {name}.merge({holders[0]}, on={keys[0]!r})"
         )
     return line
 
