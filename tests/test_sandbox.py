@@ -643,6 +643,7 @@ def test_a_table_or_column_a_small_model_guessed_is_answered_with_the_real_ones(
         assert r.error.endswith(
             "KeyError: 'cost'\nThe merge kept both tables' 'cost' columns, as 'cost_x' (the left "
             "table's) and 'cost_y' (the right one's): use those, or rename one before merging."
+            "\nLine 2 with it: m[m['cost_x'] > 1]"
         ), r.error
         # A hint that cannot be made leaves the cell's own error, and the worker, as they are.
         r = sb.run("class E(KeyError):\n    def __str__(self): return 1\nraise E('x')")

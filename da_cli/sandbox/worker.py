@@ -896,7 +896,10 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
         right = _same_name(key, tables)
         suffixed = _suffixed(key, looked)
         if suffixed:
+            # With the line mended to the left table's: told of both alone, the 1.5B renamed
+            # the column to the suffixed name before the merge, which suffixed it again.
             lines.append(suffixed)
+            named[key] = f"{key}_x"
             continue
         if right is not None and looked is not None and right not in looked.columns:
             lines.append(_elsewhere(right, looked, ns, tables, _failed_line(exc, filename)[0]))
