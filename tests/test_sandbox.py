@@ -650,6 +650,26 @@ def test_a_table_or_column_a_small_model_guessed_is_answered_with_the_real_ones(
         assert "E" in r.error and sb.run("print(len(t))").output.strip() == "2"
 
 
+def test_a_column_of_a_table_the_cell_never_loaded_names_that_table(tmp_path):
+    # `carriers.groupby('mode')['transit_days']`, a column of `shipments`: pandas says only
+    # "Column not found: transit_days", and the 1.5B added a column of zeros to carriers.
+    (tmp_path / "carriers.csv").write_text("carrier_id,mode\n1,road\n2,rail\n")
+    (tmp_path / "shipments.csv").write_text("shipment_id,carrier_id,transit_days\n1,1,3\n2,2,5\n")
+    files = [str(tmp_path / "carriers.csv"), str(tmp_path / "shipments.csv")]
+    with Sandbox(build_catalog(files), tmp_path / "ws", Limits(timeout_s=10)) as sb:
+        r = sb.run("carriers = load('carriers')\ncarriers.groupby('mode')['transit_days'].mean()")
+        assert r.error.endswith(
+            "KeyError: 'Column not found: transit_days'\ncarriers has no column 'transit_days': "
+            "the table shipments has it (load('shipments')). Merge it in on their shared "
+            "column, then run line 2 as it is:\n"
+            "carriers = carriers.merge(load('shipments'), on='carrier_id')"
+        ), r.error
+        r = sb.run("carriers.groupby('mode')[['transit_days', 'carrier_id']].mean()")
+        assert "the table shipments has it" in r.error, r.error
+        r = sb.run("carriers['speed']")  # no table has it: the frame's own columns
+        assert r.error.endswith("The columns of carriers are: carrier_id, mode."), r.error
+
+
 @contextmanager
 def _one_table(tmp_path: Path, name: str, text: str):
     """A sandbox over one CSV of `text`, loaded as df."""

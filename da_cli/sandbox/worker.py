@@ -125,6 +125,15 @@ def _setup_namespace(catalog: dict) -> dict:
     forgive_columns(pd)
     forgive_removed_arguments()
     ns = _Namespace(tables, load)
+    # Each table's columns, for a hint naming the table that has a column the cell's
+    # DataFrames lack.
+    ns.columns = {t: [] for t in tables}
+    for t, c in con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "ORDER BY table_name, ordinal_position"
+    ).fetchall():
+        if t in ns.columns:
+            ns.columns[t].append(c)
     ns.update(
         {
             "__name__": "__main__",
@@ -849,7 +858,13 @@ _MAX_FRAMES = 20
 # Where pandas looks a column up for a DataFrame method the cell called: a KeyError from
 # elsewhere (a row label in .loc, a Series, the cell's own dict in a lambda) is not
 # about columns.
-_FRAME_FILES = tuple(os.path.join("pandas", "core", f) for f in ("frame.py", "generic.py"))
+# A groupby's column (`df.groupby('k')['x']`) is looked up in groupby/generic.py, then in
+# base.py.
+_FRAME_FILES = tuple(
+    os.path.join("pandas", "core", *f)
+    for f in (["frame.py"], ["generic.py"], ["base.py"], ["groupby", "generic.py"])
+)
+_NOT_FOUND = re.compile(r"^Columns? not found: (.*)$")
 
 
 def _listed(columns: list) -> str:
@@ -875,6 +890,10 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
     arg = exc.args[0] if exc.args else None
     if isinstance(arg, list) and arg and all(isinstance(a, str) for a in arg):
         missing = arg  # `dropna(subset=[...])` raises the list of the names it lacks
+    elif isinstance(arg, str) and _NOT_FOUND.match(arg):
+        # A groupby's: "Column not found: x", "Columns not found: 'x', 'y'".
+        listed = _NOT_FOUND.match(arg).group(1)
+        missing = _QUOTED.findall(listed) if arg.startswith("Columns") else [listed]
     elif isinstance(arg, str):
         # `KeyError: 'x'`, or "None of [Index(['x', 'y'], dtype='str')] are in the
         # [columns]", or "['x'] not in index".
@@ -917,6 +936,8 @@ def _key_hint(exc: KeyError, ns: dict, filename: str) -> str:
             close += [f"{lower[c]!r} (in {name})" for c in near]
         if close:
             lines.append(f"Columns close to {key!r}: {', '.join(dict.fromkeys(close[:6]))}.")
+        elif looked is not None:
+            lines += _unloaded(key, looked, ns, _failed_line(exc, filename)[0])
     if not lines and looked is not None:
         # The frame pandas looked in, of several: told only `KeyError: 'total'` of a
         # `sort_values(by='total')` on a per-category sum, the 1.5B wrote
@@ -950,10 +971,31 @@ def _frame_looked_in(inside: types.TracebackType | None, pd: types.ModuleType) -
     cell."""
     while inside is not None:
         frame = inside.tb_frame.f_locals.get("self")
+        frame = getattr(frame, "obj", frame)  # a groupby's frame
         if isinstance(frame, pd.DataFrame):
             return frame
         inside = inside.tb_next
     return None
+
+
+def _unloaded(column: str, looked: object, ns: dict, failed: int) -> list[str]:
+    """The line for a column that a table the cell never loaded has. Told nothing of
+    `carriers.groupby('mode')['transit_days']`, a column of `shipments`, the 1.5B added a
+    column of zeros to `carriers` and answered from it."""
+    holders = [t for t, cols in getattr(ns, "columns", {}).items() if column in cols]
+    if not holders:
+        return []
+    table = holders[0]
+    name = _name_in(ns, looked) or "That DataFrame"
+    line = f"{name} has no column {column!r}: the table {table} has it (load({table!r}))."
+    shared = [c for c in looked.columns if c in ns.columns[table]]
+    keys = [c for c in shared if re.search(r"(?:^|_)id$|Id$|ID$", str(c))] or shared
+    if name != "That DataFrame" and len(keys) == 1:
+        line += (
+            f" Merge it in on their shared column, then run line {failed} as it is:\n"
+            f"{name} = {name}.merge(load({table!r}), on={keys[0]!r})"
+        )
+    return [line]
 
 
 def _name_in(ns: dict, value: object) -> str | None:
