@@ -212,6 +212,12 @@ def test_an_error_says_which_later_lines_of_the_cell_did_not_run(sandbox):
 def test_a_misplaced_column_error_says_which_tables_have_it(sandbox):
     r = sandbox.run('sql("SELECT channel FROM products")')
     assert "The column channel is in: orders.channel." in r.error
+    # On the wrong alias: the alias the query gives the table that has it.
+    r = sandbox.run('sql("SELECT p.category, AVG(p.revenue) FROM orders o JOIN products p ON '
+                    'o.product = p.product GROUP BY 1")')  # fmt: skip
+    assert r.error.endswith(
+        "The column revenue is in: orders.revenue. In this query orders is o: o.revenue."
+    ), r.error
     r = sandbox.run('sql("SELECT p.list_prise FROM products p")')
     assert "No table has a column list_prise. Similar columns: products.list_price," in r.error
     # A column no table has, on an alias: the columns of the table the alias stands for.

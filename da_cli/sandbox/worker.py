@@ -252,9 +252,17 @@ def _column_hint(con, message: str, tables: list[str], query: str = "") -> str:
         ).fetchall()
         if t in tables
     ]
-    found = list(dict.fromkeys(f"{t}.{c}" for t, c in columns if c.lower() == column.lower()))
-    if found:
-        return f"The column {column} is in: {', '.join(found)}."
+    holders = list(dict.fromkeys((t, c) for t, c in columns if c.lower() == column.lower()))
+    if holders:
+        hint = f"The column {column} is in: {', '.join(f'{t}.{c}' for t, c in holders)}."
+        # Read on the wrong alias (`m.kwh` of `meter_readings mr JOIN meters m`), the 1.5B
+        # was told where kwh is, printed a few rows of meter_readings, and made an answer up.
+        wrong = _VALUES_LIST.search(message)
+        named = {m.group(1): m.group(2) or m.group(1) for m in _TABLE_REF.finditer(query)}
+        for t, c in holders:
+            if wrong and t in named and named[t] != wrong.group(1):
+                hint += f" In this query {t} is {named[t]}: {named[t]}.{c}."
+        return hint
     names = {c.lower() for _, c in columns}
     close = difflib.get_close_matches(column.lower(), names, n=3, cutoff=0.6)  # best first
     similar = list(
