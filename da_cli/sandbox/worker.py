@@ -8,6 +8,7 @@ import ast
 import builtins
 import contextlib
 import datetime
+import functools
 import importlib
 import inspect
 import linecache
@@ -125,15 +126,9 @@ def _setup_namespace(catalog: dict) -> dict:
     forgive_columns(pd)
     forgive_removed_arguments()
     ns = _Namespace(tables, load)
-    # Each table's columns, for a hint naming the table that has a column the cell's
-    # DataFrames lack.
-    ns.columns = {t: [] for t in tables}
-    for t, c in con.execute(
-        "SELECT table_name, column_name FROM information_schema.columns "
-        "ORDER BY table_name, ordinal_position"
-    ).fetchall():
-        if t in ns.columns:
-            ns.columns[t].append(c)
+    # Each table's columns, read when a hint needs the table that has a column the cell's
+    # DataFrames lack (not at every worker start).
+    ns.table_columns = functools.cache(lambda: _catalog_columns(con, tables))
     ns.update(
         {
             "__name__": "__main__",
@@ -234,6 +229,18 @@ def _aliased(query: str, alias: str, tables: list[str]) -> str | None:
     return None
 
 
+def _catalog_columns(con, tables: list[str]) -> dict[str, list[str]]:
+    """Each data table's columns, in order."""
+    columns: dict[str, list[str]] = {t: [] for t in tables}
+    for t, c in con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "ORDER BY table_name, ordinal_position"
+    ).fetchall():
+        if t in columns:
+            columns[t].append(c)
+    return columns
+
+
 def _column_hint(con, message: str, tables: list[str], query: str = "") -> str:
     """Small models put a column on the wrong table; saying which tables have it turns a
     dead end into a one-step fix. A column no table has (a `name` copied from the worked
@@ -244,14 +251,7 @@ def _column_hint(con, message: str, tables: list[str], query: str = "") -> str:
     import difflib
 
     column = m.group(1).split(".")[-1]
-    columns = [
-        (t, c)
-        for t, c in con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "ORDER BY table_name, ordinal_position"
-        ).fetchall()
-        if t in tables
-    ]
+    columns = [(t, c) for t, cols in _catalog_columns(con, tables).items() for c in cols]
     holders = list(dict.fromkeys((t, c) for t, c in columns if c.lower() == column.lower()))
     if holders:
         hint = f"The column {column} is in: {', '.join(f'{t}.{c}' for t, c in holders)}."
@@ -990,20 +990,32 @@ def _unloaded(column: str, looked: object, ns: dict, failed: int) -> list[str]:
     """The line for a column that a table the cell never loaded has. Told nothing of
     `carriers.groupby('mode')['transit_days']`, a column of `shipments`, the 1.5B added a
     column of zeros to `carriers` and answered from it."""
-    holders = [t for t, cols in getattr(ns, "columns", {}).items() if column in cols]
+    tables = getattr(ns, "table_columns", dict)()
+    holders = [t for t, cols in tables.items() if column in cols]
     if not holders:
         return []
     table = holders[0]
-    name = _name_in(ns, looked) or "That DataFrame"
-    line = f"{name} has no column {column!r}: the table {table} has it (load({table!r}))."
-    shared = [c for c in looked.columns if c in ns.columns[table]]
+    name = _name_in(ns, looked)
+    line = f"{name or 'That DataFrame'} has no column {column!r}: the table {table} has it "
+    line += f"(load({table!r}))."
+    return [line + _merge_line(name, looked, f"load({table!r})", tables[table], failed)]
+
+
+def _merge_line(
+    name: str | None, looked: object, other: str, other_columns: list, failed: int
+) -> str:
+    """The merge that brings a column in, as a line of its own before the failed one, when
+    the two share one key (an id's, else their one shared column). Told "Join them …
+    first: shipments.merge(carriers, on='carrier_id')", the 1.5B put the merge in place of
+    its filter on `mode` and answered for every shipment."""
+    shared = [c for c in looked.columns if c in other_columns]
     keys = [c for c in shared if re.search(r"(?:^|_)id$|Id$|ID$", str(c))] or shared
-    if name != "That DataFrame" and len(keys) == 1:
-        line += (
-            f" Merge it in on their shared column, then run line {failed} as it is:\n"
-            f"{name} = {name}.merge(load({table!r}), on={keys[0]!r})"
-        )
-    return [line]
+    if not name or len(keys) != 1:
+        return ""
+    return (
+        f" Merge it in on their shared column, then run line {failed} as it is:\n"
+        f"{name} = {name}.merge({other}, on={keys[0]!r})"
+    )
 
 
 def _name_in(ns: dict, value: object) -> str | None:
@@ -1039,17 +1051,7 @@ def _elsewhere(
         f"{name or 'That DataFrame'} has no column {column!r}: it is a column of "
         f"{' and '.join(holders)}."
     )
-    shared = [c for c in looked.columns if c in tables[holders[0]]]
-    keys = [c for c in shared if re.search(r"(?:^|_)id$|Id$|ID$", str(c))] or shared
-    if name and len(keys) == 1:
-        # The merge as a line of its own, before the failed one: told "Join them … first:
-        # shipments.merge(carriers, on='carrier_id')", the 1.5B put the merge in place of
-        # its filter on `mode` and answered for every shipment.
-        line += (
-            f" Merge it in on their shared column, then run line {failed} as it is:\n"
-            f"{name} = {name}.merge({holders[0]}, on={keys[0]!r})"
-        )
-    return line
+    return line + _merge_line(name, looked, holders[0], tables[holders[0]], failed)
 
 
 def _same_name(key: str, tables: dict[str, list]) -> object | None:
