@@ -130,6 +130,41 @@ def test_two_periods_the_question_compares_are_the_ones_compared(con):
     assert asked_periods("from 2025 to Q3", 2025) is None  # two kinds of period: not a pair
 
 
+def test_a_question_that_counts_measures_rows(con):
+    # Asked for the number of orders, it measured the largest column (revenue) instead.
+    direct = con.execute(
+        "SELECT count(*) FILTER (WHERE quarter(order_date) = 2), "
+        "count(*) FILTER (WHERE quarter(order_date) = 3) "
+        "FROM orders WHERE year(order_date) = 2025"
+    ).fetchone()
+    for question in (
+        "By what percentage did the number of orders change in Q3 2025?",
+        "How many fewer orders were placed in Q3 2025?",
+    ):
+        report = explain_change(con, "orders", measure="revenue", question=question)
+        assert report.measure == "number of rows"
+        assert (report.total.before, report.total.after) == direct
+        assert str(report).startswith("The question asks about number of rows")
+        assert report.mechanism == []  # a count has no price
+    # A column the question names is still summed: "how many units" is units.
+    units = explain_change(con, "orders", question="How many units did we lose in Q3 2025?")
+    assert units.measure == "units"
+    assert explain_change(con, "orders", "2025-Q3", measure="count").measure == "number of rows"
+
+
+def test_a_table_with_a_date_and_no_number_is_counted():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE VIEW tickets AS SELECT DATE '2025-01-05' + INTERVAL (i % 60) DAY AS opened, "
+        "CASE WHEN i % 3 = 0 THEN 'web' ELSE 'phone' END AS channel FROM range(300) t(i)"
+    )
+    report = explain_change(con, "tickets", "2025-02")
+    assert report.measure == "number of rows"
+    assert report.total.after == 140  # 28 February days x 5 tickets a day
+
+
 @pytest.mark.parametrize(
     "question, period",
     [

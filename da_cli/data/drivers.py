@@ -80,6 +80,14 @@ _MONTHS = {
     for m in names
 }
 _UNIT_NAMES = {"quarter": "quarter", "month": "month", "year": "year"}
+# The measure that counts rows: "the number of orders", "how many tickets", a table with a
+# date and no number. Summing the largest column instead answered "By what percentage did
+# the number of orders change?" with the change in the amount ordered.
+ROWS = "number of rows"
+_ROW_NAMES = {"rows", "row", "count", "count(*)", "n", "number of rows", "row count", "records"}
+_COUNTS = re.compile(
+    r"\b(number|count)\s+of\b|\bhow\s+many\b(?!\s+(percent|points|times))|\bcount\b", re.IGNORECASE
+)
 
 
 def _ident(name: str) -> str:
@@ -155,10 +163,10 @@ def _resolve_table(con, table: str) -> tuple[str, list[str]]:
         else:
             raise ValueError(f"no table {table!r}; the tables are {views}")
     _, numeric, dates = _shape(con, table)
-    if numeric and dates:
+    if dates:  # with no number its rows are counted
         return table, []
-    usable = [v for v in views if v != table and all(_shape(con, v)[1:])]
-    lacks = "date column" if not dates else "numeric column"
+    usable = [v for v in views if v != table and _shape(con, v)[2]]
+    lacks = "date column"
     if len(usable) == 1:
         return usable[0], [f"{table} has no {lacks}, so this explains {usable[0]} instead."]
     if usable:
@@ -183,6 +191,8 @@ def _match_column(name: str, candidates: list[str]) -> str | None:
 def _default_measure(con, table: str, numeric: list[str]) -> str:
     # The largest additive column is usually the one that matters (revenue over units,
     # amount over quantity); prices, rates and averages add up to nothing.
+    if not numeric:
+        return ROWS
     additive = [n for n in numeric if not _NOT_ADDITIVE.search(n)] or numeric
     sums = con.execute(
         "SELECT " + ", ".join(f"abs(sum({_ident(n)}))" for n in additive) + f" FROM {_ident(table)}"
@@ -273,7 +283,9 @@ def explain_change(
     notes += notes_t
     t = _ident(table)
     cols, numeric, dates = _shape(con, table)
-    asked = _asked_measure(question, numeric)
+    if measure is not None and measure.strip().lower() in _ROW_NAMES:
+        measure = ROWS
+    asked = _asked_measure(question, numeric) or _asked_count(question)
     if asked and asked != measure:
         if measure is not None and _match_column(measure, numeric) != asked:
             notes.append(f"The question asks about {asked}, so this measures {asked}.")
@@ -282,7 +294,7 @@ def explain_change(
         base = "year"
     if measure is None:
         measure = _default_measure(con, table, numeric)
-    elif measure not in numeric:
+    elif measure not in numeric and measure != ROWS:
         names = [c for c, _ in cols]
         loose = _match_column(measure, numeric)
         if loose:
@@ -340,7 +352,7 @@ def explain_change(
             raise ValueError(
                 f"{unknown} are not columns of {table}; the columns are {[c for c, _ in cols]}"
             )
-    mech = _mechanism(con, table, measure, numeric)
+    mech = _mechanism(con, table, measure, numeric) if measure != ROWS else None
     leaves, by = _leaves(con, table, measure, date_column, prev, cur, by, mech)
     b_tot, a_tot = float(leaves["b"].sum()), float(leaves["a"].sum())
     total = Change("total", b_tot, a_tot)
@@ -456,6 +468,18 @@ def _asked_measure(question: str | None, numeric: list[str]) -> str | None:
     return min(found)[2] if found else None
 
 
+def _asked_count(question: str | None) -> str | None:
+    """ROWS when the question counts ("the number of orders", "how many tickets", "order
+    count") and names no numeric column; None otherwise."""
+    return ROWS if question and _COUNTS.search(question) else None
+
+
+def _total(measure: str, where: str) -> str:
+    """The SQL aggregate of `measure` over the rows `where` selects."""
+    agg = "count(*)" if measure == ROWS else f"sum({_ident(measure)})"
+    return f"{agg} FILTER (WHERE {where})"
+
+
 def _period(con, t: str, date_column: str, text: str, latest: int, last_date) -> tuple:
     """The period asked for. 'last month' / 'latest quarter' are read from the data; a
     period named without a year ('Q3', 'March') is the latest one that has data."""
@@ -489,10 +513,9 @@ def _leaves(con, table, measure, date_column, prev, cur, by, mech) -> tuple[pd.D
     by = list(by)
     while by and np.prod([max(distinct[c] or 1, 1) for c in by], dtype=float) > MAX_LEAVES:
         by.remove(max(by, key=lambda c: distinct[c]))
-    m = _ident(measure)
     before = _condition(date_column, *prev)
     after = _condition(date_column, *cur)
-    sums = [f"sum({m}) FILTER (WHERE {before}) AS b", f"sum({m}) FILTER (WHERE {after}) AS a"]
+    sums = [f"{_total(measure, before)} AS b", f"{_total(measure, after)} AS a"]
     if mech:
         u = _ident(mech[0])
         sums += [
@@ -726,12 +749,10 @@ def _seasonal_hint(con, t, measure, date_column, prev, cur, table, period) -> st
     misleading base: say so, with the call that compares with a year earlier."""
     last_prev = (prev[0] - 1, prev[1], prev[2])
     last_cur = (cur[0] - 1, cur[1], cur[2])
-    m = _ident(measure)
     row = con.execute(
         "SELECT "
         + ", ".join(
-            f"sum({m}) FILTER (WHERE {_condition(date_column, *p)})"
-            for p in (prev, cur, last_prev, last_cur)
+            _total(measure, _condition(date_column, *p)) for p in (prev, cur, last_prev, last_cur)
         )
         + f" FROM {t}"
     ).fetchone()
