@@ -73,6 +73,21 @@ def test_a_silent_cell_ending_in_an_assignment_shows_what_it_assigned(sandbox):
     assert sandbox.run("d = {}").observation() == "d = {}"
     assert sandbox.run("d['k'] = 1").observation() == "(no output)"
     assert "ZeroDivisionError" in sandbox.run("w = 1 / 0").observation()
+
+
+def test_a_silent_cell_ending_in_if_else_shows_what_every_branch_assigned(sandbox):
+    # The 1.5B ended a cell with `if total > 0: per_kg = ... else: per_kg = None`, saw only
+    # the two totals, and divided them in its head (22.845 for 2.285).
+    cell = (
+        "cost, kg = 76260.0, 33369.12\n"
+        "if kg > 0:\n    per_kg = round(cost / kg, 3)\n    note = 'ok'\n"
+        "elif kg == 0:\n    per_kg = 0.0\nelse:\n    per_kg = None"
+    )
+    assert sandbox.run(cell).observation() == "cost = 76260.0\nkg = 33369.12\nper_kg = 2.285"
+    with_block = "import warnings\nwith warnings.catch_warnings():\n    share = 0.5"
+    assert sandbox.run(with_block).observation() == "share = 0.5"
+    # An if without an else may leave the name as an earlier cell set it: not shown.
+    assert sandbox.run("late = 1\nif late > 5:\n    late = 9").observation() == "late = 1"
     assert sandbox.run("w").error is not None
 
 

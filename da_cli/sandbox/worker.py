@@ -1678,6 +1678,23 @@ def assigned_names(stmt: ast.stmt) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _surely_assigned(stmt: ast.stmt) -> list[str]:
+    """The names a statement assigns whenever it finishes: a plain assignment's; of an
+    if/elif/else, those every branch assigns; a with block's. A cell ending in `if total >
+    0: per_kg = a / b else: per_kg = None` showed nothing, and the 1.5B divided in its head
+    (22.845 for 2.285). An `if` without an `else` may leave the name as an earlier cell
+    set it, so it shows none."""
+    if isinstance(stmt, ast.If):
+        if not stmt.orelse:
+            return []
+        other = [n for s in stmt.orelse for n in _surely_assigned(s)]
+        then = (n for s in stmt.body for n in _surely_assigned(s) if n in other)
+        return list(dict.fromkeys(then))
+    if isinstance(stmt, ast.With):
+        return list(dict.fromkeys(n for s in stmt.body for n in _surely_assigned(s)))
+    return assigned_names(stmt)
+
+
 def silent_cell_names(body: list[ast.stmt]) -> tuple[list[str], list[str]]:
     """What a cell that printed nothing may show: the names its earlier top-level lines
     assigned, and those its last line assigned. A small model computes the mean, the
@@ -1685,7 +1702,7 @@ def silent_cell_names(body: list[ast.stmt]) -> tuple[list[str], list[str]]:
     mean it never saw. A cell that ends in an expression (`df.sort_values(...,
     inplace=True)`, showing None) has only earlier lines."""
     ends_in_expression = bool(body) and isinstance(body[-1], ast.Expr)
-    last = assigned_names(body[-1]) if body and not ends_in_expression else []
+    last = _surely_assigned(body[-1]) if body and not ends_in_expression else []
     earlier = [n for stmt in body[:-1] for n in assigned_names(stmt) if n not in last]
     return list(dict.fromkeys(reversed(earlier)))[::-1], last
 
