@@ -744,3 +744,7 @@ def test_a_question_naming_a_population_or_sample_deviation_gets_what_the_librar
     assert "q1 - 1.5 * iqr" in user("How many outliers does the IQR method find in price?")
     mse = user("Train a linear regression and report its MSE.")
     assert "mean_squared_error(y_test, model.predict(X_test))" in mse and "iqr" not in mse
+    # A weekday by name: the 1.5B grouped by .dt.weekday and named 2 as Tuesday.
+    for question in ("On which weekday is the wait longest?", "Busiest day of the week?"):
+        assert ".dt.day_name()" in user(question)
+    assert "day_name" not in user("On which day were the most orders placed?")

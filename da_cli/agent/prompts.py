@@ -140,6 +140,12 @@ _METHOD_NOTES = (
         "from sklearn.metrics; its square root is the RMSE.",
     ),
     (
+        # Asked which weekday, the 1.5B grouped by .dt.weekday and named 2 as Tuesday.
+        re.compile(r"\bweek ?days?\b|\bdays? of (?:the )?week\b", re.IGNORECASE),
+        "A day of the week by name: dates.dt.day_name() gives 'Monday'; .dt.weekday and "
+        ".dt.dayofweek number the days from Monday = 0 to Sunday = 6.",
+    ),
+    (
         re.compile(r"\bsignificant (digits?|figures?)\b", re.IGNORECASE),
         'N significant digits: print f"{x:.Ng}" (4 significant digits of 0.0044671 are 0.004467).',
     ),
