@@ -73,6 +73,7 @@ def test_a_silent_cell_ending_in_an_assignment_shows_what_it_assigned(sandbox):
     assert sandbox.run("d = {}").observation() == "d = {}"
     assert sandbox.run("d['k'] = 1").observation() == "(no output)"
     assert "ZeroDivisionError" in sandbox.run("w = 1 / 0").observation()
+    assert sandbox.run("w").error is not None
 
 
 def test_a_silent_cell_ending_in_if_else_shows_what_every_branch_assigned(sandbox):
@@ -88,7 +89,26 @@ def test_a_silent_cell_ending_in_if_else_shows_what_every_branch_assigned(sandbo
     assert sandbox.run(with_block).observation() == "share = 0.5"
     # An if without an else may leave the name as an earlier cell set it: not shown.
     assert sandbox.run("late = 1\nif late > 5:\n    late = 9").observation() == "late = 1"
-    assert sandbox.run("w").error is not None
+
+
+def test_a_ranking_of_values_all_equal_says_it_named_the_first(sandbox):
+    # The 1.5B divided the late shipments per region by themselves (100 % everywhere) and
+    # answered the first region as the one with the highest share.
+    cell = (
+        "import pandas as pd\nlate = pd.Series([3, 5, 2], index=['Alps', 'Baltic', 'Iberia'])\n"
+        "share = late / late * 100\nprint(share.idxmax())"
+    )
+    out = sandbox.run(cell).observation()
+    assert "Alps" in out.splitlines()
+    assert (
+        "(idxmax(): all 3 values are 100, so it returned the first label, 'Alps', "
+        "not a highest one. Values all 1 or 100 are usually a share divided by itself"
+    ) in out
+    flat = sandbox.run("print(pd.Series([2.5, 2.5]).idxmin())").observation()
+    assert flat.startswith("(idxmin(): all 2 values are 2.5") and "not a lowest one.)" in flat
+    # Values that differ, or one value: nothing said.
+    assert sandbox.run("print(pd.Series([1, 3, 3]).idxmax())").observation() == "1"
+    assert sandbox.run("print(pd.Series([7.0]).idxmax())").observation() == "0"
 
 
 def test_a_statistic_no_later_line_reads_is_named_unless_it_is_shown(sandbox):

@@ -12,6 +12,7 @@ import functools
 import importlib
 import inspect
 import linecache
+import numbers
 import os
 import re
 import signal
@@ -125,6 +126,7 @@ def _setup_namespace(catalog: dict) -> dict:
     forgive_paths(pd, [os.path.basename(src) for src in catalog["sources"]])
     forgive_columns(pd)
     forgive_removed_arguments()
+    flag_flat_rankings(pd)
     ns = _Namespace(tables, load)
     # Each table's columns, read when a hint needs the table that has a column the cell's
     # DataFrames lack (not at every worker start).
@@ -144,6 +146,41 @@ def _setup_namespace(catalog: dict) -> dict:
         }
     )
     return ns
+
+
+def flag_flat_rankings(pd) -> None:
+    """Make `Series.idxmax()` and `.idxmin()` say so when every value is the same: the
+    label they return is then the first, not a highest one. Asked which region had the
+    highest share of late shipments, the 1.5B divided the late shipments' count per region
+    by itself, got 100 % everywhere, and answered the first region."""
+    for method in ("idxmax", "idxmin"):
+        original = getattr(pd.Series, method)
+
+        def ranked(self, *args, _original=original, _method=method, **kwargs):
+            label = _original(self, *args, **kwargs)
+            try:
+                values = self.dropna()
+                if len(values) > 1 and values.nunique() == 1:
+                    v = values.iloc[0]
+                    shown = f"{v:g}" if isinstance(v, numbers.Real) else repr(v)
+                    most = "highest" if _method == "idxmax" else "lowest"
+                    said = (
+                        f"({_method}(): all {len(values)} values are {shown}, so it returned "
+                        f"the first label, {label!r}, not a {most} one."
+                    )
+                    if v in (1, 100):
+                        said += (
+                            " Values all 1 or 100 are usually a share divided by itself: "
+                            "divide by the count of all of each group's rows, not only the "
+                            "rows a filter kept."
+                        )
+                    print(said + ")", file=sys.stderr)
+            except Exception:  # noqa: BLE001  (a check must never fail the cell)
+                pass
+            return label
+
+        ranked.__doc__ = original.__doc__
+        setattr(pd.Series, method, ranked)
 
 
 FIELDS_CHECK = "__da_fields__"
