@@ -744,8 +744,13 @@ def test_a_row_label_pandas_did_not_find_is_answered_with_the_labels_there_are(t
         )
         r = sb.run("for k in [0]:\n    print(df['Fare'][df['Fare'] > 10][k])")  # no one text
         assert r.error.endswith(
-            "The Series has no label 0; its labels are: 1. By position: .iloc[0]."
+            "The Series has no label 0; its labels are: 1. By position: .iloc[0] in place of [0]."
         )
+        # A table's first row's first value, written .iloc[0][0]: both positions in one.
+        r = sb.run("total = sql('SELECT sum(Fare) FROM titanic').iloc[0][0]")
+        assert r.error.endswith(
+            "its labels are: 'sum(Fare)'. By position: .iloc[0, 0] (row 0, column 0)."
+        ), r.error
         assert sb.run("df.loc[5]").error.endswith("df has no label 5; its labels are: 0, 1.")
         r = sb.run("df.dropna(subset=['fare'])")  # pandas raises the list of names it lacks
         assert r.error.endswith(

@@ -1457,7 +1457,18 @@ def _label_hint(exc: KeyError, code: str, filename: str) -> str:
         labels += ", ..." if len(index) > MAX_LISTED_LABELS else ""
     hint = f"\n{what} has no label {key!r}; its labels are: {labels}."
     if isinstance(key, int) and not isinstance(key, bool) and -len(index) <= key < len(index):
-        hint += f" By position: {name or ''}.iloc[{key}]."
+        # Told "By position: .iloc[0]" for `sql(...).iloc[0][0]`, the 1.5B dropped the
+        # [0] and divided two one-row Series.
+        lines = code.splitlines()
+        text = lines[line - 1] if line and line <= len(lines) else ""
+        row = re.search(rf"\.iloc\[(-?\d+)\]\[{key}\]", text)
+        if name:
+            hint += f" By position: {name}.iloc[{key}]."
+        elif row:
+            at = f".iloc[{row.group(1)}, {key}]"
+            hint += f" By position: {at} (row {row.group(1)}, column {key})."
+        else:
+            hint += f" By position: .iloc[{key}] in place of [{key}]."
     return hint
 
 
