@@ -152,6 +152,27 @@ def test_a_question_that_counts_measures_rows(con):
     assert explain_change(con, "orders", "2025-Q3", measure="count").measure == "number of rows"
 
 
+def test_the_rows_a_question_names_are_the_ones_measured(con):
+    # "the number of returned orders": the count of those rows, not of every order.
+    question = "By how many did the number of Online orders in the West change in Q3 2025?"
+    report = explain_change(con, "orders", question=question)
+    direct = con.execute(
+        "SELECT count(*) FILTER (WHERE quarter(order_date) = 2), "
+        "count(*) FILTER (WHERE quarter(order_date) = 3) FROM orders "
+        "WHERE year(order_date) = 2025 AND channel = 'Online' AND region = 'West'"
+    ).fetchone()
+    assert (report.total.before, report.total.after) == direct
+    assert report.measure == "number of rows (region=West; channel=Online)"
+    text = str(report)
+    assert text.startswith("Only the rows where region=West; channel=Online, as the question")
+    groups = text.split("Groups with the biggest changes:")[1].split("In short")[0]
+    assert "channel=" not in groups and "region=" not in groups  # the others break it down
+    # Words of any question ("the first quarter") name no rows; nor do unnamed values.
+    assert explain_change(con, "orders", question="Why did revenue drop in Q3 2025?").measure == (
+        "revenue"
+    )
+
+
 def test_a_table_with_a_date_and_no_number_is_counted():
     import duckdb
 

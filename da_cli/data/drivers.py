@@ -344,8 +344,16 @@ def explain_change(
         base_text = f"the previous {_UNIT_NAMES[cur[1]]} ({_label(*prev)})"
     else:
         raise ValueError(f"base={base!r}: use base='previous' or base='year'")
+    categories = _categories(con, table, cols, {measure, date_column})
+    focus = _asked_values(con, table, categories, question)
+    source = t
+    if focus:
+        # "the number of returned orders": the measure is of those rows only.
+        source = f"(SELECT * FROM {t} WHERE {_where(focus)})"
+        scope = "; ".join(f"{c}={'/'.join(v)}" for c, v in focus.items())
+        notes.append(f"Only the rows where {scope}, as the question names it.")
     if by is None:
-        by = _categories(con, table, cols, {measure, date_column})
+        by = [c for c in categories if c not in focus]
     else:
         unknown = [b for b in by if b not in [c for c, _ in cols]]
         if unknown:
@@ -353,10 +361,11 @@ def explain_change(
                 f"{unknown} are not columns of {table}; the columns are {[c for c, _ in cols]}"
             )
     mech = _mechanism(con, table, measure, numeric) if measure != ROWS else None
-    leaves, by = _leaves(con, table, measure, date_column, prev, cur, by, mech)
+    leaves, by = _leaves(con, source, measure, date_column, prev, cur, by, mech)
     b_tot, a_tot = float(leaves["b"].sum()), float(leaves["a"].sum())
     total = Change("total", b_tot, a_tot)
-    report = ChangeReport(measure, _label(*prev), _label(*cur), total, [], base=base_text)
+    label = f"{measure} ({scope})" if focus else measure
+    report = ChangeReport(label, _label(*prev), _label(*cur), total, [], base=base_text)
     report.notes = notes
     if cur[0] > latest or (a_tot == 0 and not len(leaves)):
         raise ValueError(f"{table} has no rows in {_label(*cur)}; its last date is {last_date}")
@@ -366,7 +375,9 @@ def explain_change(
     if mech:
         report.mechanism = _decompose(leaves, by, mech, report.cause)
     if base_text.startswith("the previous") and cur[1] != "year":
-        report.seasonal = _seasonal_hint(con, t, measure, date_column, prev, cur, table, period)
+        report.seasonal = _seasonal_hint(
+            con, source, measure, date_column, prev, cur, table, period
+        )
     return report
 
 
@@ -468,6 +479,44 @@ def _asked_measure(question: str | None, numeric: list[str]) -> str | None:
     return min(found)[2] if found else None
 
 
+# Values that are words of any question ("the first quarter", "no change"), never read as
+# the rows a question names.
+_PLAIN_VALUES = frozenset(
+    ("yes", "no", "none", "true", "false", "other", "others", "unknown", "all", "total")
+    + ("first", "last", "second", "new", "old", "null", "n a")
+)
+
+
+def _asked_values(con, table: str, categories: list[str], question: str | None) -> dict:
+    """The values of category columns the question names ("returned orders", "Web
+    sessions"), by column: the rows the change is of. A value must be a whole word or
+    phrase of the question (a plural too), not a number, and not a word of any question."""
+    if not question or not categories:
+        return {}
+    words = " " + re.sub(r"[^a-z0-9]+", " ", question.lower()) + " "
+    found: dict[str, list[str]] = {}
+    for col in categories:
+        values = con.execute(
+            f"SELECT DISTINCT CAST({_ident(col)} AS VARCHAR) FROM {_ident(table)} LIMIT 100"
+        ).fetchall()
+        for (value,) in values:
+            key = re.sub(r"[^a-z0-9]+", " ", str(value).lower()).strip()
+            if len(key) < 3 or key.replace(" ", "").isdigit() or key in _PLAIN_VALUES:
+                continue
+            if re.search(rf" {re.escape(key)}(s|es)? ", words):
+                found.setdefault(col, []).append(value)
+    return found
+
+
+def _where(focus: dict[str, list[str]]) -> str:
+    def quoted(v: str) -> str:
+        return "'" + v.replace("'", "''") + "'"
+
+    return " AND ".join(
+        f"CAST({_ident(c)} AS VARCHAR) IN ({', '.join(map(quoted, vs))})" for c, vs in focus.items()
+    )
+
+
 def _asked_count(question: str | None) -> str | None:
     """ROWS when the question counts ("the number of orders", "how many tickets", "order
     count") and names no numeric column; None otherwise."""
@@ -498,16 +547,16 @@ def _period(con, t: str, date_column: str, text: str, latest: int, last_date) ->
     return cur
 
 
-def _leaves(con, table, measure, date_column, prev, cur, by, mech) -> tuple[pd.DataFrame, list]:
+def _leaves(con, source, measure, date_column, prev, cur, by, mech) -> tuple[pd.DataFrame, list]:
     """The measure (and the volume column) per finest group, before (b) and after (a): the
-    one scan of the table. Columns whose combinations would not fit are left out, widest
-    first."""
+    one scan of `source` (the quoted table, or a query of the rows the question names).
+    Columns whose combinations would not fit are left out, widest first."""
     distinct = {}
     if by:
         row = con.execute(
             "SELECT "
             + ", ".join(f"approx_count_distinct({_ident(c)})" for c in by)
-            + f" FROM {_ident(table)}"
+            + f" FROM {source}"
         ).fetchone()
         distinct = dict(zip(by, row, strict=True))
     by = list(by)
@@ -525,7 +574,7 @@ def _leaves(con, table, measure, date_column, prev, cur, by, mech) -> tuple[pd.D
     keys = [f"coalesce(CAST({_ident(c)} AS VARCHAR), '(blank)') AS {_ident(c)}" for c in by]
     select = ", ".join(keys + sums)
     group = " GROUP BY ALL" if by else ""
-    df = con.execute(f"SELECT {select} FROM {_ident(table)} WHERE {before} OR {after}{group}").df()
+    df = con.execute(f"SELECT {select} FROM {source} WHERE {before} OR {after}{group}").df()
     for c in ("b", "a", "ub", "ua"):
         if c in df:
             df[c] = df[c].astype(float).fillna(0.0)
