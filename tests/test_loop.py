@@ -212,6 +212,28 @@ def test_an_answer_that_stands_after_its_send_back_has_its_invented_numbers_flag
     assert t.unverified == []
 
 
+def test_an_average_read_off_a_table_printed_in_part_is_sent_back(session):
+    # The 1.5B printed the orders of each customer (pandas showed 10 of 275 rows) and
+    # answered the first row's count as the average.
+    per = 'per = orders.groupby("region").size().reindex(range(80), fill_value=36)\n'
+    question = "On average, how many orders does a region place?"
+    t, _, model = session(
+        code_step(per + "print(per)"),
+        answer_step("On average a region places 36 orders."),
+        code_step(per + "print(round(per.mean(), 2))"),
+        answer_step("On average a region places 36.0 orders.", "The output shows 36.0."),
+        question=question,
+    )
+    said = model.history[2]["continuation"]
+    assert "36 is a value of an output that shows only some of its 80 rows" in said
+    assert t.answer == "On average a region places 36.0 orders." and t.rejected_answers == 1
+    # The count of all the rows pandas gives under the table is no read-off.
+    t, _, _ = session(
+        code_step(per + "print(per)"), answer_step("There are 80."), question="How many rows?"
+    )
+    assert t.rejected_answers == 0
+
+
 def test_a_forced_answer_with_nothing_of_its_own_is_the_answer_sent_back(session):
     # "US had the most sessions, 1047" was sent back for its 1047; the 1.5B's next Answers
     # were the loop's own lines, and the analysis ended with no answer at all.

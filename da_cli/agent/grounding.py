@@ -457,6 +457,52 @@ def spelled_out(code: str) -> bool:
     )
 
 
+# pandas' own line under a table or Series it printed only part of.
+_CUT = re.compile(r"^\[(\d[\d,]*) rows x \d+ columns\]$|\bLength: (\d[\d,]*), dtype: ", re.M)
+# A question asking for one value over many rows, not a value per group or a row itself.
+_ONE_VALUE = re.compile(
+    r"\b(?:average|mean|median|total|sum|how many|percentage|percent|proportion|share|ratio|"
+    r"rate|standard deviation|variance|correlation)\b",
+    re.IGNORECASE,
+)
+_PER_ROW = re.compile(
+    r"\b(?:which|each|every|list|top \d+)\b|(?<!divided )(?<!multiplied )\bby (?!how\b)\w+",
+    re.IGNORECASE,
+)
+
+
+def _small_count(token: str) -> bool:
+    v = value(token)
+    return v is not None and v.is_integer() and "." not in token and abs(v) <= 10
+
+
+def read_off_cut(question: str, answer: str, outputs: list[str]) -> tuple[str, int] | None:
+    """(a number, the rows of the output it came from) when the question asks for one
+    value over the rows (an average, a total, how many) and every number the answer gives
+    of its own shows only in an output pandas cut short (`[275 rows x 2 columns]`): the
+    1.5B printed orders per customer and answered the first row's 39 as the average, and
+    the first value of a 5,185-row Series as a mean ratio. None otherwise."""
+    if not _ONE_VALUE.search(question) or _PER_ROW.search(question):
+        return None
+    asked = set(numbers(question))
+    # A small whole number is a count of rows an output shows (1 outlier row): no read-off.
+    stated = [n for n in numbers(answer) if n not in asked and not _small_count(n)]
+    cut = [o for o in printed(outputs) if _CUT.search(o)]
+    if not stated or not cut:
+        return None
+    whole = [o for o in printed(outputs) if not _CUT.search(o)]
+    for n in stated:
+        if not ungrounded(n, whole, small=-1):  # an output shown whole has it
+            return None
+    for o in cut:
+        m = _CUT.search(o)
+        rows = int((m.group(1) or m.group(2)).replace(",", ""))
+        body = _CUT.sub("", o)  # its row count is a count of all the rows: "how many"
+        if value(stated[0]) != rows and not ungrounded(stated[0], [body], small=-1):
+            return stated[0], rows
+    return None
+
+
 def printed(outputs: list[str]) -> list[str]:
     """The outputs that are evidence: a cell that printed nothing showed nothing."""
     return [o for o in outputs if o.strip() and o.strip() != NO_OUTPUT]

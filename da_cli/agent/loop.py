@@ -56,6 +56,12 @@ SIGNIFICANT_HINT = (
     "The question asks for {asked} significant digits, and {value} has {has}. Print the value "
     "with {asked} significant digits, then answer from that output:\n{line}"
 )
+CUT_HINT = (
+    "{value} is a value of an output that shows only some of its {rows:,} rows, and the "
+    "question asks for one value over all of them. Compute that value in code (an average "
+    "is .mean(), a total .sum(), a count .sum() of a condition) and print it, then answer "
+    "from that output."
+)
 NAME_HINT = (
     'An output shows the name "{whole}", and the answer gives it as "{part}": its number is '
     "part of the name. Print the name with any count you give, then answer with the whole "
@@ -246,7 +252,8 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     """Why an Answer is sent back, or None: it quotes numbers no output shows, or the
     question asks for a value and it states none that a cell printed (a cell that printed
     nothing is no evidence, and a format placeholder copied from the question is no
-    value), or no cell selected a year the question names, or it cuts the number off a
+    value), or it reads one value over all the rows (an average) off an output pandas cut
+    short, or no cell selected a year the question names, or it cuts the number off a
     name ("Store" for "Store 12"), or it names none of the values of the column a "which"
     question asks about, or names one that a printed ranking shows below the top the
     question asks for, or it gives nan for one, or none where a number is asked
@@ -272,6 +279,9 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     # A follow-up may answer from the earlier analysis's outputs (in its assistant turn).
     outputs = [m["content"] for m in t.messages if m["role"] == "assistant"]
     outputs += _computed_outputs(t)
+    cut = grounding.read_off_cut(t.question, answer, _computed_outputs(t))
+    if cut is not None:
+        return CUT_HINT.format(value=cut[0], rows=cut[1])
     years = grounding.years_unused(t.question, [s.text for s in t.steps if s.kind == "code"])
     if years:
         return YEAR_HINT.format(years=" and ".join(years))
