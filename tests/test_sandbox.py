@@ -796,6 +796,26 @@ def test_a_position_in_something_empty_names_the_empty_table_and_the_values_ther
         assert r.error.endswith("index 9 is out of bounds for axis 0 with size 5")
 
 
+def test_arithmetic_on_a_table_with_a_text_column_names_its_number_column(tmp_path):
+    # The 1.5B divided a count per channel, reset to a table, by a total; told only the
+    # dtype, it cast an id to int and failed the same way.
+    text = "channel,status,order_id\nWeb,cancelled,1\nWeb,done,2\nStore,cancelled,3\n"
+    with _one_table(tmp_path, "orders.csv", text) as sb:
+        r = sb.run(
+            "per = df[df['status'] == 'cancelled'].groupby('channel')['order_id'].count()"
+            ".reset_index()\nshare = (per / len(df)) * 100"
+        )
+        assert r.error.endswith(
+            "per has the text column channel: arithmetic takes its number columns, here "
+            "per['order_id'].\nLine 2 with it: share = (per['order_id'] / len(df)) * 100"
+        ), r.error
+        r = sb.run("df['w'] = 1.0\nx = 100 - df")
+        assert r.error.endswith(
+            "df has the text columns channel, status: arithmetic takes its number columns "
+            "(order_id, w)."
+        ), r.error
+
+
 def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_it(tmp_path):
     text = "Date,Open,Volume\n2020-01-03,1.5,100\n2020-01-04,2.5,300\n2020-01-05,2.0,250\n"
     cells = {  # what the 1.5B wrote, each until its budget ran out, and what it is told

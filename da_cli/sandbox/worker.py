@@ -1383,6 +1383,46 @@ def _column_tuple_hint(exc: Exception, code: str, filename: str) -> str:
     return "\n" + _mended_line(line, fixed)
 
 
+_TEXT_ARITHMETIC = re.compile(r"operation '\w+' not supported for dtype 'str'")
+
+
+def _text_arithmetic_hint(exc: Exception, ns: dict, code: str, filename: str) -> str:
+    """Arithmetic on a whole table that has a text column (a count per group after
+    `.reset_index()`, divided by a total): pandas names only the dtype, and the 1.5B cast
+    an id column to int, failed the same way, and answered a share it never computed. The
+    hint names the table's text and number columns, and with one number column mends the
+    line to use it."""
+    if not _TEXT_ARITHMETIC.search(str(exc)):
+        return ""
+    pd = sys.modules.get("pandas")
+    line, text = _failed_line(exc, filename)
+    if pd is None or not line:
+        return ""
+    for node in ast.walk(ast.parse(code)):
+        if not (isinstance(node, ast.BinOp) and node.lineno == line):
+            continue
+        for side in (node.left, node.right):
+            table = ns.get(side.id) if isinstance(side, ast.Name) else None
+            if not isinstance(table, pd.DataFrame):
+                continue
+            kinds = table.dtypes.map(lambda d: pd.api.types.is_numeric_dtype(d))
+            texts = [str(c) for c, numeric in kinds.items() if not numeric]
+            figures = [str(c) for c, numeric in kinds.items() if numeric]
+            if not texts:
+                continue
+            said = (
+                f"\n{side.id} has the text column{'s' if len(texts) > 1 else ''} "
+                f"{', '.join(texts)}: arithmetic takes its number columns"
+            )
+            if len(figures) == 1:
+                fixed = re.sub(rf"\b{side.id}\b(?!\s*[\[.(])", f"{side.id}['{figures[0]}']", text)
+                said += f", here {side.id}['{figures[0]}'].\n" + _mended_line(line, fixed)
+            else:
+                said += f" ({', '.join(figures) or 'none'})."
+            return said
+    return ""
+
+
 def _refused_nan_hint(exc: Exception, filename: str) -> str:
     """scikit-learn's "Input X contains NaN" names neither the column nor the count (and
     suggests another model): the 1.5B fitted the same table again three times. The hint
@@ -1954,6 +1994,7 @@ def _run_cell(
                     or _hint(_date_text_hint, e)
                     or _hint(_groupby_all_columns_hint, e, code, filename)
                     or _hint(_column_tuple_hint, e, code, filename)
+                    or _hint(_text_arithmetic_hint, e, ns, code, filename)
                 )
                 if not changed_api and _TEXT_GIVEN.search(str(e)):
                     hints += _hint(_text_argument_hint, e, ns, code, filename, False)
