@@ -21,6 +21,7 @@ def session(tmp_path):
             grammar: bool = False,
             question: str = "q?",
             which: tuple[str, list[str]] | None = None,
+            named_values: list[tuple[str, str]] | None = None,
             **budget,
         ):
             script = tmp_path / "script.jsonl"
@@ -28,7 +29,9 @@ def session(tmp_path):
             script.write_text("".join(json.dumps(r) + "\n" for r in rows))
             model = ReplayModel(script)
             model.supports_grammar = grammar  # plays what a grammar-bound model wrote
-            t = loop.new_transcript(question, [SALES], "profile", ["orders"], which=which)
+            t = loop.new_transcript(
+                question, [SALES], "profile", ["orders"], which=which, named_values=named_values
+            )
             steps = list(loop.run(t, model, sandbox, loop.Budget(**budget)))
             return t, steps, model
 
@@ -619,6 +622,32 @@ def test_an_answer_from_code_that_never_selected_the_questions_year_is_sent_back
     assert grounding.years_unused(shipped, ["d >= '2020-01-01' and d < '2021-01-01'"]) == []
     assert grounding.years_unused(shipped, ["d.between('2020-03-01', '2020-12-31')"]) == []
     assert grounding.years_unused("What was shipped on 2020-06-13?", ["x = 1"]) == []
+
+
+def test_an_answer_from_code_that_never_selected_the_rows_the_question_names_is_sent_back(
+    session,
+):
+    # "the correlation of age and wait for first visits": the 1.5B correlated every visit.
+    question = "What is the total revenue of Online orders?"
+    t, _, model = session(
+        code_step("print(1000.5)"),  # a total of every row
+        answer_step("The total is 1000.5."),
+        code_step("online = orders[orders['channel'] == 'Online']\nprint(500.25)"),
+        answer_step("The total is 500.25.", "The output shows the Online total."),
+        question=question,
+        named_values=[("channel", "Online")],
+    )
+    said = model.history[2]["continuation"]
+    assert (
+        "The question is about channel 'Online', and no cell selected those rows: keep only "
+        "them (df['channel'] == 'Online')"
+    ) in said
+    assert t.rejected_answers == 1
+    from da_cli.agent import grounding
+
+    # Spelled in any case, or read from the question by explain_change: selected.
+    assert grounding.values_unselected([("c", "Online")], ["x[x.c == 'online']"]) == []
+    assert grounding.values_unselected([("c", "Web")], ['explain_change("orders")']) == []
 
 
 def test_an_answer_naming_no_value_of_the_column_a_which_question_asks_about_is_sent_back(

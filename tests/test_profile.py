@@ -14,6 +14,7 @@ from da_cli.data.profile import (
     profile,
     render,
     tables_asked_about,
+    values_named,
 )
 
 BUDGET_CHARS = BUDGET_TOKENS * profiler.CHARS_PER_TOKEN
@@ -288,3 +289,24 @@ def test_a_which_question_may_put_one_word_before_its_column(tmp_path):
     # Only after "which", and only one word: "What is the total source …" asks of no column.
     for q in ["What is the mobile device share?", "Which of the big traffic sources?"]:
         assert column_asked_which(profiles, q) is None
+
+
+def test_the_values_a_question_names_as_its_rows(tmp_path):
+    # "for first visits": the 1.5B correlated every visit; the loop checks some cell
+    # selects the rows the question names.
+    (tmp_path / "visits.csv").write_text(
+        "visit_type,insurer,hotel_type,wait\nfirst,Public,Hotel,3\nfollow-up,Vita,Inn,4\n"
+        "emergency,Public,Hotel,5\n"
+    )
+    profiles = profile(build_catalog([str(tmp_path / "visits.csv")]), cache=False)
+    q = "What is the mean wait of first visits insured by Vita?"
+    assert values_named(profiles, q) == [("visit_type", "first"), ("insurer", "Vita")]
+    assert values_named(profiles, q, skip="insurer") == [("visit_type", "first")]
+    for q in (
+        "What is the mean wait in the first quarter?",  # an ordinal before no table's name
+        "What is the mean wait per hotel?",  # a word of a column's name
+        "Is Public or Vita faster?",  # two values of one column: a comparison
+        'Drop rows where wait in the "Vita" column is missing.',  # called a column
+        "Any follow-ups?",  # a plural
+    ):
+        assert values_named(profiles, q) == ([("visit_type", "follow-up")] if "follow" in q else [])

@@ -412,6 +412,16 @@ def years_unused(question: str, code: list[str]) -> list[str]:
     return [y for y in dict.fromkeys(named) if not _selects_year(cells, y)]
 
 
+def values_unselected(named: list[tuple[str, str]], code: list[str]) -> list[tuple[str, str]]:
+    """The (column, value) pairs a question names as its rows ("first visits") that no
+    cell's code spells (as a string, in any case): the analysis ran over every row. A cell
+    calling explain_change selected them (it reads them from the question)."""
+    cells = "\n".join(code).lower()
+    if "explain_change(" in cells:
+        return []
+    return [(c, v) for c, v in named if v.lower() not in cells]
+
+
 def _selects_year(cells: str, year: str) -> bool:
     """Whether code has the year as a selection of it: the year itself (`.dt.year == 2020`,
     `'2020%'`), or dates bounding it (`'2020-01-01'`, a range of two dates); not one day of

@@ -67,6 +67,11 @@ NAME_HINT = (
     "part of the name. Print the name with any count you give, then answer with the whole "
     "name from that output."
 )
+# Asked for the correlation "for first visits", the 1.5B correlated every visit.
+VALUES_HINT = (
+    "The question is about {rows}, and no cell selected those rows: keep only them "
+    "({selection}), then answer from that output."
+)
 YEAR_HINT = (
     "The question asks about {years}, and no cell selected it: keep the rows of {years} (by "
     "the date column's .dt.year), then answer from that output."
@@ -179,6 +184,7 @@ def new_transcript(
     joins: bool = False,
     alone: str | None = None,
     which: tuple[str, list[str]] | None = None,
+    named_values: list[tuple[str, str]] | None = None,
     native: bool = False,
 ) -> Transcript:
     """The opening prompt: the protocol in a system message, then the DeepAnalyze-layout
@@ -187,7 +193,8 @@ def new_transcript(
     (`joins`: the profile found join keys), or a plain aggregate. `alone`: the one table
     of several the question is about, which a note says to compute from without a join.
     `which`: the column a "which ..." question asks a value of, and its values, one of
-    which the Answer must name.
+    which the Answer must name. `named_values`: (column, value) of the rows the question
+    names ("first visits"), which some cell must select.
 
     `native`: a DeepAnalyze checkpoint gets the reference prompt byte for byte instead (one
     user message, no system prompt, no profile), as it was trained."""
@@ -215,6 +222,7 @@ def new_transcript(
         question=question,
         messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
         which=which,
+        named_values=list(named_values or []),
     )
 
 
@@ -285,6 +293,12 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     years = grounding.years_unused(t.question, [s.text for s in t.steps if s.kind == "code"])
     if years:
         return YEAR_HINT.format(years=" and ".join(years))
+    unselected = grounding.values_unselected(t.named_values, t.code)
+    if unselected:
+        return VALUES_HINT.format(
+            rows=" and ".join(f"{c} {v!r}" for c, v in unselected),
+            selection=" & ".join(f"df[{c!r}] == {v!r}" for c, v in unselected),
+        )
     split = grounding.split_name(answer, outputs)
     if split is not None:
         return NAME_HINT.format(whole=split[0], part=split[1])

@@ -36,6 +36,7 @@ from da_cli.data.profile import (
     profile,
     render,
     tables_asked_about,
+    values_named,
 )
 from da_cli.errors import UsageError
 from da_cli.models.base import Model
@@ -138,6 +139,9 @@ class Session:
             joins=joins,
             alone=alone,
             which=self._which(question),
+            named_values=values_named(
+                self.profiles, question, skip=(self._which(question) or ("",))[0]
+            ),
             native=native,
         )
 

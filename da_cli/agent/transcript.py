@@ -65,6 +65,9 @@ class Transcript:
     seed: int = 0
     # The column a "which <column> ..." question asks a value of, and its values.
     which: tuple[str, list[str]] | None = None
+    # (column, value) for each value the question names as the rows it is about ("first
+    # visits"): the Answer is sent back when no cell selects them.
+    named_values: list[tuple[str, str]] = field(default_factory=list)
     # A cell the loop ran rewritten before it took an Answer: the output of its first run,
     # and the output rewritten (an Answer's numbers from the first are restated).
     superseded: tuple[str, str] | None = None

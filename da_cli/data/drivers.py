@@ -38,6 +38,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from da_cli.data.profile import values_named_in
+
 MAX_GROUPS = 50  # a text column with more distinct values is an identifier, not a category
 MAX_DEPTH = 3  # causes in up to this many columns
 MAX_LEAVES = 500_000  # finest groups the search holds in memory (estimated upper bound)
@@ -479,32 +481,21 @@ def _asked_measure(question: str | None, numeric: list[str]) -> str | None:
     return min(found)[2] if found else None
 
 
-# Values that are words of any question ("the first quarter", "no change"), never read as
-# the rows a question names.
-_PLAIN_VALUES = frozenset(
-    ("yes", "no", "none", "true", "false", "other", "others", "unknown", "all", "total")
-    + ("first", "last", "second", "new", "old", "null", "n a")
-)
-
-
 def _asked_values(con, table: str, categories: list[str], question: str | None) -> dict:
     """The values of category columns the question names ("returned orders", "Web
     sessions"), by column: the rows the change is of. A value must be a whole word or
     phrase of the question (a plural too), not a number, and not a word of any question."""
     if not question or not categories:
         return {}
-    words = " " + re.sub(r"[^a-z0-9]+", " ", question.lower()) + " "
+    names = [table] + [c for c, _ in _shape(con, table)[0]]
     found: dict[str, list[str]] = {}
     for col in categories:
         values = con.execute(
             f"SELECT DISTINCT CAST({_ident(col)} AS VARCHAR) FROM {_ident(table)} LIMIT 100"
         ).fetchall()
-        for (value,) in values:
-            key = re.sub(r"[^a-z0-9]+", " ", str(value).lower()).strip()
-            if len(key) < 3 or key.replace(" ", "").isdigit() or key in _PLAIN_VALUES:
-                continue
-            if re.search(rf" {re.escape(key)}(s|es)? ", words):
-                found.setdefault(col, []).append(value)
+        named = values_named_in(question, [str(v) for (v,) in values if v is not None], names)
+        if named:
+            found[col] = named
     return found
 
 

@@ -21,7 +21,7 @@ from da_cli.data.catalog import Catalog, _ident
 from da_cli.data.naming import source_names
 from da_cli.errors import DataError
 
-VERSION = 7  # bump when the cached structure changes
+VERSION = 8  # bump when the cached structure changes
 MAX_COLUMNS = 300  # statistics beyond this many columns are not computed at all
 SAMPLE_ROWS = 3
 TOP_VALUES = 6
@@ -48,6 +48,9 @@ class ColumnProfile:
     # Text that is mostly numbers, some with text after them (`630308[495000-801000]`,
     # `45%`, `$1,200`): one such value, shown with how to take the number.
     numbers_with_text: str = ""
+    # Every value of a text column of at most TOP_WHEN_DISTINCT (not rendered): the values
+    # a question can name as the rows it is about ("first visits", "air shipments").
+    values: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -202,6 +205,7 @@ def _top_values(con, v: str, columns: list[ColumnProfile]) -> None:
         i = grouped_out.index(0)  # the one column this row groups by
         if values[i] is not None:
             few[i].distinct += 1
+            few[i].values.append(str(values[i]))
             if len(few[i].top) < TOP_VALUES:
                 few[i].top.append(str(values[i]))
 
@@ -340,6 +344,58 @@ def distinct_values(con, tables: list[str], column: str) -> list[str] | None:
     )
     rows = con.execute(f"SELECT v FROM ({union}) LIMIT {WHICH_MAX_VALUES + 1}").fetchall()
     return None if len(rows) > WHICH_MAX_VALUES else sorted(str(r[0]) for r in rows)
+
+
+# Values that are words of any question ("no change", "in total"), never read as the rows a
+# question names; the ordinals among them only before a table's name ("first visits", not
+# "the first quarter").
+_PLAIN_VALUES = frozenset(("yes", "no", "none", "true", "false", "unknown", "all", "total"))
+_ORDINAL_VALUES = frozenset(("first", "last", "second", "new", "old", "other", "others"))
+
+
+def values_named_in(question: str, values: list[str], names: list[str]) -> list[str]:
+    """The values of a text column the question names as whole words (a plural too):
+    "returned orders", "Web sessions". Not a number, not a word under 3 letters, not a
+    word of any question, not a word of `names` (the tables' and columns' names: "reviews
+    per hotel" is of no `hotel_type` value), not a value the question calls a column
+    ("the "JAMES LOGAN" column"); an ordinal ("first") only before a word of `names`
+    ("first visits", not "the first quarter")."""
+    words = " " + " ".join(re.findall(r"[a-z0-9]+", question.lower())) + " "
+    nouns = {w for n in names for w in _parts(n)}
+    found = []
+    for value in values:
+        key = " ".join(re.findall(r"[a-z0-9]+", value.lower()))
+        if len(key) < 3 or key.replace(" ", "").isdigit() or key in _PLAIN_VALUES:
+            continue
+        if _singular(key) in nouns:
+            continue
+        m = re.search(rf" {re.escape(key)}(?:e?s)?(?= )(?: (\w+))?", words)
+        if m is None or m.group(1) == "column":
+            continue
+        if key in _ORDINAL_VALUES and _singular(m.group(1) or "") not in nouns:
+            continue
+        found.append(value)
+    return found
+
+
+def values_named(
+    profiles: list[ViewProfile], question: str, skip: str | None = None
+) -> list[tuple[str, str]]:
+    """(column, value) for each value of a text column the question names as the rows it
+    is about ("What is the correlation of age and wait for first visits?": visit_type,
+    first), from every value the profile read; not of `skip` (the column a "which"
+    question asks of, whose values are answers), nor of a column it names two values of
+    (a comparison a groupby may answer)."""
+    names = [p.name for p in profiles] + [c.name for p in profiles for c in p.columns]
+    out: dict[tuple[str, str], None] = {}
+    for p in profiles:
+        for c in p.columns:
+            if c.name == skip or _is_key(c.name) or not c.values:
+                continue
+            named = values_named_in(question, c.values, names)
+            if len(named) == 1:
+                out[(c.name, named[0])] = None
+    return list(out)
 
 
 def _words(text: str) -> set[str]:
