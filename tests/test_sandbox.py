@@ -816,6 +816,21 @@ def test_arithmetic_on_a_table_with_a_text_column_names_its_number_column(tmp_pa
         ), r.error
 
 
+def test_a_format_given_a_series_says_what_it_is_and_how_to_make_one_number(tmp_path):
+    # The 1.5B took a row (.iloc[0]) for an average, cast it to float four times, failed the
+    # same way, and answered a number it never saw.
+    text = "kwh,temp\n1.5,-2\n2.5,-1\n4.0,3\n"
+    with _one_table(tmp_path, "readings.csv", text) as sb:
+        r = sb.run("cold = df[df['temp'] < 0]\navg = cold.iloc[0]\nprint(f'{avg:.3f}')")
+        assert r.error.endswith(
+            "avg is a Series of 2 values, not one number, and a format such as :.2f takes one. "
+            "Reduce it to the value the question asks for first (an average is .mean(), a "
+            "total .sum() of the column), or take one value with .iloc[0]."
+        ), r.error
+        r = sb.run("print(f'{cold:.1f}')")
+        assert "cold is a table of 2 rows x 2 columns, not one number" in r.error
+
+
 def test_a_missing_attribute_is_answered_with_what_the_object_is_and_what_gives_it(tmp_path):
     text = "Date,Open,Volume\n2020-01-03,1.5,100\n2020-01-04,2.5,300\n2020-01-05,2.0,250\n"
     cells = {  # what the 1.5B wrote, each until its budget ran out, and what it is told

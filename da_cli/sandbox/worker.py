@@ -1423,6 +1423,36 @@ def _text_arithmetic_hint(exc: Exception, ns: dict, code: str, filename: str) ->
     return ""
 
 
+def _format_hint(exc: Exception, ns: dict, code: str, filename: str) -> str:
+    """A format spec (`{x:.3f}`) given a Series or a table: pandas says only that the
+    format is unsupported, and the 1.5B cast the Series to float four times, failed the
+    same way, and answered a number it never saw. The hint says what the value is and how
+    to make it one number."""
+    m = re.search(r"unsupported format string passed to (Series|DataFrame)\.__format__", str(exc))
+    pd = sys.modules.get("pandas")
+    line, _ = _failed_line(exc, filename)
+    if not m or pd is None or not line:
+        return ""
+    for node in ast.walk(ast.parse(code)):
+        if not (isinstance(node, ast.FormattedValue) and node.format_spec is not None):
+            continue
+        if node.lineno != line and getattr(node, "end_lineno", node.lineno) != line:
+            continue
+        value = ns.get(node.value.id) if isinstance(node.value, ast.Name) else None
+        if isinstance(value, pd.Series):
+            what = f"a Series of {len(value):,} value{'s' if len(value) != 1 else ''}"
+        elif isinstance(value, pd.DataFrame):
+            what = f"a table of {value.shape[0]:,} rows x {value.shape[1]} columns"
+        else:
+            continue
+        return (
+            f"\n{node.value.id} is {what}, not one number, and a format such as :.2f takes "
+            "one. Reduce it to the value the question asks for first (an average is "
+            ".mean(), a total .sum() of the column), or take one value with .iloc[0]."
+        )
+    return ""
+
+
 def _refused_nan_hint(exc: Exception, filename: str) -> str:
     """scikit-learn's "Input X contains NaN" names neither the column nor the count (and
     suggests another model): the 1.5B fitted the same table again three times. The hint
@@ -1995,6 +2025,7 @@ def _run_cell(
                     or _hint(_groupby_all_columns_hint, e, code, filename)
                     or _hint(_column_tuple_hint, e, code, filename)
                     or _hint(_text_arithmetic_hint, e, ns, code, filename)
+                    or _hint(_format_hint, e, ns, code, filename)
                 )
                 if not changed_api and _TEXT_GIVEN.search(str(e)):
                     hints += _hint(_text_argument_hint, e, ns, code, filename, False)
