@@ -624,6 +624,30 @@ def test_an_answer_from_code_that_never_selected_the_questions_year_is_sent_back
     assert grounding.years_unused("What was shipped on 2020-06-13?", ["x = 1"]) == []
 
 
+def test_an_answer_from_code_that_never_computed_the_statistic_asked_for_is_sent_back(session):
+    # Asked for the median transactions per account, the 1.5B printed the largest count.
+    t, _, model = session(
+        code_step("print(732)"),
+        answer_step("The median is 732."),
+        code_step("print(orders.groupby('region').size().median())"),
+        answer_step("The median is 1330.0.", "The output shows the median."),
+        question="What is the median number of orders per region?",
+    )
+    said = model.history[2]["continuation"]
+    assert "The question asks for the median, and no cell computes one" in said
+    assert t.rejected_answers == 1
+    from da_cli.agent import grounding
+
+    uncomputed = grounding.statistic_uncomputed
+    assert uncomputed("What is the std of x?", ["x.std(ddof=0)"]) is None
+    assert uncomputed("Correlation of a and b?", ["pearsonr(a, b)"]) is None
+    assert uncomputed("The 90th percentile?", ["np.percentile(x, 90)"]) is None
+    assert uncomputed("Use analysis of variance (ANOVA).", ["f_oneway(a, b)"]) is None
+    assert uncomputed("Why did the median drop?", ['explain_change("t")']) is None
+    assert uncomputed("Standardize x with z-scores.", ["StandardScaler()"]) is None
+    assert uncomputed("What is the variance of x?", ["x.mean()"]) == ("variance", "x.var()")
+
+
 def test_an_answer_from_code_that_never_selected_the_rows_the_question_names_is_sent_back(
     session,
 ):

@@ -412,6 +412,50 @@ def years_unused(question: str, code: list[str]) -> list[str]:
     return [y for y in dict.fromkeys(named) if not _selects_year(cells, y)]
 
 
+# A statistic a question asks for by name, how code computes it (pandas, numpy, scipy,
+# SQL), and the call a hint shows. An average or a total is left out: sum / count is one.
+_STATISTICS = (
+    (
+        "median",
+        r"\bmedian\b",
+        r"median|quantile\(\s*0?\.50?\b|percentile\w*\(.*\b50\b",
+        "x.median()",
+    ),
+    (
+        "standard deviation",
+        r"\bstandard deviation\b|\bstd\b",
+        r"\bstd|stdev|stddev|zscore|StandardScaler",
+        "x.std()",
+    ),
+    (
+        "variance",
+        r"(?<!analysis of )\bvariance\b",
+        r"\bvar\b|\.var\(|variance|var_(pop|samp)",
+        "x.var()",
+    ),
+    ("correlation", r"\bcorrelat", r"corr|pearsonr|spearmanr|kendalltau|linregress", "x.corr(y)"),
+    ("percentile", r"\bpercentile\b|\bquantile\b", r"quantile|percentile", "x.quantile(0.9)"),
+)
+# The helpers compute their own statistics.
+_HELPERS = re.compile(r"\b(?:explain_change|survey_fact)\(")
+
+
+def statistic_uncomputed(question: str, code: list[str]) -> tuple[str, str] | None:
+    """(the statistic, the call that computes it) when the question asks for a median, a
+    standard deviation, a variance, a correlation or a percentile and no cell's code
+    computes one: asked for the median transactions per account, the 1.5B printed the
+    largest count and answered it as the median."""
+    cells = "\n".join(code)
+    if _HELPERS.search(cells):
+        return None
+    for name, asked, computed, how in _STATISTICS:
+        if re.search(asked, question, re.IGNORECASE) and not re.search(
+            computed, cells, re.IGNORECASE
+        ):
+            return name, how
+    return None
+
+
 def values_unselected(named: list[tuple[str, str]], code: list[str]) -> list[tuple[str, str]]:
     """The (column, value) pairs a question names as its rows ("first visits") that no
     cell's code spells (as a string, in any case): the analysis ran over every row. A cell

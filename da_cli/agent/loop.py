@@ -72,6 +72,10 @@ VALUES_HINT = (
     "The question is about {rows}, and no cell selected those rows: keep only them "
     "({selection}), then answer from that output."
 )
+STATISTIC_HINT = (
+    "The question asks for the {statistic}, and no cell computes one: compute it in code "
+    "({how} of the values the question means), print it, then answer from that output."
+)
 YEAR_HINT = (
     "The question asks about {years}, and no cell selected it: keep the rows of {years} (by "
     "the date column's .dt.year), then answer from that output."
@@ -293,6 +297,9 @@ def _unbacked(t: Transcript, answer: str) -> str | None:
     years = grounding.years_unused(t.question, [s.text for s in t.steps if s.kind == "code"])
     if years:
         return YEAR_HINT.format(years=" and ".join(years))
+    uncomputed = grounding.statistic_uncomputed(t.question, t.code)
+    if uncomputed:
+        return STATISTIC_HINT.format(statistic=uncomputed[0], how=uncomputed[1])
     unselected = grounding.values_unselected(t.named_values, t.code)
     if unselected:
         return VALUES_HINT.format(
