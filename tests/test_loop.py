@@ -823,3 +823,20 @@ def test_a_question_naming_a_population_or_sample_deviation_gets_what_the_librar
     for question in ("On which weekday is the wait longest?", "Busiest day of the week?"):
         assert ".dt.day_name()" in user(question)
     assert "day_name" not in user("On which day were the most orders placed?")
+    # A share of rows the question names is out of those rows: the 1.5B divided the Senior
+    # remote employees by every employee. Where the value is the condition, no note.
+    from da_cli.agent.prompts import share_note
+
+    senior = [("level", "Senior")]
+    note = share_note("What percentage of Senior employees work remotely?", senior)
+    assert note == (
+        "A share of the Senior rows is out of those rows: divide the count that meets the "
+        "condition among rows with level 'Senior' by the count of rows with level 'Senior', "
+        "not by all rows."
+    )
+    assert share_note("Which level has the highest share of Senior staff?", senior) is None
+    assert share_note("What share of Senior staff in 2024?", senior) is None
+    shown = loop.new_transcript(
+        "What percentage of Senior employees work remotely?", [], "p", ["t"], named_values=senior
+    ).messages[1]["content"]
+    assert note in shown

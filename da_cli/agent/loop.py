@@ -220,7 +220,11 @@ def new_transcript(
         question=question.strip(),
         files=entries,
         profile=profile,
-        notes=prompts.method_notes(question) + ([prompts.alone_note(alone)] if alone else []),
+        notes=[
+            *prompts.method_notes(question),
+            *([prompts.alone_note(alone)] if alone else []),
+            *filter(None, [prompts.share_note(question, named_values or [])]),
+        ],
     )
     return Transcript(
         question=question,

@@ -194,6 +194,33 @@ def alone_note(table: str) -> str:
     return f"The question is about `{table}` alone: compute it from `{table}`, with no join."
 
 
+_SHARE_OF = re.compile(
+    r"\b(?:percentage|percent|share|fraction|proportion|rate)\s+of\s+(?:the\s+)?", re.IGNORECASE
+)
+
+
+_PREPOSITIONS = "(?:in|of|by|per|for|from|on|at|with|to|over|across|during|and|or)"
+
+
+def share_note(question: str, named_values: list[tuple[str, str]]) -> str | None:
+    """The note for a share "of" rows the question names, with the condition after them
+    ("What percentage of Senior employees work remotely?"): the 1.5B divided the Senior
+    remote employees by every employee."""
+    for m in _SHARE_OF.finditer(question):
+        after = question[m.end() :].lower()
+        for column, value in named_values:
+            # "Senior employees work remotely": the value names the rows and a clause says
+            # the condition; in "the share of cancelled orders" the value is the condition.
+            clause = rf"{re.escape(value.lower())}\s+[\w-]+\s+(?!{_PREPOSITIONS}\b)[a-z]"
+            if re.match(clause, after):
+                return (
+                    f"A share of the {value} rows is out of those rows: divide the count "
+                    f"that meets the condition among rows with {column} {value!r} by the "
+                    f"count of rows with {column} {value!r}, not by all rows."
+                )
+    return None
+
+
 def method_notes(question: str) -> list[str]:
     """Notes on the methods the question names, where a library's default differs, and
     which of the question's variables a line it asks for is fitted on."""
