@@ -622,6 +622,17 @@ def test_an_answer_from_code_that_never_selected_the_questions_year_is_sent_back
     assert grounding.years_unused(shipped, ["d >= '2020-01-01' and d < '2021-01-01'"]) == []
     assert grounding.years_unused(shipped, ["d.between('2020-03-01', '2020-12-31')"]) == []
     assert grounding.years_unused("What was shipped on 2020-06-13?", ["x = 1"]) == []
+    # The text a print writes selects nothing: the 1.5B kept one day of 2023 and printed
+    # "hired in 2023" in its sentence. A query printed is code.
+    day = "h = df[df['hire_date'] == '2023-10-06']['salary'].mean()\n"
+    hired = "Hired in 2023?"
+    assert grounding.years_unused(hired, [day + 'print(f"hired in 2023: {h:.2f}")']) == ["2023"]
+    assert grounding.years_unused(hired, [day + "print(sql('SELECT 2023'), 'in 2023')"]) == []
+    assert grounding.statistic_uncomputed("The median?", ['print("median:", x.max())']) == (
+        "median",
+        "x.median()",
+    )
+    assert grounding.statistic_uncomputed("The median?", ['print(f"{x.median()}")']) is None
 
 
 def test_an_answer_from_code_that_never_computed_the_statistic_asked_for_is_sent_back(session):

@@ -403,11 +403,45 @@ _YEAR = re.compile(
 )
 
 
+def unprinted(code: str) -> str:
+    """A cell's code with the text its print calls write blanked out: `print(f"hired in
+    2023 is {avg}")` selects no year, and `print("median:", m)` computes no median (the
+    1.5B kept one day of 2023 and printed the year in its sentence). A query passed to
+    print (`print(sql("… 2023"))`) stays."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    spans: list[tuple[ast.expr, str]] = []  # (a literal print writes, what it formats)
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print"):
+            continue
+        for arg in node.args:
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                spans.append((arg, ""))
+            elif isinstance(arg, ast.JoinedStr):  # Python 3.11 places its parts at its own span
+                kept = [
+                    ast.unparse(v.value) for v in arg.values if isinstance(v, ast.FormattedValue)
+                ]
+                spans.append((arg, " ".join(kept)))
+    lines = code.splitlines()
+    for literal, kept in spans:
+        if literal.lineno != literal.end_lineno or literal.end_col_offset is None:
+            continue
+        line = lines[literal.lineno - 1].encode()
+        start, end = literal.col_offset, literal.end_col_offset
+        blank = (
+            kept.encode().ljust(end - start) if len(kept) <= end - start else b" " * (end - start)
+        )
+        lines[literal.lineno - 1] = (line[:start] + blank + line[end:]).decode(errors="replace")
+    return "\n".join(lines)
+
+
 def years_unused(question: str, code: list[str]) -> list[str]:
     """The years a question names ("In 2020, which origin …") that no cell's code has:
     the analysis answered over all the years. On unseen tables the 1.5B left out the
     question's year in 2 of 8 questions that named one, both answered wrong."""
-    cells = "\n".join(code)
+    cells = "\n".join(map(unprinted, code))
     named = [y for m in _YEAR.finditer(question) for y in m.groups() if y]
     return [y for y in dict.fromkeys(named) if not _selects_year(cells, y)]
 
@@ -445,7 +479,7 @@ def statistic_uncomputed(question: str, code: list[str]) -> tuple[str, str] | No
     standard deviation, a variance, a correlation or a percentile and no cell's code
     computes one: asked for the median transactions per account, the 1.5B printed the
     largest count and answered it as the median."""
-    cells = "\n".join(code)
+    cells = "\n".join(map(unprinted, code))
     if _HELPERS.search(cells):
         return None
     for name, asked, computed, how in _STATISTICS:
@@ -460,7 +494,7 @@ def values_unselected(named: list[tuple[str, str]], code: list[str]) -> list[tup
     """The (column, value) pairs a question names as its rows ("first visits") that no
     cell's code spells (as a string, in any case): the analysis ran over every row. A cell
     calling explain_change selected them (it reads them from the question)."""
-    cells = "\n".join(code).lower()
+    cells = "\n".join(map(unprinted, code)).lower()
     if "explain_change(" in cells:
         return []
     return [(c, v) for c, v in named if v.lower() not in cells]
