@@ -851,3 +851,32 @@ def test_a_question_naming_a_population_or_sample_deviation_gets_what_the_librar
         "What percentage of Senior employees work remotely?", [], "p", ["t"], named_values=senior
     ).messages[1]["content"]
     assert note in shown
+
+
+def test_a_failed_line_run_again_without_the_merge_its_output_gave_runs_with_it(tmp_path):
+    # Told "readings has no column 'site': it is a column of devices" and the merge to run
+    # first, the 1.5B said it had merged, wrote its filter on `site` again without it, and
+    # answered a number it never saw.
+    (tmp_path / "readings.csv").write_text("device_id,humidity\n1,40.5\n2,61.0\n1,55.0\n")
+    (tmp_path / "devices.csv").write_text("device_id,site\n1,Warehouse\n2,North\n")
+    catalog = build_catalog([str(tmp_path / "readings.csv"), str(tmp_path / "devices.csv")])
+    first = "readings = load('readings')\nw = readings[readings['site'] == 'Warehouse']"
+    again = "w = readings[readings['site'] == 'Warehouse']\nprint(w['humidity'].max())"
+    own = "readings = readings.merge(load('devices'))\n" + again
+
+    def run(second: str) -> tuple[loop.Transcript, list]:
+        script = tmp_path / "script.jsonl"
+        outputs = [code_step(first), code_step(second), answer_step("The highest is 55.0.")]
+        script.write_text("".join(json.dumps({"text": o}) + "\n" for o in outputs))
+        with Sandbox(catalog, tmp_path / "ws") as sandbox:
+            t = loop.new_transcript("q?", [], "profile", ["readings", "devices"])
+            return t, list(loop.run(t, ReplayModel(script), sandbox, loop.Budget()))
+
+    t, steps = run(again)
+    merge = "readings = readings.merge(load('devices'), on='device_id')"
+    assert t.code[1] == f"{merge}\n{again}" and f"```python\n{merge}\n" in t.continuation
+    assert any("the cell runs with that merge as line 1" in s.text for s in steps)
+    assert t.answer == "The highest is 55.0."
+    # A cell that merges by itself runs as written.
+    t, _ = run(own)
+    assert t.code[1] == own and t.answer == "The highest is 55.0."

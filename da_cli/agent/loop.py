@@ -640,9 +640,20 @@ def _take(
         # Keep only the text up to the end of the code block: anything a model writes after
         # it (a guessed <Execute>, say) must not reach the transcript.
         end = text.find("</Code>")
-        t.continuation += text[: end + len("</Code>")] if end >= 0 else text + "\n</Code>"
-        added.append(_add(t, Step("code", parsed.code)))
-        return added, parsed.code
+        kept = text[: end + len("</Code>")] if end >= 0 else text + "\n</Code>"
+        code = parsed.code
+        merged = _merged(t, code)
+        if merged is not None and code in kept:
+            kept = kept.replace(code, merged[0], 1)
+            code = merged[0]
+            said = (
+                "The model ran the line that failed again without the merge its output gave; "
+                f"the cell runs with that merge as line {merged[1]}."
+            )
+            added.append(_note(t, said))
+        t.continuation += kept
+        added.append(_add(t, Step("code", code)))
+        return added, code
     # No code and no answer: the step ran out of tokens inside Analyze (counted when it
     # was closed), or a backend without grammar stopped early. Continue from here, with
     # Analyze closed.
@@ -681,6 +692,36 @@ def _mended(t: Transcript, code: str) -> tuple[list[Step], str] | None:
     said = f"The model wrote the failed cell again; it runs with line {line} as the output gave it."
     steps = [_note(t, said, True), _add(t, Step("analyze", analyze))]
     return [*steps, _add(t, Step("code", cell))], cell
+
+
+_MERGE = re.compile(
+    r"Merge it in on their shared column, then run line (\d+) as it is:\n"
+    r"((\w+) = \3\.merge\(.+\))$",
+    re.MULTILINE,
+)
+
+
+def _merged(t: Transcript, code: str) -> tuple[str, int] | None:
+    """The cell `code` with the merge the last error's output gave, inserted before the
+    line that failed, when `code` runs that line again with no merge of its own; and the
+    line the merge went on. Told "readings has no column 'site': it is a column of
+    devices" and the merge to run first, the 1.5B said it had merged, wrote its filter on
+    `site` again without the merge, and answered a number it never saw."""
+    cells = [s for s in t.steps if s.kind in ("code", "execute")]
+    if len(cells) < 2 or cells[-1].kind != "execute" or not cells[-1].error:
+        return None
+    m = _MERGE.search(cells[-1].text)
+    before = cells[-2].text.splitlines()
+    if m is None or not 1 <= int(m[1]) <= len(before) or re.search(r"\bmerge\(|\.join\(", code):
+        return None
+    failed = before[int(m[1]) - 1].strip()
+    lines = code.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.strip() == failed), None)
+    if at is None:
+        return None
+    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    lines.insert(at, indent + m[2].strip())
+    return "\n".join(lines), at + 1
 
 
 def _rewritten(question: str, code: str) -> tuple[str, list[str], list[str]] | None:
