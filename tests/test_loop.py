@@ -847,6 +847,21 @@ def test_a_question_naming_a_population_or_sample_deviation_gets_what_the_librar
     )
     assert share_note("Which level has the highest share of Senior staff?", senior) is None
     assert share_note("What share of Senior staff in 2024?", senior) is None
+    # An amount of time in another unit than the column's: the 1.5B kept duration_s > 10 for
+    # "longer than 10 minutes".
+    question = "How many sessions lasted longer than 10 minutes or 1.5 hours?"
+    shown = loop.new_transcript(
+        question, [], "p", ["t"], columns=["duration_s", "wait_minutes", "transit_days"]
+    ).messages[1]["content"]
+    assert "duration_s is in seconds: 10 minutes is 600 seconds." in shown
+    assert "wait_minutes is in minutes: 10 minutes" not in shown  # its own unit
+    assert "10 minutes is 0.00694444 days" not in shown  # another kind of time
+    from da_cli.agent.prompts import unit_notes
+
+    assert unit_notes("More than 3 days in transit?", ["transit_days"]) == []
+    assert unit_notes("Waits over 1 hour?", ["wait_minutes"]) == [
+        "wait_minutes is in minutes: 1 hour is 60 minutes."
+    ]
     shown = loop.new_transcript(
         "What percentage of Senior employees work remotely?", [], "p", ["t"], named_values=senior
     ).messages[1]["content"]

@@ -189,6 +189,7 @@ def new_transcript(
     alone: str | None = None,
     which: tuple[str, list[str]] | None = None,
     named_values: list[tuple[str, str]] | None = None,
+    columns: list[str] | None = None,
     native: bool = False,
 ) -> Transcript:
     """The opening prompt: the protocol in a system message, then the DeepAnalyze-layout
@@ -198,7 +199,8 @@ def new_transcript(
     of several the question is about, which a note says to compute from without a join.
     `which`: the column a "which ..." question asks a value of, and its values, one of
     which the Answer must name. `named_values`: (column, value) of the rows the question
-    names ("first visits"), which some cell must select.
+    names ("first visits"), which some cell must select. `columns`: the tables' columns, for
+    the notes on an amount of time given in another unit than a column's.
 
     `native`: a DeepAnalyze checkpoint gets the reference prompt byte for byte instead (one
     user message, no system prompt, no profile), as it was trained."""
@@ -224,6 +226,7 @@ def new_transcript(
             *prompts.method_notes(question),
             *([prompts.alone_note(alone)] if alone else []),
             *filter(None, [prompts.share_note(question, named_values or [])]),
+            *prompts.unit_notes(question, columns or []),
         ],
     )
     return Transcript(

@@ -221,6 +221,43 @@ def share_note(question: str, named_values: list[tuple[str, str]]) -> str | None
     return None
 
 
+# A time unit as a column's last word says it (`duration_s`, `wait_minutes`, `transit_days`)
+# and as a question says it, in seconds.
+_COLUMN_UNITS = {
+    "s": "seconds", "sec": "seconds", "secs": "seconds", "seconds": "seconds",
+    "ms": "milliseconds", "min": "minutes", "mins": "minutes", "minutes": "minutes",
+    "hr": "hours", "hrs": "hours", "hours": "hours", "days": "days", "weeks": "weeks",
+}  # fmt: skip
+_SECONDS = {
+    "milliseconds": 0.001, "seconds": 1, "minutes": 60, "hours": 3600, "days": 86400,
+    "weeks": 604800,
+}  # fmt: skip
+_AMOUNT = re.compile(
+    r"\b(\d+(?:\.\d+)?)\s*(milliseconds?|seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?)\b",
+    re.IGNORECASE,
+)
+
+
+def unit_notes(question: str, columns: list[str]) -> list[str]:
+    """For an amount of time the question gives in another unit than a column's name says
+    ("sessions that lasted longer than 10 minutes" of `duration_s`), the amount in the
+    column's unit: the 1.5B kept `duration_s > 10`."""
+    notes = []
+    for m in _AMOUNT.finditer(question):
+        said = m.group(2).lower()
+        unit = next(u for u in _SECONDS if u.startswith(said[:3]) or _COLUMN_UNITS.get(said) == u)
+        for column in dict.fromkeys(columns):
+            own = _COLUMN_UNITS.get(re.split(r"[_\s]+", column.lower())[-1])
+            if own is None or own == unit or len(notes) == 2:
+                continue
+            amount = float(m.group(1)) * _SECONDS[unit] / _SECONDS[own]
+            if amount < 0.01:  # minutes as days: a column of another kind of time
+                continue
+            shown = f"{amount:g}"
+            notes.append(f"{column} is in {own}: {m.group(0)} is {shown} {own}.")
+    return notes
+
+
 def method_notes(question: str) -> list[str]:
     """Notes on the methods the question names, where a library's default differs, and
     which of the question's variables a line it asks for is fitted on."""

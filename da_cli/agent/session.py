@@ -142,6 +142,7 @@ class Session:
             named_values=values_named(
                 self.profiles, question, skip=(self._which(question) or ("",))[0]
             ),
+            columns=[c.name for p in ordered for c in p.columns],
             native=native,
         )
 
