@@ -809,6 +809,11 @@ def test_arithmetic_on_a_table_with_a_text_column_names_its_number_column(tmp_pa
             "per has the text column channel: arithmetic takes its number columns, here "
             "per['order_id'].\nLine 2 with it: share = (per['order_id'] / len(df)) * 100"
         ), r.error
+        r = sb.run("d = df.assign(t=pd.to_datetime('2020-01-01'))[['t', 'order_id']]\nx = d / 2")
+        assert r.error.endswith(
+            "d has the non-number column t: arithmetic takes its number columns, here "
+            "d['order_id'].\nLine 2 with it: x = d['order_id'] / 2"
+        ), r.error
         r = sb.run("df['w'] = 1.0\nx = 100 - df")
         assert r.error.endswith(
             "df has the text columns channel, status: arithmetic takes its number columns "

@@ -1383,14 +1383,17 @@ def _column_tuple_hint(exc: Exception, code: str, filename: str) -> str:
     return "\n" + _mended_line(line, fixed)
 
 
-_TEXT_ARITHMETIC = re.compile(r"operation '\w+' not supported for dtype 'str'")
+_TEXT_ARITHMETIC = re.compile(
+    r"operation '\w+' not supported for dtype 'str'|cannot perform __\w+__ with this index type: "
+    r"DatetimeArray|integer-arrays with DatetimeArray"
+)
 
 
 def _text_arithmetic_hint(exc: Exception, ns: dict, code: str, filename: str) -> str:
-    """Arithmetic on a whole table that has a text column (a count per group after
+    """Arithmetic on a whole table that has a text or date column (a count per group after
     `.reset_index()`, divided by a total): pandas names only the dtype, and the 1.5B cast
     an id column to int, failed the same way, and answered a share it never computed. The
-    hint names the table's text and number columns, and with one number column mends the
+    hint names the table's other and number columns, and with one number column mends the
     line to use it."""
     if not _TEXT_ARITHMETIC.search(str(exc)):
         return ""
@@ -1405,13 +1408,16 @@ def _text_arithmetic_hint(exc: Exception, ns: dict, code: str, filename: str) ->
             table = ns.get(side.id) if isinstance(side, ast.Name) else None
             if not isinstance(table, pd.DataFrame):
                 continue
-            kinds = table.dtypes.map(lambda d: pd.api.types.is_numeric_dtype(d))
-            texts = [str(c) for c, numeric in kinds.items() if not numeric]
-            figures = [str(c) for c, numeric in kinds.items() if numeric]
+            types = table.dtypes
+            others = [c for c, t in types.items() if not pd.api.types.is_numeric_dtype(t)]
+            texts = [str(c) for c in others]
+            figures = [str(c) for c, t in types.items() if pd.api.types.is_numeric_dtype(t)]
             if not texts:
                 continue
+            written = all(pd.api.types.is_string_dtype(types[c]) for c in others)
+            kind = "text" if written else "non-number"
             said = (
-                f"\n{side.id} has the text column{'s' if len(texts) > 1 else ''} "
+                f"\n{side.id} has the {kind} column{'s' if len(texts) > 1 else ''} "
                 f"{', '.join(texts)}: arithmetic takes its number columns"
             )
             if len(figures) == 1:
