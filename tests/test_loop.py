@@ -895,3 +895,14 @@ def test_a_failed_line_run_again_without_the_merge_its_output_gave_runs_with_it(
     # A cell that merges by itself runs as written.
     t, _ = run(own)
     assert t.code[1] == own and t.answer == "The highest is 55.0."
+
+
+def test_a_failed_line_written_again_in_a_new_cell_runs_as_its_output_mended_it(session):
+    # Told to divide channel_totals['order_id'], the 1.5B wrote a new cell around the same
+    # failing division.
+    first = "per = orders.groupby('region')['units'].sum().reset_index()\nshare = per / 10"
+    again = "share = per / 10\nprint(int(share.max()))"
+    t, steps, _ = session(code_step(first), code_step(again), answer_step("It is 1."))
+    assert t.code[1] == "share = per['units'] / 10\nprint(int(share.max()))"
+    assert any("the cell runs with line 1 as the output mended it" in s.text for s in steps)
+    assert not [s for s in t.steps if s.kind == "execute"][1].error

@@ -645,13 +645,21 @@ def _take(
         end = text.find("</Code>")
         kept = text[: end + len("</Code>")] if end >= 0 else text + "\n</Code>"
         code = parsed.code
-        merged = _merged(t, code)
+        merged, mended = _merged(t, code), _failed_line_mended(t, code)
         if merged is not None and code in kept:
             kept = kept.replace(code, merged[0], 1)
             code = merged[0]
             said = (
                 "The model ran the line that failed again without the merge its output gave; "
                 f"the cell runs with that merge as line {merged[1]}."
+            )
+            added.append(_note(t, said))
+        elif mended is not None and code in kept:
+            kept = kept.replace(code, mended[0], 1)
+            code = mended[0]
+            said = (
+                "The model wrote the line that failed again; the cell runs with line "
+                f"{mended[1]} as the output mended it."
             )
             added.append(_note(t, said))
         t.continuation += kept
@@ -724,6 +732,26 @@ def _merged(t: Transcript, code: str) -> tuple[str, int] | None:
         return None
     indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
     lines.insert(at, indent + m[2].strip())
+    return "\n".join(lines), at + 1
+
+
+def _failed_line_mended(t: Transcript, code: str) -> tuple[str, int] | None:
+    """The cell `code` with the line the last error's output mended ("Line 14 with it:
+    …"), when `code` has the line that failed word for word: the 1.5B, told to divide
+    `channel_totals['order_id']`, wrote a new cell around the same failing division."""
+    cells = [s for s in t.steps if s.kind in ("code", "execute")]
+    if len(cells) < 2 or cells[-1].kind != "execute" or not cells[-1].error:
+        return None
+    m = _MENDED.search(cells[-1].text)
+    before = cells[-2].text.splitlines()
+    if m is None or not 1 <= int(m[1]) <= len(before):
+        return None
+    failed = before[int(m[1]) - 1].strip()
+    lines = code.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.strip() == failed), None)
+    if at is None:
+        return None
+    lines[at] = lines[at][: len(lines[at]) - len(lines[at].lstrip())] + m[2].strip()
     return "\n".join(lines), at + 1
 
 
