@@ -628,6 +628,10 @@ def test_an_answer_from_code_that_never_selected_the_questions_year_is_sent_back
     hired = "Hired in 2023?"
     assert grounding.years_unused(hired, [day + 'print(f"hired in 2023: {h:.2f}")']) == ["2023"]
     assert grounding.years_unused(hired, [day + "print(sql('SELECT 2023'), 'in 2023')"]) == []
+    # A name is no selection: the 1.5B kept one day of 2020 in `df_2020`.
+    one_day = "# keep 2020-06-17\ndf_2020 = df[df['started_at'] == '2020-06-17']"
+    assert grounding.years_unused("Most revenue in 2020?", [one_day]) == ["2020"]
+    assert grounding.years_unused("In 2020?", ["x[x.y == 2020]", "f'{2020}'", "y=2020"]) == []
     assert grounding.statistic_uncomputed("The median?", ['print("median:", x.max())']) == (
         "median",
         "x.median()",

@@ -404,10 +404,10 @@ _YEAR = re.compile(
 
 
 def unprinted(code: str) -> str:
-    """A cell's code with the text its print calls write blanked out: `print(f"hired in
-    2023 is {avg}")` selects no year, and `print("median:", m)` computes no median (the
-    1.5B kept one day of 2023 and printed the year in its sentence). A query passed to
-    print (`print(sql("… 2023"))`) stays."""
+    """A cell's code with the text its print calls write blanked out, and its comment lines:
+    `print(f"hired in 2023 is {avg}")` selects no year, and `print("median:", m)` computes
+    no median (the 1.5B kept one day of 2023 and printed the year in its sentence). A query
+    passed to print (`print(sql("… 2023"))`) stays."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -434,7 +434,8 @@ def unprinted(code: str) -> str:
             kept.encode().ljust(end - start) if len(kept) <= end - start else b" " * (end - start)
         )
         lines[literal.lineno - 1] = (line[:start] + blank + line[end:]).decode(errors="replace")
-    return "\n".join(lines)
+    # Comments select nothing either ("# Filter rows where started_at is 2020-06-17").
+    return "\n".join(re.sub(r"^(\s*)#.*$", r"\1", line) for line in lines)
 
 
 def years_unused(question: str, code: list[str]) -> list[str]:
@@ -504,10 +505,11 @@ def _selects_year(cells: str, year: str) -> bool:
     """Whether code has the year as a selection of it: the year itself (`.dt.year == 2020`,
     `'2020%'`), or dates bounding it (`'2020-01-01'`, a range of two dates); not one day of
     it (`shipped_on = '2020-06-13'`: asked about "shipments of 2020", the 1.5B summed the
-    one day of the profile's example)."""
+    one day of the profile's example); not a name (`df_2020` of one day of 2020)."""
     day = rf"{year}-\d\d-\d\d"
     days = re.findall(day, cells)
-    return year in re.sub(day, "", cells) or len(days) > 1 or f"{year}-01-01" in days
+    alone = re.search(rf"(?<![\w.]){year}(?!\w)", re.sub(day, "", cells)) is not None
+    return alone or len(set(days)) > 1 or f"{year}-01-01" in days
 
 
 def spelled_out(code: str) -> bool:
