@@ -388,7 +388,7 @@ def test_fewer_significant_digits_than_asked_are_sent_back(session):
     # The 1.5B printed f"{r:.4f}" and answered 0.0045 for 4 significant digits of 0.004467.
     # Here `r` is bound to something else after the print, so the loop's own print of it
     # (next test) finds no value that rounds to the answer's, and the model is told.
-    question = "What is the correlation of a and b? Give 4 significant digits."
+    question = "What is the ratio of a to b? Give 4 significant digits."
     t, _, model = session(
         code_step('r = sum([0.002, 0.002467])\nprint(f"{r:.4f}")\nr = "done"'),
         answer_step("The correlation is 0.0045, close to 0."),
@@ -412,7 +412,7 @@ def test_fewer_significant_digits_than_asked_are_sent_back(session):
 def test_an_answer_short_of_significant_digits_is_restated_from_the_output_that_has_them(session):
     # Sent back, the 1.5B printed 0.00447 and then answered 0.0045 again (4 of 4 such
     # analyses on unseen tables): the output it ran says which value it meant.
-    question = "What is the correlation of a and b? Give 4 significant digits."
+    question = "What is the ratio of a to b? Give 4 significant digits."
     t, _, _ = session(
         code_step('r = sum([0.002, 0.00247])\nprint(f"{r:.4f}")\nr = None'),
         answer_step("The correlation is 0.0045, close to 0."),

@@ -645,23 +645,11 @@ def _take(
         end = text.find("</Code>")
         kept = text[: end + len("</Code>")] if end >= 0 else text + "\n</Code>"
         code = parsed.code
-        merged, mended = _merged(t, code), _failed_line_mended(t, code)
-        if merged is not None and code in kept:
-            kept = kept.replace(code, merged[0], 1)
-            code = merged[0]
-            said = (
-                "The model ran the line that failed again without the merge its output gave; "
-                f"the cell runs with that merge as line {merged[1]}."
-            )
-            added.append(_note(t, said))
-        elif mended is not None and code in kept:
-            kept = kept.replace(code, mended[0], 1)
-            code = mended[0]
-            said = (
-                "The model wrote the line that failed again; the cell runs with line "
-                f"{mended[1]} as the output mended it."
-            )
-            added.append(_note(t, said))
+        repaired = _repaired(t, code) if code in kept else None
+        if repaired is not None:
+            kept = kept.replace(code, repaired[0], 1)
+            code = repaired[0]
+            added.append(_note(t, repaired[1]))
         t.continuation += kept
         added.append(_add(t, Step("code", code)))
         return added, code
@@ -712,47 +700,50 @@ _MERGE = re.compile(
 )
 
 
-def _merged(t: Transcript, code: str) -> tuple[str, int] | None:
-    """The cell `code` with the merge the last error's output gave, inserted before the
-    line that failed, when `code` runs that line again with no merge of its own; and the
-    line the merge went on. Told "readings has no column 'site': it is a column of
-    devices" and the merge to run first, the 1.5B said it had merged, wrote its filter on
-    `site` again without the merge, and answered a number it never saw."""
+def _failed_again(t: Transcript, code: str, pattern: re.Pattern[str]) -> tuple | None:
+    """(what `pattern` found in the last cell's error output, `code`'s lines, where among
+    them the line that failed stands), when the last cell failed, its output says how to
+    mend it (`pattern`, whose first group is the failed line's number), and `code` has that
+    line word for word; else None."""
     cells = [s for s in t.steps if s.kind in ("code", "execute")]
     if len(cells) < 2 or cells[-1].kind != "execute" or not cells[-1].error:
         return None
-    m = _MERGE.search(cells[-1].text)
-    before = cells[-2].text.splitlines()
-    if m is None or not 1 <= int(m[1]) <= len(before) or re.search(r"\bmerge\(|\.join\(", code):
-        return None
-    failed = before[int(m[1]) - 1].strip()
-    lines = code.splitlines()
-    at = next((i for i, line in enumerate(lines) if line.strip() == failed), None)
-    if at is None:
-        return None
-    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
-    lines.insert(at, indent + m[2].strip())
-    return "\n".join(lines), at + 1
-
-
-def _failed_line_mended(t: Transcript, code: str) -> tuple[str, int] | None:
-    """The cell `code` with the line the last error's output mended ("Line 14 with it:
-    …"), when `code` has the line that failed word for word: the 1.5B, told to divide
-    `channel_totals['order_id']`, wrote a new cell around the same failing division."""
-    cells = [s for s in t.steps if s.kind in ("code", "execute")]
-    if len(cells) < 2 or cells[-1].kind != "execute" or not cells[-1].error:
-        return None
-    m = _MENDED.search(cells[-1].text)
+    m = pattern.search(cells[-1].text)
     before = cells[-2].text.splitlines()
     if m is None or not 1 <= int(m[1]) <= len(before):
         return None
     failed = before[int(m[1]) - 1].strip()
     lines = code.splitlines()
     at = next((i for i, line in enumerate(lines) if line.strip() == failed), None)
-    if at is None:
-        return None
-    lines[at] = lines[at][: len(lines[at]) - len(lines[at].lstrip())] + m[2].strip()
-    return "\n".join(lines), at + 1
+    return None if at is None else (m, lines, at)
+
+
+def _repaired(t: Transcript, code: str) -> tuple[str, str] | None:
+    """The cell `code` with what the last error's output gave it to run, and the notice that
+    says so, when `code` has the line that failed word for word: the merge before it (told
+    "readings has no column 'site': it is a column of devices" and the merge to run first,
+    the 1.5B said it had merged, wrote its filter on `site` again without it, and answered
+    a number it never saw), or the line as the output mended it ("Line 14 with it: …"; told
+    to divide `channel_totals['order_id']`, it wrote a new cell around the same division)."""
+    found = None if re.search(r"\bmerge\(|\.join\(", code) else _failed_again(t, code, _MERGE)
+    if found is not None:
+        m, lines, at = found
+        lines.insert(at, lines[at][: len(lines[at]) - len(lines[at].lstrip())] + m[2].strip())
+        said = (
+            "The model ran the line that failed again without the merge its output gave; "
+            f"the cell runs with that merge as line {at + 1}."
+        )
+        return "\n".join(lines), said
+    found = _failed_again(t, code, _MENDED)
+    if found is not None:
+        m, lines, at = found
+        lines[at] = lines[at][: len(lines[at]) - len(lines[at].lstrip())] + m[2].strip()
+        said = (
+            "The model wrote the line that failed again; the cell runs with line "
+            f"{at + 1} as the output mended it."
+        )
+        return "\n".join(lines), said
+    return None
 
 
 def _rewritten(question: str, code: str) -> tuple[str, list[str], list[str]] | None:
