@@ -368,6 +368,16 @@ def test_a_blank_row_inside_a_sheet_does_not_end_it(tmp_path):
     assert len(_rows(_workbook(tmp_path / "gap.xlsx", rows))) == 40
 
 
+def test_empty_text_cells_of_a_sheet_read_as_missing_as_in_a_csv(tmp_path):
+    # A sheet written from a table with gaps held '' where its CSV held nothing:
+    # "How many visits had no insurer?" counted 0 of 300.
+    rows = [["visit", "insurer", "fee"], [1, "Public", 10.5], [2, "", 11.0], [3, "  ", 9.0]]
+    rows += [[4, None, 8.0], [5, "Vita", 7.5]]
+    got = _rows(_workbook(tmp_path / "visits.xlsx", rows))
+    assert [r[1] for r in got] == ["Public", None, None, None, "Vita"]
+    assert got[0] == (1, "Public", 10.5)  # numbers and filled text as they were
+
+
 def test_a_sheet_without_a_header_row_says_so(tmp_path):
     cat = build_catalog([str(_workbook(tmp_path / "n.xlsx", [r[2:] for r in TABLE[1:]]))])
     assert "looks like a header" in cat.views[0].note

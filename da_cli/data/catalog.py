@@ -382,6 +382,7 @@ def _add_file(cat: Catalog, con, path: Path, raw: str, add, need) -> None:
             cat.notes += skipped
             for sheet in sheets:
                 select = _whole_numbers_as_integers(con, workbook.select(con, path, sheet))
+                select = _blank_text_as_null(con, select)
                 add(sheet.sheet, path, sheet.sheet, select, sheet.note)
         elif kind in ("sqlite", "duckdb"):
             if kind == "sqlite" and head.startswith(b"DUCK", 8):
@@ -438,6 +439,25 @@ def _whole_numbers_as_integers(con, select: str) -> str:
     if not casts:
         return select
     return f"SELECT * REPLACE ({', '.join(casts)}) FROM ({select})"
+
+
+def _blank_text_as_null(con, select: str) -> str:
+    """A workbook's empty text cells read as '' (a sheet written from a table with gaps),
+    where a CSV's read as missing: "How many visits had no insurer?" counted 0 of 300
+    with `isna()`. Text that is empty or only spaces is read as missing, as in a CSV."""
+    columns = [r[0] for r in con.execute(f"DESCRIBE {select}").fetchall() if r[1] == "VARCHAR"]
+    if not columns:
+        return select
+    blanks = [f"nullif(trim({_ident(c)}), '') IS NULL AND {_ident(c)} IS NOT NULL" for c in columns]
+    found = con.execute(
+        "SELECT " + ", ".join(f"bool_or({b})" for b in blanks) + f" FROM ({select})"
+    ).fetchone()
+    nulls = [
+        f"CASE WHEN trim({_ident(c)}) = '' THEN NULL ELSE {_ident(c)} END AS {_ident(c)}"
+        for c, blank in zip(columns, found, strict=True)
+        if blank
+    ]
+    return f"SELECT * REPLACE ({', '.join(nulls)}) FROM ({select})" if nulls else select
 
 
 def _ole_problem(path: Path, raw: str) -> str:
