@@ -686,6 +686,11 @@ def test_an_answer_from_code_that_never_selected_the_rows_the_question_names_is_
 
     # Spelled in any case, or read from the question by explain_change: selected.
     assert grounding.values_unselected([("c", "Online")], ["x[x.c == 'online']"]) == []
+    assert grounding.values_unselected([("c", "Web")], ["sql(\"... LIKE '%web%'\")"]) == []
+    # In a name it selects nothing: `store_total` summed every channel.
+    assert grounding.values_unselected([("c", "Store")], ["store_total = x.sum()"]) == [
+        ("c", "Store")
+    ]
     assert grounding.values_unselected([("c", "Web")], ['explain_change("orders")']) == []
 
 

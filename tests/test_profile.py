@@ -310,3 +310,8 @@ def test_the_values_a_question_names_as_its_rows(tmp_path):
         "Any follow-ups?",  # a plural
     ):
         assert values_named(profiles, q) == ([("visit_type", "follow-up")] if "follow" in q else [])
+    # A value that begins a term names no rows: "standard deviation" of a `standard` tariff.
+    from da_cli.data.profile import values_named_in
+
+    assert values_named_in("The standard deviation of kwh?", ["standard", "night"], []) == []
+    assert values_named_in("Kwh of standard meters?", ["standard", "night"], []) == ["standard"]

@@ -493,12 +493,16 @@ def statistic_uncomputed(question: str, code: list[str]) -> tuple[str, str] | No
 
 def values_unselected(named: list[tuple[str, str]], code: list[str]) -> list[tuple[str, str]]:
     """The (column, value) pairs a question names as its rows ("first visits") that no
-    cell's code spells (as a string, in any case): the analysis ran over every row. A cell
+    cell's code spells as a string (in any case): the analysis ran over every row. A cell
     calling explain_change selected them (it reads them from the question)."""
     cells = "\n".join(map(unprinted, code)).lower()
     if "explain_change(" in cells:
         return []
-    return [(c, v) for c, v in named if v.lower() not in cells]
+    # Spelled as a string (Python's or SQL's, or in a LIKE pattern), not inside a name:
+    # `store_orders_2020` selected no Store orders.
+    return [
+        (c, v) for c, v in named if not re.search(rf"['\"%]{re.escape(v.lower())}['\"%]", cells)
+    ]
 
 
 def _selects_year(cells: str, year: str) -> bool:

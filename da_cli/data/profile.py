@@ -351,6 +351,11 @@ def distinct_values(con, tables: list[str], column: str) -> list[str] | None:
 # "the first quarter").
 _PLAIN_VALUES = frozenset(("yes", "no", "none", "true", "false", "unknown", "all", "total"))
 _ORDINAL_VALUES = frozenset(("first", "last", "second", "new", "old", "other", "others"))
+# A value followed by these is a term of its own ("standard deviation" of a `standard`
+# tariff, "normal distribution"), or called a column.
+_NOT_ROWS_AFTER = frozenset(
+    ("column", "deviation", "deviations", "error", "errors", "distribution", "score", "scores")
+)
 
 
 def values_named_in(question: str, values: list[str], names: list[str]) -> list[str]:
@@ -358,7 +363,8 @@ def values_named_in(question: str, values: list[str], names: list[str]) -> list[
     "returned orders", "Web sessions". Not a number, not a word under 3 letters, not a
     word of any question, not a word of `names` (the tables' and columns' names: "reviews
     per hotel" is of no `hotel_type` value), not a value the question calls a column
-    ("the "JAMES LOGAN" column"); an ordinal ("first") only before a word of `names`
+    ("the "JAMES LOGAN" column") or that begins a term ("standard deviation" of a
+    `standard` tariff); an ordinal ("first") only before a word of `names`
     ("first visits", not "the first quarter")."""
     words = " " + " ".join(re.findall(r"[a-z0-9]+", question.lower())) + " "
     nouns = {w for n in names for w in _parts(n)}
@@ -370,7 +376,7 @@ def values_named_in(question: str, values: list[str], names: list[str]) -> list[
         if _singular(key) in nouns:
             continue
         m = re.search(rf" {re.escape(key)}(?:e?s)?(?= )(?: (\w+))?", words)
-        if m is None or m.group(1) == "column":
+        if m is None or m.group(1) in _NOT_ROWS_AFTER:
             continue
         if key in _ORDINAL_VALUES and _singular(m.group(1) or "") not in nouns:
             continue
