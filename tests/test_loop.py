@@ -865,7 +865,17 @@ def test_a_question_naming_a_population_or_sample_deviation_gets_what_the_librar
     assert "duration_s is in seconds: 10 minutes is 600 seconds." in shown
     assert "wait_minutes is in minutes: 10 minutes" not in shown  # its own unit
     assert "10 minutes is 0.00694444 days" not in shown  # another kind of time
-    from da_cli.agent.prompts import unit_notes
+    from da_cli.agent.prompts import percent_notes, unit_notes
+
+    # A percentage against a column of percents or of fractions: the 1.5B wrote
+    # attendance_pct < 0.7 of a column of 0 to 100.
+    below = "How many enrollments have an attendance below 70 percent?"
+    shares = {"attendance_pct": 100.0, "grade": 98.0, "conversion_rate": 0.4}
+    assert percent_notes(below, shares) == [
+        "attendance_pct holds percents (up to 100): 70 percent is 70.",
+        "conversion_rate holds fractions (up to 0.4): 70 percent is 0.7.",
+    ]
+    assert percent_notes("How many enrollments?", shares) == []
 
     assert unit_notes("More than 3 days in transit?", ["transit_days"]) == []
     assert unit_notes("Waits over 1 hour?", ["wait_minutes"]) == [

@@ -190,6 +190,7 @@ def new_transcript(
     which: tuple[str, list[str]] | None = None,
     named_values: list[tuple[str, str]] | None = None,
     columns: list[str] | None = None,
+    highest: dict[str, float] | None = None,
     native: bool = False,
 ) -> Transcript:
     """The opening prompt: the protocol in a system message, then the DeepAnalyze-layout
@@ -200,7 +201,8 @@ def new_transcript(
     `which`: the column a "which ..." question asks a value of, and its values, one of
     which the Answer must name. `named_values`: (column, value) of the rows the question
     names ("first visits"), which some cell must select. `columns`: the tables' columns, for
-    the notes on an amount of time given in another unit than a column's.
+    the notes on an amount of time given in another unit than a column's; `highest`: each
+    numeric column's largest value, for the notes on a percentage the question gives.
 
     `native`: a DeepAnalyze checkpoint gets the reference prompt byte for byte instead (one
     user message, no system prompt, no profile), as it was trained."""
@@ -227,6 +229,7 @@ def new_transcript(
             *([prompts.alone_note(alone)] if alone else []),
             *filter(None, [prompts.share_note(question, named_values or [])]),
             *prompts.unit_notes(question, columns or []),
+            *prompts.percent_notes(question, highest or {}),
         ],
     )
     return Transcript(

@@ -258,6 +258,32 @@ def unit_notes(question: str, columns: list[str]) -> list[str]:
     return notes
 
 
+_PERCENT = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:%|percent\b|per cent\b)", re.IGNORECASE)
+_SHARE_COLUMN = re.compile(r"pct|percent|share|ratio|rate", re.IGNORECASE)
+
+
+def percent_notes(question: str, highest: dict[str, float]) -> list[str]:
+    """For a percentage the question gives ("attendance below 70 percent"), how a column
+    named as a share holds it: `highest` is each numeric column's largest value; one up to
+    1 holds fractions, one above, percents. The 1.5B wrote `attendance_pct < 0.7` of a
+    column of 0 to 100."""
+    m = _PERCENT.search(question)
+    if m is None:
+        return []
+    notes = []
+    for column, top in highest.items():
+        if not _SHARE_COLUMN.search(column) or len(notes) == 2:
+            continue
+        amount = float(m.group(1))
+        if top > 1.5:
+            notes.append(f"{column} holds percents (up to {top:g}): {m.group(0)} is {amount:g}.")
+        else:
+            notes.append(
+                f"{column} holds fractions (up to {top:g}): {m.group(0)} is {amount / 100:g}."
+            )
+    return notes
+
+
 def method_notes(question: str) -> list[str]:
     """Notes on the methods the question names, where a library's default differs, and
     which of the question's variables a line it asks for is fitted on."""

@@ -143,6 +143,7 @@ class Session:
                 self.profiles, question, skip=(self._which(question) or ("",))[0]
             ),
             columns=[c.name for p in ordered for c in p.columns],
+            highest=_highest(ordered),
             native=native,
         )
 
@@ -362,3 +363,17 @@ def clean_cells(t: Transcript) -> list[str]:
         if code.kind == "code" and result.kind == "execute" and not result.error:
             cells.append(code.text)
     return cells
+
+
+def _highest(profiles: list[ViewProfile]) -> dict[str, float]:
+    """Each numeric column's largest value, as the profile read it."""
+    out: dict[str, float] = {}
+    for p in profiles:
+        for c in p.columns:
+            if c.max is None or c.name in out:
+                continue
+            try:
+                out[c.name] = float(c.max)
+            except ValueError:
+                continue  # text or a date
+    return out
