@@ -347,7 +347,7 @@ def explain_change(
     else:
         raise ValueError(f"base={base!r}: use base='previous' or base='year'")
     categories = _categories(con, table, cols, {measure, date_column})
-    focus = _asked_values(con, table, categories, question)
+    focus = _asked_values(con, table, cols, categories, question)
     source = t
     if focus:
         # "the number of returned orders": the measure is of those rows only.
@@ -481,19 +481,21 @@ def _asked_measure(question: str | None, numeric: list[str]) -> str | None:
     return min(found)[2] if found else None
 
 
-def _asked_values(con, table: str, categories: list[str], question: str | None) -> dict:
+def _asked_values(con, table: str, cols, categories: list[str], question: str | None) -> dict:
     """The values of category columns the question names ("returned orders", "Web
-    sessions"), by column: the rows the change is of. A value must be a whole word or
-    phrase of the question (a plural too), not a number, and not a word of any question."""
+    sessions"), by column: the rows the change is of (profile.values_named_in says which
+    words name a value). Every category's values come from one scan of the table."""
     if not question or not categories:
         return {}
-    names = [table] + [c for c, _ in _shape(con, table)[0]]
+    names = [table] + [c for c, _ in cols]
+    lists = con.execute(
+        "SELECT "
+        + ", ".join(f"array_agg(DISTINCT CAST({_ident(c)} AS VARCHAR))" for c in categories)
+        + f" FROM {_ident(table)}"
+    ).fetchone()
     found: dict[str, list[str]] = {}
-    for col in categories:
-        values = con.execute(
-            f"SELECT DISTINCT CAST({_ident(col)} AS VARCHAR) FROM {_ident(table)} LIMIT 100"
-        ).fetchall()
-        named = values_named_in(question, [str(v) for (v,) in values if v is not None], names)
+    for col, values in zip(categories, lists, strict=True):
+        named = values_named_in(question, [v for v in values or [] if v is not None], names)
         if named:
             found[col] = named
     return found
